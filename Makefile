@@ -1,0 +1,79 @@
+# Atelier build. `make` builds build/atelier; `make test` runs every test;
+# `make run` starts the service on the model that ships; `make asan` runs the
+# test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+#
+# Sources are found by wildcard: engine/*.c make the engine library,
+# server/*.c the binary, tests/<dir>/test_*.c one cmocka program each.
+
+CC      ?= gcc
+BUILD   ?= build
+PKGS    := openblas libturbojpeg libpng jansson libmicrohttpd cmocka
+OPT     ?= -O2 -march=x86-64-v3 -mtune=native
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter -Wvla -Wformat=2
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -MMD -MP -I. \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
+LDLIBS  += $(shell pkg-config --libs openblas libturbojpeg libpng jansson libmicrohttpd 2>/dev/null) -lm
+TESTLIBS := $(shell pkg-config --libs cmocka libcurl 2>/dev/null)
+
+ENGINE_SRC := $(wildcard engine/*.c)
+SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+TEST_SRC   := $(wildcard tests/*/test_*.c)
+TEST_LIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*/*.c))
+
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN   := $(TEST_SRC:%.c=$(BUILD)/%)
+
+.PHONY: all test run asan clean deps check-deps
+all: $(BUILD)/atelier
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HARDEN) -c $< -o $@
+
+$(BUILD)/libengine.a: $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libserver.a: $(SERVER_OBJ)
+	@rm -f $@
+	ar rcs $@ $^ $(if $(SERVER_OBJ),,)
+
+$(BUILD)/atelier: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(BUILD)/libserver.a $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(TESTLIBS) -o $@
+
+# The tests need the binary too: HTTP and CLI tests run the real atelier.
+test: check-deps $(BUILD)/atelier $(TEST_BIN)
+	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
+	  HARDEN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" test
+
+run: check-deps $(BUILD)/atelier
+	$(BUILD)/atelier serve --models models
+
+# Installs the Debian packages the build and tests need (root or sudo), or
+# says exactly what to install.
+deps:
+	@tools/install-deps.sh
+
+check-deps:
+	@pkg-config --exists $(PKGS) libcurl || tools/install-deps.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

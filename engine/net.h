@@ -1,0 +1,89 @@
+/* net.h: generator networks built from a JSON spec, and their forward pass.
+ *
+ * A model is one safetensors file (safetensors.h). Its __metadata__ holds
+ *   "atelier.spec"  the network spec, JSON text (below)
+ *   "atelier.card"  the model card, JSON text: {"name", "title", "style",
+ *                   "description", "source", "license", "training"}
+ * and its tensors hold the weights, named "<layer name>.weight" and
+ * "<layer name>.bias", float32 (F16/BF16 are converted on load).
+ *
+ * The spec:
+ *   {
+ *     "version": 1,
+ *     "arch": "ml5-fast-style",                free text, informational
+ *     "input":  {"scale": 1.0, "offset": 0.0},  x = pixel * scale + offset,
+ *                                               pixel in 0..255
+ *     "output": {"scale": 150, "offset": 127.5} pixel = clamp(y * scale + offset,
+ *                                               0, 255)
+ *     "layers": [ LAYER, ... ]
+ *   }
+ * where LAYER is an object, or a JSON array of LAYERs: a residual block,
+ * whose output is its input plus the result of its layers in order.
+ *
+ *   {"op": "conv2d", "name": N, "in": Ci, "out": Co, "k": K, "stride": S,
+ *    "pad": "same" | P | [top, bottom, left, right],
+ *    "pad_mode": "zeros" | "reflect", "bias": true | false}
+ *       weight N.weight (Co, Ci, K, K); N.bias (Co) when bias is true.
+ *       "same" is TensorFlow's: output ceil(in / S), total padding
+ *       max((out-1)*S + K - in, 0), the smaller half before.
+ *   {"op": "conv_transpose2d", "name": N, "in": Ci, "out": Co, "k": K,
+ *    "stride": S, "pad": "same" | P, "output_padding": OP, "bias": bool}
+ *       weight N.weight (Ci, Co, K, K) (PyTorch's layout). "same" is
+ *       TensorFlow's conv2d_transpose: output in*S, cropping
+ *       max(K-S, 0)/2 (rounded down) at the start; P is PyTorch's: output
+ *       (in-1)*S - 2P + K + OP, cropping P at the start.
+ *   {"op": "instance_norm", "name": N, "channels": C, "eps": E,
+ *    "affine": true | false}
+ *       y = (x - mean) / sqrt(var + E) * N.weight + N.bias, per channel over
+ *       H x W, biased variance.
+ *   {"op": "relu"}  {"op": "leaky_relu", "slope": A}  {"op": "tanh"}
+ *   {"op": "upsample", "scale": 2, "mode": "nearest"}
+ *
+ * Output size: a network may return a larger image than its input (TF
+ * 'same' stride-2 layers on sizes that are not multiples of the stride);
+ * the forward pass crops it back to the input size at the top left, so any
+ * size in gives the same size out.
+ */
+#ifndef ATELIER_NET_H
+#define ATELIER_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "engine/tensor.h"
+#include "engine/safetensors.h"
+
+typedef struct Net Net;
+typedef struct NetPlan NetPlan;
+
+/* Builds a network from a validated spec and weights. The weights are
+ * copied, so st may be freed afterwards. Returns NULL with a message in err
+ * on a bad spec, a missing tensor or a shape mismatch. */
+Net *net_from_safetensors(const SafeTensors *st, char *err, size_t errlen);
+/* Loads a model file; same contract. */
+Net *net_load(const char *path, char *err, size_t errlen);
+void net_free(Net *net);                      /* accepts NULL */
+
+const char *net_spec_json(const Net *net);    /* borrowed */
+const char *net_card_json(const Net *net);    /* borrowed; "{}" when absent */
+int64_t net_param_count(const Net *net);
+/* Multiply-adds x2 of the convolutions for an h x w input. */
+double net_flops(const Net *net, int h, int w);
+
+/* Plans all memory for one input shape: an arena for activations and a
+ * bounded convolution workspace. Returns a new plan or NULL (bad size, no
+ * memory). Caller frees with net_plan_free(). A plan is used by one thread
+ * at a time; a Net may be shared read-only by many plans. */
+NetPlan *net_plan(const Net *net, int h, int w);
+void net_plan_free(NetPlan *plan);            /* accepts NULL */
+size_t net_plan_bytes(const NetPlan *plan);   /* arena + workspace */
+
+/* Runs the network: in is (3, h, w) pixels 0..255, out is (3, h, w) pixels
+ * 0..255 (clamped, not rounded). in and out may be the same buffer.
+ * Returns 0 or a negative error. */
+int net_forward(const Net *net, NetPlan *plan, const float *in, float *out);
+
+/* Engine threads: how many cores one forward pass may use. */
+void engine_set_threads(int n);
+int engine_get_threads(void);
+
+#endif

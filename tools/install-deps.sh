@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian 12 packages Atelier needs to build and test.
+# As root it runs apt-get; with sudo it uses sudo; otherwise it prints the
+# exact command and fails.
+set -e
+PKGS="gcc make pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev \
+libjansson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then SUDO=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"
+else
+    echo "atelier: missing Debian packages. Run as root:" >&2
+    echo "  apt-get update && apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "atelier: installing$missing" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
