@@ -82,8 +82,27 @@ size_t net_plan_bytes(const NetPlan *plan);   /* arena + workspace */
  * Returns 0 or a negative error. */
 int net_forward(const Net *net, NetPlan *plan, const float *in, float *out);
 
-/* Engine threads: how many cores one forward pass may use. */
+/* Threads. Each plan owns a pool of threads that its forward passes use
+ * (OpenBLAS is kept single-threaded: the engine splits every layer itself).
+ * A service running N workers gives each plan its share, e.g. two requests
+ * at once with one thread each, or one request with two.
+ * net_plan_set_threads() sets a plan's thread count (1..64, clamped),
+ * replacing its pool and per-thread workspace; call it between forwards,
+ * never during one. Returns 0, or -1 with the plan unchanged (no memory,
+ * no thread). net_plan_threads() reads it back. */
+int net_plan_set_threads(NetPlan *plan, int n);
+int net_plan_threads(const NetPlan *plan);
+
+/* The thread count new plans start with (default 1), process-wide; set it
+ * once at start-up, before planning. */
 void engine_set_threads(int n);
 int engine_get_threads(void);
+
+/* Per-layer timing: net_plan_set_profile(plan, 1) starts summing the wall
+ * time of every step over the following forwards (0 stops; -1 on no
+ * memory). net_plan_profile_step() gives step i's name and mean ms per
+ * forward; -1 past the last step or when profiling is off. */
+int net_plan_set_profile(NetPlan *plan, int on);
+int net_plan_profile_step(const NetPlan *plan, int i, const char **name, double *ms);
 
 #endif
