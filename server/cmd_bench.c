@@ -12,13 +12,34 @@
 
 static const char bench_usage[] =
     "usage: atelier bench --model M [--size N|WxH] [--threads T] [--runs R]\n"
-    "                     [--warmup W] [--models DIR]\n"
+    "                     [--warmup W] [--layers] [--models DIR]\n"
     "\n"
     "Times the forward pass of model M (a NAME, a .safetensors file or an ml5\n"
     "folder) on an N x N input (default 512) with T engine threads (default:\n"
     "all cores): W warm-up runs (default 1), then R timed runs (default 5).\n"
+    "--layers prints each layer's mean time over the timed runs to stderr.\n"
     "Prints one JSON line last: ms_median, ms_min, ms_mean, gflop, gflops,\n"
-    "peak_rss_mb, plan_mb.\n";
+    "peak_rss_mb (this process's high-water mark, VmHWM), plan_mb.\n";
+
+/* Peak resident memory of this process image in MB. VmHWM, unlike
+ * getrusage's ru_maxrss, does not count a parent's memory from before exec. */
+static double peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = (double)ru.ru_maxrss;
+    }
+    return kb / 1024.0;
+}
 
 static double now_ms(void)
 {
@@ -59,11 +80,12 @@ int cmd_bench(int argc, char **argv)
         { "models", required_argument, 0, 'M' }, { "model", required_argument, 0, 'm' },
         { "size", required_argument, 0, 's' }, { "threads", required_argument, 0, 't' },
         { "runs", required_argument, 0, 'r' }, { "warmup", required_argument, 0, 'w' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+        { "layers", no_argument, 0, 'L' }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 }
     };
     const char *models = NULL, *model = NULL;
     long threads = cli_cores(), runs = 5, warmup = 1;
-    int w = 512, h = 512, c;
+    int w = 512, h = 512, c, layers = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -85,6 +107,7 @@ int cmd_bench(int argc, char **argv)
             if (cli_parse_int(optarg, 0, 1000, &warmup))
                 return fprintf(stderr, "atelier bench: --warmup takes 0..1000\n"), 2;
             break;
+        case 'L': layers = 1; break;
         case 'h': fputs(bench_usage, stdout); return 0;
         default: fputs(bench_usage, stderr); return 2;
         }
@@ -112,6 +135,10 @@ int cmd_bench(int argc, char **argv)
         in[i] = (float)(seed >> 24);
     }
     for (long i = 0; i < warmup + runs; i++) {
+        if (layers && i == warmup && net_plan_set_profile(plan, 1)) {
+            fprintf(stderr, "atelier bench: out of memory\n");
+            goto out;
+        }
         double t0 = now_ms();
         if (net_forward(net, plan, in, in)) {
             fprintf(stderr, "atelier bench: the forward pass failed\n");
@@ -126,14 +153,17 @@ int cmd_bench(int argc, char **argv)
     qsort(ms, (size_t)runs, sizeof(double), cmp_double);
     double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
     double gflop = net_flops(net, h, w) / 1e9;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
+    const char *lname;
+    double lms;
+    for (int i = 0; layers && net_plan_profile_step(plan, i, &lname, &lms) == 0; i++)
+        if (lms >= 0.05)
+            fprintf(stderr, "  %-24s %9.2f ms\n", lname, lms);
     fprintf(stderr, "atelier bench: %s %dx%d threads=%ld: median %.1f ms, %.1f GFLOP/s\n",
             what, w, h, threads, median, gflop / (median / 1e3));
     json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
         "model", what, "width", w, "height", h, "threads", (int)threads, "runs", (int)runs,
         "ms_median", median, "ms_min", ms[0], "ms_mean", sum / runs, "gflop", gflop,
-        "gflops", gflop / (median / 1e3), "peak_rss_mb", ru.ru_maxrss / 1024.0,
+        "gflops", gflop / (median / 1e3), "peak_rss_mb", peak_rss_mb(),
         "plan_mb", net_plan_bytes(plan) / 1048576.0);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     if (line)
