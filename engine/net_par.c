@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include "engine/net_impl.h"
+#include "engine/norm_simd.h"
 
 #define ELEM_CHUNK ((size_t)1 << 16)
 
@@ -114,8 +115,8 @@ static void norm_task(void *ctx, int c, int thread)
 {
     const NormJob *j = ctx;
     (void)thread;
-    instance_norm_forward(j->x + (size_t)c * j->hw, j->gamma ? j->gamma + c : NULL,
-                          j->beta ? j->beta + c : NULL, j->eps, 1, j->hw, j->relu);
+    instance_norm_forward_simd(j->x + (size_t)c * j->hw, j->gamma ? j->gamma + c : NULL,
+                               j->beta ? j->beta + c : NULL, j->eps, 1, j->hw, j->relu);
 }
 
 void par_instance_norm(ThreadPool *tp, float *x, const float *gamma, const float *beta,
