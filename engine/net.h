@@ -75,12 +75,35 @@ double net_flops(const Net *net, int h, int w);
  * at a time; a Net may be shared read-only by many plans. */
 NetPlan *net_plan(const Net *net, int h, int w);
 void net_plan_free(NetPlan *plan);            /* accepts NULL */
+/* The bytes net_plan() followed by net_plan_set_threads(plan, threads)
+ * would hold, without allocating them; SIZE_MAX for a size it refuses. */
+size_t net_plan_estimate_bytes(const Net *net, int h, int w, int threads);
 size_t net_plan_bytes(const NetPlan *plan);   /* arena + workspace */
 
 /* Runs the network: in is (3, h, w) pixels 0..255, out is (3, h, w) pixels
  * 0..255 (clamped, not rounded). in and out may be the same buffer.
  * Returns 0 or a negative error. */
 int net_forward(const Net *net, NetPlan *plan, const float *in, float *out);
+
+/* Tiled forward for large images, in bounded memory (net_tiled.c): the
+ * image is cut into bands of rows that overlap by the network's reach, and
+ * instance-norm statistics are gathered over the whole image first (one
+ * sweep per norm layer), so the output equals net_forward()'s up to float
+ * rounding while memory no longer grows with the image. Slower: the sweeps
+ * recompute the early layers (about 10x the work for ml5).
+ * net_tiled_plan() plans for an h x w input within budget bytes (band
+ * buffers, workspace for `threads` threads, transformed weights; not the
+ * caller's in/out). Returns NULL when the budget cannot hold even one-row
+ * bands, on a bad size, or with no memory. Caller frees with
+ * net_tiled_free() (accepts NULL). net_tiled_forward() has
+ * net_forward()'s contract except that in and out must not overlap (later
+ * sweeps read the input again); one thread at a time per NetTiled. */
+typedef struct NetTiled NetTiled;
+NetTiled *net_tiled_plan(const Net *net, int h, int w, size_t budget, int threads);
+void net_tiled_free(NetTiled *t);
+int net_tiled_forward(const Net *net, NetTiled *t, const float *in, float *out);
+size_t net_tiled_bytes(const NetTiled *t);    /* memory it holds */
+int net_tiled_bands(const NetTiled *t);       /* bands of the output sweep */
 
 /* Threads. Each plan owns a pool of threads that its forward passes use
  * (OpenBLAS is kept single-threaded: the engine splits every layer itself).

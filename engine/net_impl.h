@@ -71,6 +71,10 @@ struct NetPlan {
     int prof_runs;
 };
 
+/* Full-image geometry of a conv or transposed conv op on an h x w input;
+ * -1 when the size does not fit the op (net_run.c). */
+int net_conv_geom(const Op *op, int h, int w, ConvGeom *g);
+
 /* net_par.c: layers split across a pool. Workspace slices are `stride`
  * floats apart, one per pool thread; each needs the *_work_floats(). */
 #define PAR_WORK_TARGET_FLOATS ((size_t)1 << 19)

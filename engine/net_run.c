@@ -89,7 +89,7 @@ static void alloc_give(Alloc *a, size_t off)
 
 /* ---- geometry ---------------------------------------------------------- */
 
-static int conv_geom(const Op *op, int h, int w, ConvGeom *g)
+int net_conv_geom(const Op *op, int h, int w, ConvGeom *g)
 {
     memset(g, 0, sizeof(*g));
     g->cin = op->cin;
@@ -141,7 +141,7 @@ double net_flops(const Net *net, int h, int w)
         const Op *op = &net->ops[i];
         ConvGeom g;
         if (op->kind == OP_CONV || op->kind == OP_CONVT) {
-            if (conv_geom(op, h, w, &g))
+            if (net_conv_geom(op, h, w, &g))
                 return 0;
             double px = op->kind == OP_CONV ? (double)g.oh * g.ow : (double)h * w;
             flops += 2.0 * op->cin * op->cout * op->k * op->k * px;
@@ -159,7 +159,9 @@ double net_flops(const Net *net, int h, int w)
 
 #define MAX_SIDE 65536
 
-NetPlan *net_plan(const Net *net, int h, int w)
+/* The layout of a plan; with allocate 0 only its sizes (steps, geometry,
+ * arena and workspace floats), for net_plan_estimate_bytes(). */
+static NetPlan *plan_make(const Net *net, int h, int w, int allocate)
 {
     if (!net || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return NULL;
@@ -188,7 +190,7 @@ NetPlan *net_plan(const Net *net, int h, int w)
         switch (op->kind) {
         case OP_CONV:
         case OP_CONVT: {
-            if (conv_geom(op, h, w, &s->g))
+            if (net_conv_geom(op, h, w, &s->g))
                 goto fail;
             size_t wf;
             if (op->kind == OP_CONVT) {
@@ -259,6 +261,8 @@ NetPlan *net_plan(const Net *net, int h, int w)
     p->ow = w;
     p->out_off = cur;
     p->arena_floats = a.high;
+    if (!allocate)
+        return p;
     p->arena = aligned_alloc(64, p->arena_floats * sizeof(float));
     p->wino = aligned_alloc(64, (p->wino_floats + NET_ALIGN_FLOATS) * sizeof(float));
     if (!p->arena || !p->wino)
@@ -274,6 +278,22 @@ NetPlan *net_plan(const Net *net, int h, int w)
 fail:
     net_plan_free(p);
     return NULL;
+}
+
+NetPlan *net_plan(const Net *net, int h, int w)
+{
+    return plan_make(net, h, w, 1);
+}
+
+size_t net_plan_estimate_bytes(const Net *net, int h, int w, int threads)
+{
+    NetPlan *p = plan_make(net, h, w, 0);
+    if (!p)
+        return SIZE_MAX;
+    size_t stride = p->work_floats + 2 * NET_ALIGN_FLOATS;
+    size_t floats = p->arena_floats + p->wino_floats + stride * (size_t)(threads < 1 ? 1 : threads);
+    net_plan_free(p);
+    return floats * sizeof(float);
 }
 
 void net_plan_free(NetPlan *plan)

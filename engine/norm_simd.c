@@ -36,15 +36,18 @@ static inline float hsum(vf v)
     return s;
 }
 
-NS_CLONES
-static void channel(float *x, float gamma, float beta, float eps, size_t n, int relu)
+float norm_simd_shift(const float *x, size_t n)
 {
     size_t ns = n < SHIFT_SAMPLE ? n : SHIFT_SAMPLE;
     double k = 0;
     for (size_t i = 0; i < ns; i++)
         k += x[i];
-    const float K = (float)(k / (double)ns);
-    double S = 0, Q = 0;
+    return ns ? (float)(k / (double)ns) : 0.0f;
+}
+
+NS_CLONES
+void norm_simd_moments(const float *x, size_t n, float K, double *S, double *Q)
+{
     size_t i = 0;
     while (i < n) {
         size_t end = n - i > BLOCK ? i + BLOCK : n;
@@ -61,17 +64,27 @@ static void channel(float *x, float gamma, float beta, float eps, size_t n, int 
             ss += d;
             qq += d * d;
         }
-        S += (double)hsum(s[0] + s[1] + s[2] + s[3]) + ss;
-        Q += (double)hsum(q[0] + q[1] + q[2] + q[3]) + qq;
+        *S += (double)hsum(s[0] + s[1] + s[2] + s[3]) + ss;
+        *Q += (double)hsum(q[0] + q[1] + q[2] + q[3]) + qq;
     }
-    double md = S / (double)n;
-    double var = Q / (double)n - md * md;
+}
+
+void norm_simd_affine(double S, double Q, size_t n, float K, float gamma, float beta,
+                      float eps, float *scale, float *shift)
+{
+    double md = n ? S / (double)n : 0.0;
+    double var = n ? Q / (double)n - md * md : 0.0;
     if (var < 0)
         var = 0;
     double rstd = 1.0 / sqrt(var + eps);
-    const float scale = (float)(rstd * gamma);
-    const float shift = (float)(beta - ((double)K + md) * rstd * gamma);
-    i = 0;
+    *scale = (float)(rstd * gamma);
+    *shift = (float)(beta - ((double)K + md) * rstd * gamma);
+}
+
+NS_CLONES
+void norm_simd_apply(float *x, size_t n, float scale, float shift, int relu)
+{
+    size_t i = 0;
     if (relu) {
         for (; i + VW <= n; i += VW) {
             vf y = *(vfu *)(x + i) * scale + shift;
@@ -88,6 +101,15 @@ static void channel(float *x, float gamma, float beta, float eps, size_t n, int 
         for (; i < n; i++)
             x[i] = x[i] * scale + shift;
     }
+}
+
+static void channel(float *x, float gamma, float beta, float eps, size_t n, int relu)
+{
+    float K = norm_simd_shift(x, n), scale, shift;
+    double S = 0, Q = 0;
+    norm_simd_moments(x, n, K, &S, &Q);
+    norm_simd_affine(S, Q, n, K, gamma, beta, eps, &scale, &shift);
+    norm_simd_apply(x, n, scale, shift, relu);
 }
 
 void instance_norm_forward_simd(float *x, const float *gamma, const float *beta,

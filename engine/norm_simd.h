@@ -13,4 +13,14 @@
 void instance_norm_forward_simd(float *x, const float *gamma, const float *beta,
                                 float eps, int c, size_t hw, int relu);
 
+/* The pieces, for statistics gathered over several bands of one channel
+ * (net_tiled.c): the shift K (mean of the first up to 256 values), the sums
+ * of x - K and (x - K)^2 added into *S and *Q, the per-channel affine map
+ * from them, and x = x * scale + shift (then ReLU) in place. */
+float norm_simd_shift(const float *x, size_t n);
+void norm_simd_moments(const float *x, size_t n, float K, double *S, double *Q);
+void norm_simd_affine(double S, double Q, size_t n, float K, float gamma, float beta,
+                      float eps, float *scale, float *shift);
+void norm_simd_apply(float *x, size_t n, float scale, float shift, int relu);
+
 #endif
