@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <strings.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #include <cmocka.h>
 
@@ -60,7 +62,7 @@ static void test_probe(void **state)
     free(rgb);
 }
 
-/* ---- JPEG imgt_decode ---------------------------------------------------------- */
+/* ---- JPEG decode ----------------------------------------------------------- */
 
 static void check_jpeg_rgb(const char *what, int quality, int progressive, int tol)
 {
@@ -245,16 +247,18 @@ static void test_jpeg_encode(void **state)
 
 /* ---- EXIF orientation ----------------------------------------------------- */
 
-static void test_exif_orientations(void **state)
+/* Decodes plain with an EXIF orientation 1..8 in each byte order and checks
+ * every stored pixel landed where the EXIF table puts it. */
+static void check_orientations(const uint8_t *plain, size_t n)
 {
-    size_t n, en, jn;
-    uint8_t *plain = imgt_jpeg_blocks(&n), exif[64];
+    size_t en, jn;
+    uint8_t exif[64];
     Image *stored = imgt_decode_ok(plain, n);
-    (void)state;
+    int W = stored->w, H = stored->h;
 
-    /* The blocks' corners differ, so a wrong transform cannot pass. */
-    assert_memory_not_equal(imgt_px(stored, 0, 0), imgt_px(stored, 23, 0), 3);
-    assert_memory_not_equal(imgt_px(stored, 0, 0), imgt_px(stored, 0, 15), 3);
+    /* The corners differ, so a wrong transform cannot pass. */
+    assert_memory_not_equal(imgt_px(stored, 0, 0), imgt_px(stored, W - 1, 0), 3);
+    assert_memory_not_equal(imgt_px(stored, 0, 0), imgt_px(stored, 0, H - 1), 3);
     for (int le = 0; le <= 1; le++)
         for (int o = 1; o <= 8; o++) {
             ImgtExif s = imgt_exif_default(le, (uint32_t)o);
@@ -268,28 +272,43 @@ static void test_exif_orientations(void **state)
             j = imgt_jpeg_with_app1(plain, n, exif, en, &jn);
             assert_int_equal(image_probe(j, jn, &info), 0);
             assert_int_equal(info.orientation, o);
-            assert_int_equal(info.w, 24);
-            assert_int_equal(info.h, 16);
+            assert_int_equal(info.w, W);
+            assert_int_equal(info.h, H);
             up = imgt_decode_ok(j, jn);
-            assert_int_equal(up->w, o >= 5 ? 16 : 24);
-            assert_int_equal(up->h, o >= 5 ? 24 : 16);
-            for (int sy = 0; sy < 16; sy++)
-                for (int sx = 0; sx < 24; sx++) {
+            assert_int_equal(up->w, o >= 5 ? H : W);
+            assert_int_equal(up->h, o >= 5 ? W : H);
+            for (int sy = 0; sy < H; sy++)
+                for (int sx = 0; sx < W; sx++) {
                     int dx, dy;
 
-                    imgt_exif_forward(o, 24, 16, sx, sy, &dx, &dy);
+                    imgt_exif_forward(o, W, H, sx, sy, &dx, &dy);
                     if (memcmp(imgt_px(up, dx, dy), imgt_px(stored, sx, sy), 3) != 0)
-                        fail_msg("orientation %d (%s): stored (%d,%d) not at (%d,%d)",
-                                 o, le ? "II" : "MM", sx, sy, dx, dy);
+                        fail_msg("%dx%d, orientation %d (%s): stored (%d,%d) not at (%d,%d)",
+                                 W, H, o, le ? "II" : "MM", sx, sy, dx, dy);
                 }
             image_free(up);
             free(j);
         }
     image_free(stored);
-    free(plain);
 }
 
-/* ---- PNG imgt_decode ----------------------------------------------------------- */
+static void test_exif_orientations(void **state)
+{
+    size_t n;
+    uint8_t *plain = imgt_jpeg_blocks(&n), *rgb;
+    (void)state;
+
+    check_orientations(plain, n);
+    free(plain);
+    /* Larger than image.c's 64x64 rotation tiles, with partial tiles. */
+    rgb = imgt_smooth_rgb(150, 70);
+    plain = imgt_jpeg_rgb(rgb, 150, 70, 90, 0, &n);
+    check_orientations(plain, n);
+    free(plain);
+    free(rgb);
+}
+
+/* ---- PNG decode ------------------------------------------------------------ */
 
 /* Decodes a PNG of samples v (spp per pixel, `depth` bits) and compares
  * with want, exactly. */
@@ -488,7 +507,7 @@ static void test_files(void **state)
 
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/a.PNG", dir);
-    assert_int_equal(image_save_file(&src, path, 90), 0);
+    assert_int_equal(image_save_file(&src, path, 0), 0);    /* PNG: quality unused */
     img = image_load_file(path, IMGT_MAXPX, &code, err, sizeof err);
     assert_non_null(img);
     imgt_expect_exact("PNG file round trip", rgb, img);
@@ -515,6 +534,8 @@ static void test_files(void **state)
     assert_null(image_load_file(path, IMGT_MAXPX, &code, err, sizeof err));
     assert_int_equal(code, IMG_EIO);
     assert_non_null(strstr(err, "no/such"));
+    assert_null(image_load_file(NULL, IMGT_MAXPX, &code, err, sizeof err));
+    assert_int_equal(code, IMG_EARG);
     assert_null(image_load_file(dir, IMGT_MAXPX, &code, err, sizeof err));
     assert_int_equal(code, IMG_EIO);
     snprintf(path, sizeof path, "%s/empty.png", dir);
@@ -524,6 +545,47 @@ static void test_files(void **state)
     remove(path);
     assert_int_equal(rmdir(dir), 0);
     free(rgb);
+}
+
+/* Every photo and painting in ../shared/data (relative to the repo root,
+ * where the tests run) decodes: the strict policy on damaged JPEGs must not
+ * refuse real files. Skipped when the folder is absent. */
+static void test_shared_images(void **state)
+{
+    static const char *dirs[] = { "../shared/data/content", "../shared/data/style" };
+    int found = 0;
+    (void)state;
+
+    for (size_t k = 0; k < sizeof dirs / sizeof dirs[0]; k++) {
+        DIR *d = opendir(dirs[k]);
+        struct dirent *e;
+
+        if (!d)
+            continue;
+        while ((e = readdir(d)) != NULL) {
+            const char *dot = strrchr(e->d_name, '.');
+            char path[512], err[256];
+            int code;
+            Image *img;
+
+            if (!dot || (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg") &&
+                         strcasecmp(dot, ".png")))
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dirs[k], e->d_name);
+            img = image_load_file(path, IMGT_MAXPX, &code, err, sizeof err);
+            if (!img)
+                fail_msg("%s: code %d: %s", path, code, err);
+            assert_true(img->w > 0 && img->h > 0);
+            image_free(img);
+            found++;
+        }
+        closedir(d);
+    }
+    if (!found) {
+        print_message("no images under ../shared/data: skipped\n");
+        skip();
+    }
+    print_message("decoded %d images from ../shared/data\n", found);
 }
 
 /* ---- resize --------------------------------------------------------------- */
@@ -715,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_png_colour_key),
         cmocka_unit_test(test_png_encode),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_shared_images),
         cmocka_unit_test(test_resize_constant),
         cmocka_unit_test(test_resize_box),
         cmocka_unit_test(test_resize_bilinear_and_mixed),
