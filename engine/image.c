@@ -168,8 +168,9 @@ static void orient_in_place(Image *img, int o)
     }
 }
 
-#define ORIENT_TILE 64
+#define ORIENT_TILE 64      /* pixels; a 64x64 tile of source rows fits in L2 */
 
+/* 5..8 need a second buffer: peak memory is twice the image. */
 static Image *orient_transposed(const Image *src, int o)
 {
     ptrdiff_t W = src->w, H = src->h, base, dx, dy;
@@ -178,10 +179,10 @@ static Image *orient_transposed(const Image *src, int o)
     if (!dst)
         return NULL;
     switch (o) {
-    case 5: base = 0;                 dx = W;  dy = 1;  break;
-    case 6: base = (H - 1) * W;       dx = -W; dy = 1;  break;
-    case 7: base = (H - 1) * W + W - 1; dx = -W; dy = -1; break;
-    default: base = W - 1;            dx = W;  dy = -1; break;    /* 8 */
+    case 5:  base = 0;                   dx = W;  dy = 1;  break;
+    case 6:  base = (H - 1) * W;         dx = -W; dy = 1;  break;
+    case 7:  base = (H - 1) * W + W - 1; dx = -W; dy = -1; break;
+    default: base = W - 1;               dx = W;  dy = -1; break;   /* 8 */
     }
     /* In tiles, so the strided reads of one tile stay in cache. */
     for (ptrdiff_t ty = 0; ty < W; ty += ORIENT_TILE)

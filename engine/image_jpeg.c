@@ -71,7 +71,7 @@ _Noreturn static void jpeg_fail(j_common_ptr cinfo, int code, const char *what)
 
 static void jpeg_on_error(j_common_ptr cinfo)
 {
-    JpegErr *e = (JpegErr *)cinfo->err;
+    char m[128];
 
     switch (cinfo->err->msg_code) {
     case JERR_OUT_OF_MEMORY:
@@ -79,11 +79,10 @@ static void jpeg_on_error(j_common_ptr cinfo)
     case JERR_IMAGE_TOO_BIG:
         if (cinfo->is_decompressor) {
             j_decompress_ptr d = (j_decompress_ptr)cinfo;
-            snprintf(e->msg, sizeof e->msg,
-                     "image is %ux%u, more than %ld pixels on a side",
+
+            snprintf(m, sizeof m, "image is %ux%u, more than %ld pixels on a side",
                      d->image_width, d->image_height, JPEG_MAX_DIMENSION);
-            e->code = IMG_ETOOLARGE;
-            longjmp(e->jmp, 1);
+            jpeg_fail(cinfo, IMG_ETOOLARGE, m);
         }
         jpeg_fail(cinfo, IMG_EARG, NULL);
     default:
