@@ -12,12 +12,14 @@
 
 static const char bench_usage[] =
     "usage: atelier bench --model M [--size N|WxH] [--threads T] [--runs R]\n"
-    "                     [--warmup W] [--layers] [--models DIR]\n"
+    "                     [--warmup W] [--layers] [--mem-budget MB] [--models DIR]\n"
     "\n"
     "Times the forward pass of model M (a NAME, a .safetensors file or an ml5\n"
     "folder) on an N x N input (default 512) with T engine threads (default:\n"
     "all cores): W warm-up runs (default 1), then R timed runs (default 5).\n"
     "--layers prints each layer's mean time over the timed runs to stderr.\n"
+    "--mem-budget MB runs the banded forward within MB when the whole-image\n"
+    "plan would need more (as stylize does).\n"
     "Prints one JSON line last: ms_median, ms_min, ms_mean, gflop, gflops,\n"
     "peak_rss_mb (this process's high-water mark, VmHWM), plan_mb.\n";
 
@@ -80,12 +82,14 @@ int cmd_bench(int argc, char **argv)
         { "models", required_argument, 0, 'M' }, { "model", required_argument, 0, 'm' },
         { "size", required_argument, 0, 's' }, { "threads", required_argument, 0, 't' },
         { "runs", required_argument, 0, 'r' }, { "warmup", required_argument, 0, 'w' },
-        { "layers", no_argument, 0, 'L' }, { "help", no_argument, 0, 'h' },
+        { "layers", no_argument, 0, 'L' }, { "mem-budget", required_argument, 0, 'B' },
+        { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 }
     };
     const char *models = NULL, *model = NULL;
     long threads = cli_cores(), runs = 5, warmup = 1;
     int w = 512, h = 512, c, layers = 0;
+    long budget_mb = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -108,6 +112,10 @@ int cmd_bench(int argc, char **argv)
                 return fprintf(stderr, "atelier bench: --warmup takes 0..1000\n"), 2;
             break;
         case 'L': layers = 1; break;
+        case 'B':
+            if (cli_parse_int(optarg, 16, 1 << 20, &budget_mb))
+                return fprintf(stderr, "atelier bench: --mem-budget takes 16..1048576 (MB)\n"), 2;
+            break;
         case 'h': fputs(bench_usage, stdout); return 0;
         default: fputs(bench_usage, stderr); return 2;
         }
@@ -122,10 +130,21 @@ int cmd_bench(int argc, char **argv)
     if (!net)
         return 1;
     int rc = 1;
-    float *in = malloc((size_t)3 * w * h * sizeof(float));
+    float *in = malloc((size_t)3 * w * h * sizeof(float)), *out = NULL;
     double *ms = malloc((size_t)runs * sizeof(double));
-    NetPlan *plan = net_plan(net, h, w);
-    if (!in || !ms || !plan) {
+    NetPlan *plan = NULL;
+    NetTiled *tiled = NULL;
+    size_t budget = (size_t)budget_mb << 20;
+    if (!budget || net_plan_estimate_bytes(net, h, w, (int)threads) <= budget) {
+        plan = net_plan(net, h, w);
+    } else {
+        tiled = net_tiled_plan(net, h, w, budget, (int)threads);
+        out = malloc((size_t)3 * w * h * sizeof(float));
+        if (tiled)
+            fprintf(stderr, "atelier bench: banded, %d bands in %.0f MB\n",
+                    net_tiled_bands(tiled), net_tiled_bytes(tiled) / 1048576.0);
+    }
+    if (!in || !ms || !(plan || (tiled && out))) {
         fprintf(stderr, "atelier bench: cannot plan %dx%d (too small or out of memory)\n", w, h);
         goto out;
     }
@@ -135,12 +154,12 @@ int cmd_bench(int argc, char **argv)
         in[i] = (float)(seed >> 24);
     }
     for (long i = 0; i < warmup + runs; i++) {
-        if (layers && i == warmup && net_plan_set_profile(plan, 1)) {
+        if (layers && plan && i == warmup && net_plan_set_profile(plan, 1)) {
             fprintf(stderr, "atelier bench: out of memory\n");
             goto out;
         }
         double t0 = now_ms();
-        if (net_forward(net, plan, in, in)) {
+        if (plan ? net_forward(net, plan, in, in) : net_tiled_forward(net, tiled, in, out)) {
             fprintf(stderr, "atelier bench: the forward pass failed\n");
             goto out;
         }
@@ -155,7 +174,7 @@ int cmd_bench(int argc, char **argv)
     double gflop = net_flops(net, h, w) / 1e9;
     const char *lname;
     double lms;
-    for (int i = 0; layers && net_plan_profile_step(plan, i, &lname, &lms) == 0; i++)
+    for (int i = 0; layers && plan && net_plan_profile_step(plan, i, &lname, &lms) == 0; i++)
         if (lms >= 0.05)
             fprintf(stderr, "  %-24s %9.2f ms\n", lname, lms);
     fprintf(stderr, "atelier bench: %s %dx%d threads=%ld: median %.1f ms, %.1f GFLOP/s\n",
@@ -164,7 +183,7 @@ int cmd_bench(int argc, char **argv)
         "model", what, "width", w, "height", h, "threads", (int)threads, "runs", (int)runs,
         "ms_median", median, "ms_min", ms[0], "ms_mean", sum / runs, "gflop", gflop,
         "gflops", gflop / (median / 1e3), "peak_rss_mb", peak_rss_mb(),
-        "plan_mb", net_plan_bytes(plan) / 1048576.0);
+        "plan_mb", (plan ? net_plan_bytes(plan) : net_tiled_bytes(tiled)) / 1048576.0);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     if (line)
         printf("%s\n", line);
@@ -173,6 +192,8 @@ int cmd_bench(int argc, char **argv)
     rc = line ? 0 : 1;
 out:
     net_plan_free(plan);
+    net_tiled_free(tiled);
+    free(out);
     free(in);
     free(ms);
     net_free(net);
