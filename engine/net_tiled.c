@@ -14,11 +14,20 @@
  * can go past it. So the image is swept once per norm layer: sweep n runs
  * the bands through the layers before norm n (whose statistics are known by
  * then) and sums that norm's input over the whole image; a last sweep makes
- * the output. That recomputes the early layers (about 10x the work of one
- * whole-image pass for ml5) in exchange for memory that does not grow with
- * the image: buffers for one band's tensors, the per-thread workspace and
- * the Winograd weights. Statistics are accumulated the way the untiled norm
- * does (norm_simd.c), so the output matches it to float rounding.
+ * the output. Statistics are accumulated the way the untiled norm does
+ * (norm_simd.c), so the output matches it to float rounding.
+ *
+ * Sweeping from the image every time recomputes the early layers (about
+ * 10x the work of one whole-image pass for ml5). When the budget allows, a
+ * checkpoint holds the whole tensor entering the first top-level residual
+ * block (for ml5: 128 channels at a quarter of the size, 8 floats per
+ * pixel); later sweeps start from it, and it is advanced through each block
+ * in place once that block's statistics are known (a band's new rows wait
+ * in a pending buffer while later bands still need the old ones). That
+ * cuts the work to about 2.6x, and the input is not read after the
+ * checkpoint is made, so the output may overwrite it.
+ * Memory: the band buffers, the per-thread workspace, the Winograd weights
+ * and the checkpoint; it does not grow with the image beyond the latter.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,12 +48,19 @@ typedef struct TOp {
     ConvAlgo algo;
     size_t u_off;          /* winograd weights in NetTiled.wino */
     size_t norm_off;       /* instance norm: scale (c) then shift (c) in NetTiled.norm */
-    int band;              /* rows of this op's output per band when it is a sweep's target */
 } TOp;
 
 typedef struct Range {
     int lo, hi;
 } Range;
+
+/* One sweep over the image: bands of op `target`'s output computed from
+ * op `start`'s input (the image when start is 0, else the checkpoint). */
+typedef enum SweepKind { SW_STATS, SW_CREATE, SW_ADVANCE, SW_FINAL } SweepKind;
+typedef struct Sweep {
+    SweepKind kind;
+    int start, target, band;
+} Sweep;
 
 typedef struct Band {             /* one tensor of a band */
     int buf;               /* index into NetTiled.buf */
@@ -63,6 +79,11 @@ struct NetTiled {
     ThreadPool *pool;
     double *S, *Q;         /* per channel, during a statistics sweep */
     float *K;
+    Sweep *sweeps;
+    int nsweeps;
+    float *ck, *pend;      /* checkpoint (ck_c, ck_h, ck_w) and rows pending for it */
+    size_t ck_floats, pend_floats;
+    int ck_c, ck_h, ck_w;
 };
 
 static int floor_div(int a, int b)
@@ -98,14 +119,14 @@ static Range input_rows(const TOp *t, Range r)
     return in;
 }
 
-/* Fills need[] for rows r of op j's output; returns the largest tensor in
- * floats (the input band included). */
-static size_t plan_ranges(NetTiled *t, int j, Range r)
+/* Fills need[] for rows r of op j's output, computed from op start's
+ * input; returns the largest tensor in floats (the first one included). */
+static size_t plan_ranges(NetTiled *t, int start, int j, Range r)
 {
     Range stack[NET_MAX_DEPTH + 1];
     int depth = 0;
     size_t most = 0;
-    for (int i = j; i >= 0; i--) {
+    for (int i = j; i >= start; i--) {
         const TOp *o = &t->ops[i];
         if (o->op->kind == OP_RES_BEGIN && depth > 0) {
             Range s = stack[--depth];
@@ -120,18 +141,26 @@ static size_t plan_ranges(NetTiled *t, int j, Range r)
             stack[depth++] = r;
         r = input_rows(o, r);
     }
-    t->need[0] = r;
-    size_t n = (size_t)3 * (size_t)(r.hi - r.lo) * t->w;
+    t->need[start] = r;
+    int c = start ? t->ops[start - 1].cout : 3, w = start ? t->ops[start - 1].wout : t->w;
+    size_t n = (size_t)c * (size_t)(r.hi - r.lo) * w;
     return n > most ? n : most;
 }
 
-/* The largest tensor over all bands of `band` rows of op j's output. */
-static size_t sweep_peak(NetTiled *t, int j, int band)
+/* Rows a sweep covers: the input's rows for the output, else all. */
+static int sweep_rows(const NetTiled *t, const Sweep *sw)
+{
+    return sw->kind == SW_FINAL ? t->h : t->ops[sw->target].hout;
+}
+
+/* The largest tensor over all bands of a sweep with `band` rows. */
+static size_t sweep_peak(NetTiled *t, const Sweep *sw, int band)
 {
     size_t most = 0;
-    for (int a = 0; a < t->ops[j].hout; a += band) {
-        Range r = { a, a + band < t->ops[j].hout ? a + band : t->ops[j].hout };
-        size_t n = plan_ranges(t, j, r);
+    int H = sweep_rows(t, sw);
+    for (int a = 0; a < H; a += band) {
+        Range r = { a, a + band < H ? a + band : H };
+        size_t n = plan_ranges(t, sw->start, sw->target, r);
         if (n > most)
             most = n;
     }
@@ -166,28 +195,35 @@ static void copy_rows(NetTiled *t, Band *x, Range r, int b)
     x->r = r;
 }
 
-/* Runs ops 0..j on the band planned in need[], from the whole input `in`
- * (3, h, w); leaves op j's output in *x. Returns 0 or -1. */
-static int run_band(NetTiled *t, int j, const float *in, Band *x)
+/* Runs ops start..j on the band planned in need[], from the whole input
+ * `in` (3, h, w) when start is 0, else from the checkpoint; leaves op j's
+ * output in *x. Returns 0 or -1. */
+static int run_band(NetTiled *t, int start, int j, const float *in, Band *x)
 {
     const Net *net = t->net;
     int busy[MAX_BUFS] = { 0 };
     Band saved[NET_MAX_DEPTH + 1];
     int depth = 0;
-    Range r0 = t->need[0];
+    Range r0 = t->need[start];
     x->buf = 0;
-    x->c = 3;
-    x->w = t->w;
+    x->c = start ? t->ck_c : 3;
+    x->w = start ? t->ck_w : t->w;
     x->r = r0;
     busy[0] = 1;
     float *dst0 = t->bufs;
-    size_t n0 = (size_t)(r0.hi - r0.lo) * t->w;
-    for (int c = 0; c < 3; c++) {
-        const float *src = in + ((size_t)c * t->h + r0.lo) * t->w;
-        for (size_t i = 0; i < n0; i++)
-            dst0[c * n0 + i] = src[i] * net->in_scale + net->in_offset;
+    size_t n0 = (size_t)(r0.hi - r0.lo) * x->w;
+    if (start) {
+        for (int c = 0; c < x->c; c++)
+            memcpy(dst0 + c * n0, t->ck + ((size_t)c * t->ck_h + r0.lo) * t->ck_w,
+                   n0 * sizeof(float));
+    } else {
+        for (int c = 0; c < 3; c++) {
+            const float *src = in + ((size_t)c * t->h + r0.lo) * t->w;
+            for (size_t i = 0; i < n0; i++)
+                dst0[c * n0 + i] = src[i] * net->in_scale + net->in_offset;
+        }
     }
-    for (int i = 0; i <= j; i++) {
+    for (int i = start; i <= j; i++) {
         const TOp *o = &t->ops[i];
         const Op *op = o->op;
         Range out = t->need[i + 1];
@@ -299,35 +335,93 @@ static int run_band(NetTiled *t, int j, const float *in, Band *x)
 
 /* ---- sweeps ------------------------------------------------------------ */
 
-/* Statistics of norm op i's input over the whole image. */
-static int stats_sweep(NetTiled *t, int i, const float *in)
+/* Copies rows [lo, hi) of band tensor x into the checkpoint. */
+static void to_checkpoint(NetTiled *t, const float *src, int src_lo, int src_rows, int lo, int hi)
 {
-    const TOp *o = &t->ops[i];
-    const int j = i - 1, c = o->cout, H = t->ops[j].hout;
-    for (int ch = 0; ch < c; ch++)
-        t->S[ch] = t->Q[ch] = 0;
-    for (int a = 0; a < H; a += t->ops[j].band) {
-        Range r = { a, a + t->ops[j].band < H ? a + t->ops[j].band : H };
-        plan_ranges(t, j, r);
+    size_t n = (size_t)(hi - lo) * t->ck_w;
+    for (int c = 0; c < t->ck_c; c++)
+        memcpy(t->ck + ((size_t)c * t->ck_h + lo) * t->ck_w,
+               src + ((size_t)c * src_rows + (size_t)(lo - src_lo)) * t->ck_w, n * sizeof(float));
+}
+
+static int run_sweep(NetTiled *t, const Sweep *sw, const float *in, float *out)
+{
+    const Net *net = t->net;
+    const int H = sweep_rows(t, sw), j = sw->target;
+    const TOp *o = &t->ops[j];
+    Range pend = { 0, 0 };                      /* rows of new values not yet written */
+    if (sw->kind == SW_STATS)
+        for (int ch = 0; ch < o->cout; ch++)
+            t->S[ch] = t->Q[ch] = 0;
+    for (int a = 0; a < H; a += sw->band) {
+        Range r = { a, a + sw->band < H ? a + sw->band : H };
+        plan_ranges(t, sw->start, j, r);
         Band x;
-        if (run_band(t, j, in, &x) || x.r.lo != r.lo || x.r.hi != r.hi || x.c != c)
+        if (run_band(t, sw->start, j, in, &x) || x.r.lo != r.lo || x.r.hi != r.hi ||
+            x.c != o->cout)
             return -1;
         const float *d = tensor_data(t, &x);
-        size_t plane = (size_t)(r.hi - r.lo) * x.w;
-        for (int ch = 0; ch < c; ch++) {
-            if (a == 0)
-                t->K[ch] = norm_simd_shift(d + ch * plane, plane);
-            norm_simd_moments(d + ch * plane, plane, t->K[ch], &t->S[ch], &t->Q[ch]);
+        size_t rows = (size_t)(r.hi - r.lo), plane = rows * x.w;
+        if (sw->kind == SW_STATS) {
+            for (int ch = 0; ch < x.c; ch++) {
+                if (a == 0)
+                    t->K[ch] = norm_simd_shift(d + ch * plane, plane);
+                norm_simd_moments(d + ch * plane, plane, t->K[ch], &t->S[ch], &t->Q[ch]);
+            }
+        } else if (sw->kind == SW_CREATE) {
+            to_checkpoint(t, d, r.lo, (int)rows, r.lo, r.hi);
+        } else if (sw->kind == SW_ADVANCE) {
+            /* In place: the checkpoint's old rows from `keep` on are still
+             * input to later bands, so new rows there wait in pend, whose
+             * channel planes are pcap rows apart, rows [pend.lo, pend.hi). */
+            const int pcap = (int)(t->pend_floats / ((size_t)x.c * x.w));
+            if (pend.hi == pend.lo)
+                pend.lo = pend.hi = r.lo;
+            if (pend.hi != r.lo || r.hi - pend.lo > pcap)
+                return -1;
+            for (int c = 0; c < x.c; c++)
+                memcpy(t->pend + ((size_t)c * pcap + (size_t)(pend.hi - pend.lo)) * x.w,
+                       d + c * plane, plane * sizeof(float));
+            pend.hi = r.hi;
+            int keep = H;
+            if (r.hi < H) {
+                Range next = { r.hi, r.hi + sw->band < H ? r.hi + sw->band : H };
+                plan_ranges(t, sw->start, j, next);
+                keep = t->need[sw->start].lo;
+            }
+            int flush = keep < pend.hi ? keep : pend.hi;
+            if (flush > pend.lo) {
+                to_checkpoint(t, t->pend, pend.lo, pcap, pend.lo, flush);
+                int left = pend.hi - flush;
+                for (int c = 0; c < x.c; c++)
+                    memmove(t->pend + (size_t)c * pcap * x.w,
+                            t->pend + ((size_t)c * pcap + (size_t)(flush - pend.lo)) * x.w,
+                            (size_t)left * x.w * sizeof(float));
+                pend.lo = flush;
+            }
+        } else {
+            for (int c = 0; c < 3; c++)
+                for (int q = r.lo; q < r.hi; q++) {
+                    const float *src = d + ((size_t)c * rows + (size_t)(q - r.lo)) * x.w;
+                    float *dst = out + ((size_t)c * t->h + q) * t->w;
+                    for (int p = 0; p < t->w; p++) {
+                        float v = src[p] * net->out_scale + net->out_offset;
+                        dst[p] = v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f;
+                    }
+                }
         }
     }
-    const Op *op = o->op;
-    const float *gamma = op->w_off == SIZE_MAX ? NULL : t->net->params + op->w_off;
-    const float *beta = op->b_off == SIZE_MAX ? NULL : t->net->params + op->b_off;
-    float *sc = t->norm + o->norm_off;
-    size_t n = (size_t)H * o->wout;
-    for (int ch = 0; ch < c; ch++)
-        norm_simd_affine(t->S[ch], t->Q[ch], n, t->K[ch], gamma ? gamma[ch] : 1.0f,
-                         beta ? beta[ch] : 0.0f, op->eps, &sc[ch], &sc[c + ch]);
+    if (sw->kind == SW_STATS) {
+        const TOp *n = &t->ops[j + 1];
+        const Op *op = n->op;
+        const float *gamma = op->w_off == SIZE_MAX ? NULL : net->params + op->w_off;
+        const float *beta = op->b_off == SIZE_MAX ? NULL : net->params + op->b_off;
+        float *sc = t->norm + n->norm_off;
+        size_t cnt = (size_t)H * o->wout;
+        for (int ch = 0; ch < o->cout; ch++)
+            norm_simd_affine(t->S[ch], t->Q[ch], cnt, t->K[ch], gamma ? gamma[ch] : 1.0f,
+                             beta ? beta[ch] : 0.0f, op->eps, &sc[ch], &sc[o->cout + ch]);
+    }
     return 0;
 }
 
@@ -335,48 +429,98 @@ int net_tiled_forward(const Net *net, NetTiled *t, const float *in, float *out)
 {
     if (!net || !t || t->net != net || !in || !out)
         return -1;
-    for (int i = 0; i < t->nops; i++)
-        if (t->ops[i].op->kind == OP_IN && stats_sweep(t, i, in))
+    for (int i = 0; i < t->nsweeps; i++)
+        if (run_sweep(t, &t->sweeps[i], in, out))
             return -1;
-    const int j = t->nops - 1;
-    const TOp *last = &t->ops[j];
-    for (int a = 0; a < t->h; a += last->band) {
-        Range r = { a, a + last->band < t->h ? a + last->band : t->h };
-        plan_ranges(t, j, r);
-        Band x;
-        if (run_band(t, j, in, &x) || x.c != 3 || x.r.lo != r.lo || x.r.hi != r.hi)
-            return -1;
-        const float *y = tensor_data(t, &x);
-        size_t rows = (size_t)(r.hi - r.lo);
-        for (int c = 0; c < 3; c++)
-            for (int q = r.lo; q < r.hi; q++) {
-                const float *src = y + ((size_t)c * rows + (size_t)(q - r.lo)) * x.w;
-                float *dst = out + ((size_t)c * t->h + q) * t->w;
-                for (int p = 0; p < t->w; p++) {
-                    float v = src[p] * net->out_scale + net->out_offset;
-                    dst[p] = v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f;
-                }
-            }
-    }
     return 0;
+}
+
+int net_tiled_in_place(const NetTiled *t)
+{
+    return t->ck_floats > 0;
 }
 
 /* ---- planning ---------------------------------------------------------- */
 
-/* The largest band of op j's output whose tensors fit in cap floats. */
-static int choose_band(NetTiled *t, int j, size_t cap)
+/* The largest band of a sweep whose tensors fit in cap floats (0: none). */
+static int choose_band(NetTiled *t, const Sweep *sw, size_t cap)
 {
-    int lo = 0, hi = t->ops[j].hout;
-    if (j == t->nops - 1)
-        hi = t->h;
+    int lo = 0, hi = sweep_rows(t, sw);
     while (lo < hi) {
         int mid = lo + (hi - lo + 1) / 2;
-        if (sweep_peak(t, j, mid) <= cap)
+        if (sweep_peak(t, sw, mid) <= cap)
             lo = mid;
         else
             hi = mid - 1;
     }
     return lo;
+}
+
+/* Checkpoint points: the op before the first top-level residual block, and
+ * the ends of the top-level blocks after it while the tensor keeps that
+ * shape; point[i] is 1 for those. Returns how many there are. */
+static int find_points(const NetTiled *t, int *point)
+{
+    int depth = 0, first = -1, n = 0;
+    for (int i = 0; i < t->nops; i++) {
+        const TOp *o = &t->ops[i];
+        point[i] = 0;
+        if (o->op->kind == OP_RES_BEGIN && depth++ == 0 && first < 0 && i > 0) {
+            first = i - 1;
+            point[first] = 1;
+            n++;
+        } else if (o->op->kind == OP_RES_END) {
+            depth--;
+        }
+        if (first >= 0 && i > first && depth == 0) {
+            const TOp *f = &t->ops[first];
+            if (o->cout != f->cout || o->hout != f->hout || o->wout != f->wout)
+                break;
+            if (o->op->kind == OP_RES_END) {
+                point[i] = 1;
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/* The sweeps in order; with point NULL, every sweep starts at the image. */
+static int build_sweeps(NetTiled *t, const int *point)
+{
+    int ck = -1, n = 0;
+    for (int i = 0; i <= t->nops; i++) {
+        int last = i == t->nops;
+        if (!last && t->ops[i].op->kind != OP_IN)
+            continue;
+        int p = -1;
+        for (int q = ck + 1; point && q < (last ? t->nops : i); q++)
+            if (point[q])
+                p = q;
+        if (p >= 0) {
+            t->sweeps[n++] = (Sweep){ ck < 0 ? SW_CREATE : SW_ADVANCE, ck + 1, p, 0 };
+            ck = p;
+        }
+        t->sweeps[n++] = (Sweep){ last ? SW_FINAL : SW_STATS, ck + 1, i - 1, 0 };
+    }
+    return n;
+}
+
+/* Bands for every sweep within cap floats per buffer; the largest tensor,
+ * or 0 when some sweep cannot fit one row. */
+static size_t choose_bands(NetTiled *t, size_t cap)
+{
+    size_t most = 0;
+    for (int i = 0; i < t->nsweeps; i++) {
+        Sweep *sw = &t->sweeps[i];
+        sw->band = choose_band(t, sw, cap);
+        if (sw->band < 1)
+            return 0;
+        size_t peak = sweep_peak(t, sw, sw->band);
+        if (peak > most)
+            most = peak;
+    }
+    return most;
 }
 
 NetTiled *net_tiled_plan(const Net *net, int h, int w, size_t budget, int threads)
@@ -458,24 +602,48 @@ NetTiled *net_tiled_plan(const Net *net, int h, int w, size_t budget, int thread
                     3 * (size_t)t->maxc) * sizeof(float) + (size_t)t->maxc * 2 * sizeof(double);
     if (budget <= fixed)
         goto fail;
-    size_t cap = (budget - fixed) / sizeof(float) / (size_t)t->nbuf;
-    cap = cap / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
-    size_t most = 0;
-    for (int i = 0; i <= t->nops; i++) {
-        /* the sweeps' targets: the op before each norm, then the last op */
-        int target = i == t->nops ? i - 1 : t->ops[i].op->kind == OP_IN ? i - 1 : -1;
-        if (target < 0)
-            continue;
-        int band = choose_band(t, target, cap);
-        if (band < 1)
+    t->sweeps = calloc((size_t)2 * (t->nops + 1), sizeof(Sweep));
+    int *point = calloc((size_t)t->nops, sizeof(int));
+    if (!t->sweeps || !point) {
+        free(point);
+        goto fail;
+    }
+    /* With a checkpoint when it and nbuf + 1 buffers (one for the rows
+     * pending in place) fit; else every sweep from the image. */
+    size_t most = 0, avail = (budget - fixed) / sizeof(float);
+    if (find_points(t, point)) {
+        int f = 0;
+        while (!point[f])
+            f++;
+        t->ck_c = t->ops[f].cout;
+        t->ck_h = t->ops[f].hout;
+        t->ck_w = t->ops[f].wout;
+        t->ck_floats = (size_t)t->ck_c * t->ck_h * t->ck_w;
+        if (t->ck_floats < avail) {
+            size_t cap = (avail - t->ck_floats) / (size_t)(t->nbuf + 1);
+            cap = cap / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
+            t->nsweeps = build_sweeps(t, point);
+            most = choose_bands(t, cap);
+        }
+    }
+    free(point);
+    if (!most) {
+        t->ck_floats = 0;
+        size_t cap = avail / (size_t)t->nbuf / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
+        t->nsweeps = build_sweeps(t, NULL);
+        most = choose_bands(t, cap);
+        if (!most)
             goto fail;
-        t->ops[target].band = band;
-        size_t peak = sweep_peak(t, target, band);
-        if (peak > most)
-            most = peak;
     }
     t->buf_floats = (most + NET_ALIGN_FLOATS - 1) / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
     t->bufs = aligned_alloc(64, t->buf_floats * (size_t)t->nbuf * sizeof(float));
+    if (t->ck_floats) {
+        t->pend_floats = t->buf_floats;
+        t->ck = aligned_alloc(64, (t->ck_floats + NET_ALIGN_FLOATS) * sizeof(float));
+        t->pend = aligned_alloc(64, t->pend_floats * sizeof(float));
+        if (!t->ck || !t->pend)
+            goto fail;
+    }
     t->wino = aligned_alloc(64, (t->wino_floats + NET_ALIGN_FLOATS) * sizeof(float));
     t->norm = malloc((t->norm_floats + 1) * sizeof(float));
     t->work = aligned_alloc(64, t->work_stride * (size_t)threads * sizeof(float));
@@ -509,17 +677,26 @@ void net_tiled_free(NetTiled *t)
     free(t->S);
     free(t->Q);
     free(t->K);
+    free(t->sweeps);
+    free(t->ck);
+    free(t->pend);
     free(t);
 }
 
 size_t net_tiled_bytes(const NetTiled *t)
 {
     return (t->buf_floats * (size_t)t->nbuf + t->wino_floats + t->norm_floats +
-            t->work_stride * (size_t)t->threads) * sizeof(float);
+            t->work_stride * (size_t)t->threads + t->ck_floats + t->pend_floats) *
+           sizeof(float);
 }
 
 int net_tiled_bands(const NetTiled *t)
 {
-    int band = t->ops[t->nops - 1].band;
+    int band = t->sweeps[t->nsweeps - 1].band;
     return (t->h + band - 1) / band;
+}
+
+int net_tiled_sweeps(const NetTiled *t)
+{
+    return t->nsweeps;
 }

@@ -141,8 +141,9 @@ int cmd_bench(int argc, char **argv)
         tiled = net_tiled_plan(net, h, w, budget, (int)threads);
         out = malloc((size_t)3 * w * h * sizeof(float));
         if (tiled)
-            fprintf(stderr, "atelier bench: banded, %d bands in %.0f MB\n",
-                    net_tiled_bands(tiled), net_tiled_bytes(tiled) / 1048576.0);
+            fprintf(stderr, "atelier bench: banded, %d sweeps of %d bands in %.0f MB\n",
+                    net_tiled_sweeps(tiled), net_tiled_bands(tiled),
+                    net_tiled_bytes(tiled) / 1048576.0);
     }
     if (!in || !ms || !(plan || (tiled && out))) {
         fprintf(stderr, "atelier bench: cannot plan %dx%d (too small or out of memory)\n", w, h);

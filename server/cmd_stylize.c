@@ -126,23 +126,25 @@ int cmd_stylize(int argc, char **argv)
         plan = net_plan(net, h, w);
     } else {
         tiled = net_tiled_plan(net, h, w, budget, (int)threads);
-        result = malloc((size_t)3 * w * h * sizeof(float));
+        result = tiled && !net_tiled_in_place(tiled) ? malloc((size_t)3 * w * h * sizeof(float))
+                                                      : NULL;
     }
-    if (!planar || (!plan && !tiled) || (tiled && !result)) {
+    if (!planar || (!plan && !tiled) || (tiled && !net_tiled_in_place(tiled) && !result)) {
         fprintf(stderr, "atelier stylize: cannot plan %dx%d for %s in %ld MB (too small, or "
                 "out of memory)\n", w, h, what, budget_mb);
         goto out;
     }
     image_to_planar(img, planar);
     if (plan ? net_forward(net, plan, planar, planar)
-             : net_tiled_forward(net, tiled, planar, result)) {
+             : net_tiled_forward(net, tiled, planar, result ? result : planar)) {
         fprintf(stderr, "atelier stylize: the forward pass failed\n");
         goto out;
     }
     if (tiled)
-        fprintf(stderr, "atelier stylize: %d bands in %.0f MB\n", net_tiled_bands(tiled),
+        fprintf(stderr, "atelier stylize: %d sweeps of %d bands in %.0f MB\n",
+                net_tiled_sweeps(tiled), net_tiled_bands(tiled),
                 net_tiled_bytes(tiled) / 1048576.0);
-    image_from_planar(img, plan ? planar : result);
+    image_from_planar(img, result ? result : planar);
     code = image_save_file(img, out_path, (int)quality);
     if (code) {
         fprintf(stderr, "atelier stylize: cannot write %s (error %d)\n", out_path, code);
