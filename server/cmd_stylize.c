@@ -8,7 +8,7 @@
 #include "server/cli.h"
 
 #define STYLIZE_MAX_PIXELS ((int64_t)1 << 28)   /* 268 Mpx: 16384 x 16384 */
-#define STYLIZE_DEFAULT_BUDGET_MB 384
+#define STYLIZE_DEFAULT_BUDGET_MB 700
 
 static const char stylize_usage[] =
     "usage: atelier stylize [OPTIONS] IN OUT\n"
@@ -23,7 +23,7 @@ static const char stylize_usage[] =
     "  --max-size N      shrink so the long side is at most N pixels first\n"
     "                    (default 1024; 0 keeps the size)\n"
     "  --threads T       engine threads (default: all cores)\n"
-    "  --mem-budget MB   working memory for the network (default 384): an image\n"
+    "  --mem-budget MB   working memory for the network (default 700): an image\n"
     "                    whose whole-image plan needs more runs in overlapping\n"
     "                    bands within MB (same result, slower)\n"
     "  --quality Q       JPEG quality 1..100 (default 92)\n";
@@ -134,7 +134,11 @@ int cmd_stylize(int argc, char **argv)
                 "out of memory)\n", w, h, what, budget_mb);
         goto out;
     }
+    /* The pixels live in planar while the network runs; the 8-bit image is
+     * made again for the result, so the two are never held at once with it. */
     image_to_planar(img, planar);
+    image_free(img);
+    img = NULL;
     if (plan ? net_forward(net, plan, planar, planar)
              : net_tiled_forward(net, tiled, planar, result ? result : planar)) {
         fprintf(stderr, "atelier stylize: the forward pass failed\n");
@@ -144,6 +148,15 @@ int cmd_stylize(int argc, char **argv)
         fprintf(stderr, "atelier stylize: %d sweeps of %d bands in %.0f MB\n",
                 net_tiled_sweeps(tiled), net_tiled_bands(tiled),
                 net_tiled_bytes(tiled) / 1048576.0);
+    net_plan_free(plan);
+    net_tiled_free(tiled);
+    plan = NULL;
+    tiled = NULL;
+    img = image_new(w, h);
+    if (!img) {
+        fprintf(stderr, "atelier stylize: out of memory for the %dx%d result\n", w, h);
+        goto out;
+    }
     image_from_planar(img, result ? result : planar);
     code = image_save_file(img, out_path, (int)quality);
     if (code) {
