@@ -89,6 +89,9 @@ void par_conv_transpose2d(ThreadPool *tp, float *out, const float *in, const flo
                           const float *b, const ConvGeom *g, float *work, size_t stride);
 void par_instance_norm(ThreadPool *tp, float *x, const float *gamma, const float *beta,
                        float eps, int c, size_t hw, int relu);
+/* x (c, hw) = x * scale[c] + shift[c], then ReLU when relu != 0. */
+void par_norm_apply(ThreadPool *tp, float *x, const float *scale, const float *shift, int c,
+                    size_t hw, int relu);
 void par_elementwise(ThreadPool *tp, OpKind kind, float *x, const float *y, float slope,
                      size_t n);
 void par_upsample(ThreadPool *tp, float *out, const float *in, int c, int h, int w, int s);

@@ -126,6 +126,27 @@ void par_instance_norm(ThreadPool *tp, float *x, const float *gamma, const float
     threadpool_run(tp, norm_task, &j, c);
 }
 
+typedef struct ApplyJob {
+    float *x;
+    const float *scale, *shift;
+    size_t hw;
+    int relu;
+} ApplyJob;
+
+static void apply_task(void *ctx, int c, int thread)
+{
+    const ApplyJob *j = ctx;
+    (void)thread;
+    norm_simd_apply(j->x + (size_t)c * j->hw, j->hw, j->scale[c], j->shift[c], j->relu);
+}
+
+void par_norm_apply(ThreadPool *tp, float *x, const float *scale, const float *shift, int c,
+                    size_t hw, int relu)
+{
+    ApplyJob j = { x, scale, shift, hw, relu };
+    threadpool_run(tp, apply_task, &j, c);
+}
+
 /* ---- element-wise ------------------------------------------------------- */
 
 typedef struct ElemJob {

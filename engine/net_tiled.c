@@ -324,8 +324,7 @@ static int run_band(NetTiled *t, int start, int j, const float *in, Band *x)
         size_t plane = (size_t)(x->r.hi - x->r.lo) * x->w;
         if (op->kind == OP_IN) {
             const float *sc = t->norm + o->norm_off;
-            for (int c = 0; c < x->c; c++)
-                norm_simd_apply(d + c * plane, plane, sc[c], sc[x->c + c], op->fuse_relu);
+            par_norm_apply(t->pool, d, sc, sc + x->c, x->c, plane, op->fuse_relu);
         } else {
             par_elementwise(t->pool, op->kind, d, NULL, op->slope, plane * x->c);
         }
