@@ -41,6 +41,13 @@ struct Net {
     char *spec_json, *card_json;
 };
 
+/* n floats rounded up to whole 64-byte lines: aligned_alloc() wants a size
+ * that is a multiple of the alignment. */
+static inline size_t net_round_floats(size_t n)
+{
+    return (n + NET_ALIGN_FLOATS - 1) / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
+}
+
 typedef enum ConvAlgo { ALGO_IM2COL, ALGO_WINOGRAD, ALGO_DIRECT } ConvAlgo;
 
 typedef struct Step {

@@ -95,7 +95,7 @@ size_t par_convt_work_floats(const ConvGeom *g)
 void par_conv_transpose2d(ThreadPool *tp, float *out, const float *in, const float *w,
                           const float *b, const ConvGeom *g, float *work, size_t stride)
 {
-    int n = threadpool_size(tp);
+    int n = 2 * threadpool_size(tp);    /* two groups per thread, for balance */
     int per = (g->cout + n - 1) / n;
     ConvtJob j = { out, in, w, b, g, work, stride, per, par_convt_tile_rows(g) };
     threadpool_run(tp, convt_task, &j, (g->cout + per - 1) / per);

@@ -264,7 +264,7 @@ static NetPlan *plan_make(const Net *net, int h, int w, int allocate)
     if (!allocate)
         return p;
     p->arena = aligned_alloc(64, p->arena_floats * sizeof(float));
-    p->wino = aligned_alloc(64, (p->wino_floats + NET_ALIGN_FLOATS) * sizeof(float));
+    p->wino = aligned_alloc(64, net_round_floats(p->wino_floats + 1) * sizeof(float));
     if (!p->arena || !p->wino)
         goto fail;
     for (int i = 0; i < p->nsteps; i++) {

@@ -597,7 +597,7 @@ NetTiled *net_tiled_plan(const Net *net, int h, int w, size_t budget, int thread
     threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
     t->threads = threads;
     t->work_stride = (t->work_floats + 2 * NET_ALIGN_FLOATS) / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
-    size_t fixed = (t->wino_floats + t->norm_floats + t->work_stride * (size_t)threads +
+    size_t fixed = (net_round_floats(t->wino_floats + 1) + t->norm_floats + t->work_stride * (size_t)threads +
                     3 * (size_t)t->maxc) * sizeof(float) + (size_t)t->maxc * 2 * sizeof(double);
     if (budget <= fixed)
         goto fail;
@@ -617,7 +617,7 @@ NetTiled *net_tiled_plan(const Net *net, int h, int w, size_t budget, int thread
         t->ck_c = t->ops[f].cout;
         t->ck_h = t->ops[f].hout;
         t->ck_w = t->ops[f].wout;
-        t->ck_floats = (size_t)t->ck_c * t->ck_h * t->ck_w;
+        t->ck_floats = net_round_floats((size_t)t->ck_c * t->ck_h * t->ck_w);
         if (t->ck_floats < avail) {
             size_t cap = (avail - t->ck_floats) / (size_t)(t->nbuf + 1);
             cap = cap / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
@@ -638,12 +638,12 @@ NetTiled *net_tiled_plan(const Net *net, int h, int w, size_t budget, int thread
     t->bufs = aligned_alloc(64, t->buf_floats * (size_t)t->nbuf * sizeof(float));
     if (t->ck_floats) {
         t->pend_floats = t->buf_floats;
-        t->ck = aligned_alloc(64, (t->ck_floats + NET_ALIGN_FLOATS) * sizeof(float));
+        t->ck = aligned_alloc(64, net_round_floats(t->ck_floats) * sizeof(float));
         t->pend = aligned_alloc(64, t->pend_floats * sizeof(float));
         if (!t->ck || !t->pend)
             goto fail;
     }
-    t->wino = aligned_alloc(64, (t->wino_floats + NET_ALIGN_FLOATS) * sizeof(float));
+    t->wino = aligned_alloc(64, net_round_floats(t->wino_floats + 1) * sizeof(float));
     t->norm = malloc((t->norm_floats + 1) * sizeof(float));
     t->work = aligned_alloc(64, t->work_stride * (size_t)threads * sizeof(float));
     t->S = malloc((size_t)t->maxc * sizeof(double));
@@ -684,7 +684,7 @@ void net_tiled_free(NetTiled *t)
 
 size_t net_tiled_bytes(const NetTiled *t)
 {
-    return (t->buf_floats * (size_t)t->nbuf + t->wino_floats + t->norm_floats +
+    return (t->buf_floats * (size_t)t->nbuf + net_round_floats(t->wino_floats + 1) + t->norm_floats +
             t->work_stride * (size_t)t->threads + t->ck_floats + t->pend_floats) *
            sizeof(float);
 }

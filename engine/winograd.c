@@ -261,6 +261,13 @@ void winograd_conv3x3_forward(float *out, const float *in, const float *u,
                               float *work, size_t work_stride, ThreadPool *tp)
 {
     WgJob j = { out, in, u, bias, g, wg_dims(g), work, work_stride };
+    /* At least two tasks per thread when there are rows enough, so a thread
+     * that is descheduled for a while does not hold the layer up. */
+    int per = (j.d.nty + 2 * threadpool_size(tp) - 1) / (2 * threadpool_size(tp));
+    if (j.d.rows > per) {
+        j.d.rows = per < 1 ? 1 : per;
+        j.d.ncols = (size_t)j.d.rows * j.d.ntxp;
+    }
     int ntasks = (j.d.nty + j.d.rows - 1) / j.d.rows;
     threadpool_run(tp, wg_task, &j, ntasks);
 }
