@@ -10,14 +10,19 @@ Atelier engine, side by side in one run, on the same weights and sizes.
                 two is reported
   Atelier       `atelier bench` on the ml5 folder
 
-For each size and thread count every engine runs in turn (warm-up, then
---runs timed runs, median kept). The table gives the medians, the engine's
-GFLOP/s and the ratios atelier/onnx and atelier/torch (< 1: we are faster).
-The machine is shared, so peers are always measured in the same run.
+For each size and thread count the engines run in turn, --rounds times
+over (ONNX Runtime, PyTorch, atelier, ONNX Runtime, ...; each time a fresh
+process, warm-up, then --runs timed runs), so a change in the machine's load
+falls on all of them alike. Reported: each engine's median over all its
+timed runs, the engine's GFLOP/s, the ratio atelier/onnx as the median of
+the per-round ratios of medians (< 1: we are faster), the same ratio of the
+best runs (min/min, the least disturbed), and atelier/torch. The machine is
+shared, so peers are always measured in the same run.
 
 Setup once: cd tools/bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci
 usage: tools/bench/engine_vs_onnx.py [--style wave] [--sizes 256,512,1024]
-                                     [--threads 1,2] [--runs 5] [--json F]
+                                     [--threads 1,2] [--runs 3] [--rounds 3]
+                                     [--no-torch] [--json F]
 """
 
 import argparse
@@ -34,6 +39,8 @@ sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import torch  # noqa: E402
 import ml5_reference as ml5  # noqa: E402
+
+FLOP_PER_PIXEL = 252288
 
 
 def median(xs):
@@ -96,7 +103,8 @@ def main(argv=None):
     ap.add_argument("--models", default=ml5.default_models_dir())
     ap.add_argument("--sizes", default="256,512,1024")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--atelier", default=os.path.join(REPO, "build", "atelier"))
     ap.add_argument("--atelier-args", default="",
@@ -113,9 +121,9 @@ def main(argv=None):
     cache = os.path.join(REPO, "build", "bench")
     extra = args.atelier_args.split()
     rows = []
-    print("%-5s %2s %9s %9s %9s %9s %7s %8s %8s" % (
+    print("%-5s %2s %9s %9s %9s %8s %7s %8s %8s %8s" % (
         "size", "t", "onnx_ms", "torch_ms", "atel_ms", "atel_GF", "rss_MB",
-        "at/onnx", "at/torch"), flush=True)
+        "at/onnx", "min/min", "at/torch"), flush=True)
     for size in sizes:
         onnx_path = export_onnx(net, args.style, size, cache)
         frozen = None
@@ -124,24 +132,39 @@ def main(argv=None):
                 x = torch.rand(1, 3, size, size) * 255
                 frozen = torch.jit.freeze(torch.jit.trace(net, (x,)).eval())
         for t in threads:
-            runs = max(3, args.runs if size < 1024 else args.runs - 2)
-            ort = bench_ort(onnx_path, size, t, runs, args.warmup)
-            th = bench_torch(net, frozen, size, t, runs, args.warmup) \
-                if frozen is not None else {}
-            at = bench_atelier(args.atelier, folder, size, t, runs,
-                               args.warmup, extra)
-            tbest = min(th.values()) if th else float("nan")
-            row = {"size": size, "threads": t, "onnx_ms": ort["ms_median"],
-                   "onnx_rss_mb": ort["peak_rss_mb"], "torch_ms": th,
-                   "atelier_ms": at["ms_median"], "atelier_gflops": at["gflops"],
-                   "atelier_rss_mb": at["peak_rss_mb"],
-                   "ratio_onnx": at["ms_median"] / ort["ms_median"],
-                   "ratio_torch": at["ms_median"] / tbest}
+            runs = args.runs
+            ort_ms, torch_ms, at_ms, ratios, ort_min, at_min = [], [], [], [], [], []
+            rss = 0
+            for _ in range(args.rounds):
+                ort = bench_ort(onnx_path, size, t, runs, args.warmup)
+                th = bench_torch(net, frozen, size, t, runs, args.warmup) \
+                    if frozen is not None else {}
+                at = bench_atelier(args.atelier, folder, size, t, runs,
+                                   args.warmup, extra)
+                ort_ms.append(ort["ms_median"])
+                ort_min.append(ort["ms_min"])
+                at_ms.append(at["ms_median"])
+                at_min.append(at["ms_min"])
+                ratios.append(at["ms_median"] / ort["ms_median"])
+                if th:
+                    torch_ms.append(min(th.values()))
+                rss = max(rss, at["peak_rss_mb"])
+            row = {"size": size, "threads": t, "rounds": args.rounds, "runs": runs,
+                   "onnx_ms": median(ort_ms), "onnx_min_ms": min(ort_min),
+                   "torch_ms": median(torch_ms) if torch_ms else None,
+                   "atelier_ms": median(at_ms), "atelier_min_ms": min(at_min),
+                   "atelier_gflops": FLOP_PER_PIXEL * size * size / 1e6 / median(at_ms),
+                   "atelier_rss_mb": rss, "ratio_onnx": median(ratios),
+                   "ratio_onnx_min": min(at_min) / min(ort_min),
+                   "ratio_torch": median(at_ms) / median(torch_ms) if torch_ms else None,
+                   "per_round": {"onnx_ms": ort_ms, "atelier_ms": at_ms,
+                                 "torch_ms": torch_ms}}
             rows.append(row)
-            print("%-5d %2d %9.1f %9.1f %9.1f %9.1f %7.0f %8.3f %8.3f" % (
-                size, t, ort["ms_median"], tbest, at["ms_median"],
-                at["gflops"], at["peak_rss_mb"], row["ratio_onnx"],
-                row["ratio_torch"]), flush=True)
+            print("%-5d %2d %9.1f %9.1f %9.1f %8.1f %7.0f %8.3f %8.3f %8.3f" % (
+                size, t, row["onnx_ms"], row["torch_ms"] or float("nan"),
+                row["atelier_ms"], row["atelier_gflops"], rss, row["ratio_onnx"],
+                row["ratio_onnx_min"], row["ratio_torch"] or float("nan")),
+                flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
