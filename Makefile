@@ -33,6 +33,7 @@ TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all test run asan clean deps check-deps
+.SECONDARY:
 all: $(BUILD)/atelier
 
 $(BUILD)/%.o: %.c

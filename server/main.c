@@ -1,20 +1,25 @@
 /* main.c: the atelier binary's entry point: dispatches subcommands. */
 #include <stdio.h>
 #include <string.h>
+#include "server/cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    { "stylize", cmd_stylize, "stylize one image, no server" },
+    { "convert", cmd_convert, "import a foreign checkpoint (ml5)" },
+    { "inspect", cmd_inspect, "print a model's card, spec and tensors" },
+    { "bench", cmd_bench, "time the engine" },
+};
 
 static void usage(FILE *f)
 {
-    fputs("usage: atelier COMMAND [OPTIONS]\n"
-          "\n"
-          "commands:\n"
-          "  serve     run the HTTP service\n"
-          "  stylize   stylize one image, no server\n"
-          "  train     train a style generator\n"
-          "  convert   import a foreign checkpoint\n"
-          "  inspect   print a model's spec, tensors and card\n"
-          "  bench     time the engine\n"
-          "\n"
-          "atelier COMMAND --help says more.\n", f);
+    fputs("usage: atelier COMMAND [OPTIONS]\n\ncommands:\n", f);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+    fputs("\natelier COMMAND --help says more.\n", f);
 }
 
 int main(int argc, char **argv)
@@ -23,6 +28,9 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "atelier: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

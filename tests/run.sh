@@ -7,12 +7,12 @@ passed=0; failed=0; skipped=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for t in "$@"; do
     echo "== $t"
-    "$t" >"$log" 2>&1
+    stdbuf -oL -eL "$t" >"$log" 2>&1
     rc=$?
     cat "$log"
-    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
-    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
-    s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+    p=$(grep -o "\[  PASSED  \] [0-9]*" "$log" | grep -o "[0-9]*$" | tail -n 1)
+    f=$(grep -o "\[  FAILED  \] [0-9]*" "$log" | grep -o "[0-9]*$" | tail -n 1)
+    s=$(grep -o "\[  SKIPPED \] [0-9]*" "$log" | grep -o "[0-9]*$" | tail -n 1)
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
     if [ $rc -ne 0 ] && [ -z "$f" ]; then
         echo "!! $t exited with status $rc without a cmocka summary"

@@ -1,0 +1,230 @@
+/* conv.c: convolution and transposed convolution, forward.
+ *
+ * Both run as one GEMM per tile through OpenBLAS (cblas_sgemm):
+ *   conv:        out (cout, rows*ow) = W (cout, cin*k*k) x col (cin*k*k, rows*ow)
+ *                where col is im2col of the input rows the tile reads;
+ *   transposed:  col (cout*k*k, rows*w) = W^T (cout*k*k, cin) x in (cin, rows*w)
+ *                then col2im scatters col into the output (the adjoint of im2col).
+ * Tiles are bands of output rows (input rows for the transposed case) sized
+ * so the column buffer stays near CONV_WORK_TARGET_FLOATS: memory does not
+ * grow with the image. A 1x1, stride-1, unpadded convolution is a plain GEMM.
+ */
+#include <string.h>
+#include <cblas.h>
+#include "engine/layers.h"
+
+static int is_pointwise(const ConvGeom *g)
+{
+    return g->k == 1 && g->stride == 1 && g->pad_t == 0 && g->pad_l == 0 &&
+           g->oh == g->h && g->ow == g->w;
+}
+
+static int conv_tile_rows(size_t floats_per_row, int total_rows)
+{
+    size_t rows = CONV_WORK_TARGET_FLOATS / (floats_per_row ? floats_per_row : 1);
+    if (rows < 1)
+        rows = 1;
+    if (rows > (size_t)total_rows)
+        rows = (size_t)total_rows;
+    return (int)rows;
+}
+
+size_t conv2d_work_floats(const ConvGeom *g)
+{
+    if (is_pointwise(g))
+        return 0;
+    size_t per_row = (size_t)g->cin * g->k * g->k * g->ow;
+    return per_row * (size_t)conv_tile_rows(per_row, g->oh);
+}
+
+size_t conv_transpose2d_work_floats(const ConvGeom *g)
+{
+    size_t per_row = (size_t)g->cout * g->k * g->k * g->w;
+    return per_row * (size_t)conv_tile_rows(per_row, g->h);
+}
+
+/* One row of im2col: d[ox] = src[ox*s + ix0] for ox in [0, ow), with the
+ * padding rule for positions outside [0, w). */
+static void im2col_row(float *d, const float *src, int ow, int w, int s,
+                       int ix0, int reflect)
+{
+    int lo = ix0 < 0 ? (-ix0 + s - 1) / s : 0;
+    int hi = w - 1 - ix0 < 0 ? 0 : (w - 1 - ix0) / s + 1;
+    if (lo > ow)
+        lo = ow;
+    if (hi > ow)
+        hi = ow;
+    if (hi < lo)
+        hi = lo;
+    for (int ox = 0; ox < lo; ox++)
+        d[ox] = reflect ? src[reflect_index(ox * s + ix0, w)] : 0.0f;
+    if (s == 1) {
+        memcpy(d + lo, src + lo + ix0, (size_t)(hi - lo) * sizeof(float));
+    } else {
+        const float *p = src + (size_t)lo * s + ix0;
+        for (int ox = lo; ox < hi; ox++, p += s)
+            d[ox] = *p;
+    }
+    for (int ox = hi; ox < ow; ox++)
+        d[ox] = reflect ? src[reflect_index(ox * s + ix0, w)] : 0.0f;
+}
+
+/* col (cin*k*k, rows*ow) for output rows [oy0, oy0+rows). */
+static void im2col_rows(float *col, const float *in, const ConvGeom *g,
+                        int oy0, int rows)
+{
+    const int k = g->k, s = g->stride, ow = g->ow;
+    const size_t ncol = (size_t)rows * ow;
+    for (int c = 0; c < g->cin; c++) {
+        const float *src = in + (size_t)c * g->h * g->w;
+        for (int ky = 0; ky < k; ky++) {
+            for (int kx = 0; kx < k; kx++) {
+                float *dst = col + ((size_t)(c * k + ky) * k + kx) * ncol;
+                for (int r = 0; r < rows; r++) {
+                    float *d = dst + (size_t)r * ow;
+                    int iy = (oy0 + r) * s - g->pad_t + ky;
+                    if (iy < 0 || iy >= g->h) {
+                        if (!g->reflect) {
+                            memset(d, 0, (size_t)ow * sizeof(float));
+                            continue;
+                        }
+                        iy = reflect_index(iy, g->h);
+                    }
+                    im2col_row(d, src + (size_t)iy * g->w, ow, g->w, s,
+                               kx - g->pad_l, g->reflect);
+                }
+            }
+        }
+    }
+}
+
+static void add_bias(float *out, const float *bias, int c, size_t hw)
+{
+    if (!bias)
+        return;
+    for (int i = 0; i < c; i++) {
+        float b = bias[i];
+        float *p = out + (size_t)i * hw;
+        for (size_t j = 0; j < hw; j++)
+            p[j] += b;
+    }
+}
+
+void conv2d_forward(float *out, const float *in, const float *weight,
+                    const float *bias, const ConvGeom *g, float *work)
+{
+    const int K = g->cin * g->k * g->k;
+    const size_t ohw = (size_t)g->oh * g->ow;
+    if (is_pointwise(g)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, (int)ohw,
+                    g->cin, 1.0f, weight, g->cin, in, (int)ohw, 0.0f, out, (int)ohw);
+    } else {
+        int rows = conv_tile_rows((size_t)K * g->ow, g->oh);
+        for (int oy0 = 0; oy0 < g->oh; oy0 += rows) {
+            int n = g->oh - oy0 < rows ? g->oh - oy0 : rows;
+            int ncol = n * g->ow;
+            im2col_rows(work, in, g, oy0, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, ncol, K,
+                        1.0f, weight, K, work, ncol, 0.0f,
+                        out + (size_t)oy0 * g->ow, (int)ohw);
+        }
+    }
+    add_bias(out, bias, g->cout, ohw);
+}
+
+void conv2d_forward_ref(float *out, const float *in, const float *weight,
+                        const float *bias, const ConvGeom *g)
+{
+    for (int co = 0; co < g->cout; co++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                double acc = bias ? bias[co] : 0.0;
+                for (int ci = 0; ci < g->cin; ci++)
+                    for (int ky = 0; ky < g->k; ky++)
+                        for (int kx = 0; kx < g->k; kx++) {
+                            int iy = oy * g->stride - g->pad_t + ky;
+                            int ix = ox * g->stride - g->pad_l + kx;
+                            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
+                                if (!g->reflect)
+                                    continue;
+                                iy = reflect_index(iy, g->h);
+                                ix = reflect_index(ix, g->w);
+                            }
+                            acc += (double)in[((size_t)ci * g->h + iy) * g->w + ix] *
+                                   weight[(((size_t)co * g->cin + ci) * g->k + ky) * g->k + kx];
+                        }
+                out[((size_t)co * g->oh + oy) * g->ow + ox] = (float)acc;
+            }
+}
+
+/* Scatters col (cout*k*k, rows*w), computed from input rows [iy0, iy0+rows),
+ * into out (cout, oh, ow). */
+static void col2im_rows(float *out, const float *col, const ConvGeom *g,
+                        int iy0, int rows)
+{
+    const int k = g->k, s = g->stride, w = g->w;
+    const size_t ncol = (size_t)rows * w;
+    for (int co = 0; co < g->cout; co++) {
+        float *dst = out + (size_t)co * g->oh * g->ow;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const float *src = col + ((size_t)(co * k + ky) * k + kx) * ncol;
+                int ox0 = kx - g->pad_l;   /* ox = ix*s + ox0 */
+                int lo = ox0 < 0 ? (-ox0 + s - 1) / s : 0;
+                int hi = g->ow - 1 - ox0 < 0 ? 0 : (g->ow - 1 - ox0) / s + 1;
+                if (hi > w)
+                    hi = w;
+                for (int r = 0; r < rows; r++) {
+                    int oy = (iy0 + r) * s + ky - g->pad_t;
+                    if (oy < 0 || oy >= g->oh)
+                        continue;
+                    float *drow = dst + (size_t)oy * g->ow + ox0;
+                    const float *srow = src + (size_t)r * w;
+                    for (int ix = lo; ix < hi; ix++)
+                        drow[(size_t)ix * s] += srow[ix];
+                }
+            }
+    }
+}
+
+void conv_transpose2d_forward(float *out, const float *in, const float *weight,
+                              const float *bias, const ConvGeom *g, float *work)
+{
+    const int M = g->cout * g->k * g->k;
+    const size_t hw = (size_t)g->h * g->w;
+    memset(out, 0, (size_t)g->cout * g->oh * g->ow * sizeof(float));
+    int rows = conv_tile_rows((size_t)M * g->w, g->h);
+    for (int iy0 = 0; iy0 < g->h; iy0 += rows) {
+        int n = g->h - iy0 < rows ? g->h - iy0 : rows;
+        int ncol = n * g->w;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, ncol, g->cin,
+                    1.0f, weight, M, in + (size_t)iy0 * g->w, (int)hw, 0.0f,
+                    work, ncol);
+        col2im_rows(out, work, g, iy0, n);
+    }
+    add_bias(out, bias, g->cout, (size_t)g->oh * g->ow);
+}
+
+void conv_transpose2d_forward_ref(float *out, const float *in, const float *weight,
+                                  const float *bias, const ConvGeom *g)
+{
+    size_t ohw = (size_t)g->oh * g->ow;
+    for (int co = 0; co < g->cout; co++)
+        for (size_t i = 0; i < ohw; i++)
+            out[co * ohw + i] = bias ? bias[co] : 0.0f;
+    for (int ci = 0; ci < g->cin; ci++)
+        for (int iy = 0; iy < g->h; iy++)
+            for (int ix = 0; ix < g->w; ix++) {
+                float v = in[((size_t)ci * g->h + iy) * g->w + ix];
+                for (int co = 0; co < g->cout; co++)
+                    for (int ky = 0; ky < g->k; ky++)
+                        for (int kx = 0; kx < g->k; kx++) {
+                            int oy = iy * g->stride + ky - g->pad_t;
+                            int ox = ix * g->stride + kx - g->pad_l;
+                            if (oy < 0 || oy >= g->oh || ox < 0 || ox >= g->ow)
+                                continue;
+                            out[(size_t)co * ohw + (size_t)oy * g->ow + ox] += v *
+                                weight[(((size_t)ci * g->cout + co) * g->k + ky) * g->k + kx];
+                        }
+            }
+}

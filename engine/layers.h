@@ -1,0 +1,73 @@
+/* layers.h: the engine's layers, each a forward function over raw NCHW
+ * float buffers (tensor.h states the layout).
+ *
+ * Argument order follows llm.c: forward (out, saved..., in, weights...,
+ * dims...). Layers never allocate: scratch memory comes in as `work`, sized
+ * by the *_work_floats() functions, which bound it whatever the image size
+ * (convolutions are tiled over output rows to fit it).
+ */
+#ifndef ATELIER_LAYERS_H
+#define ATELIER_LAYERS_H
+
+#include <stddef.h>
+
+/* Geometry of a convolution or transposed convolution on one image. */
+typedef struct ConvGeom {
+    int cin, cout;     /* channels in, out */
+    int k, stride;     /* square kernel, equal strides */
+    int pad_t, pad_l;  /* padding before (conv) or crop at the start (transposed) */
+    int reflect;       /* conv only: 1 = reflect padding, 0 = zeros */
+    int h, w;          /* input size */
+    int oh, ow;        /* output size */
+} ConvGeom;
+
+/* Workspace cap for the im2col / col2im tiles, in floats, unless a single
+ * output row needs more. */
+#define CONV_WORK_TARGET_FLOATS ((size_t)4 << 20)
+
+size_t conv2d_work_floats(const ConvGeom *g);
+size_t conv_transpose2d_work_floats(const ConvGeom *g);
+
+/* out (cout, oh, ow) = conv(in (cin, h, w), weight (cout, cin, k, k)) + bias
+ * (cout, may be NULL). Padding: pad_t/pad_l before; rows and columns past the
+ * input on the far side read as zero (or reflect). */
+void conv2d_forward(float *out, const float *in, const float *weight,
+                    const float *bias, const ConvGeom *g, float *work);
+
+/* The naive seven-loop convolution the tests compare against. */
+void conv2d_forward_ref(float *out, const float *in, const float *weight,
+                        const float *bias, const ConvGeom *g);
+
+/* out (cout, oh, ow): the full transposed convolution of in (cin, h, w) with
+ * weight (cin, cout, k, k), of size ((h-1)*stride + k, (w-1)*stride + k),
+ * cropped to rows [pad_t, pad_t + oh) and columns [pad_l, pad_l + ow)
+ * (positions past the full size are zero), plus bias (may be NULL). */
+void conv_transpose2d_forward(float *out, const float *in, const float *weight,
+                              const float *bias, const ConvGeom *g, float *work);
+void conv_transpose2d_forward_ref(float *out, const float *in, const float *weight,
+                                  const float *bias, const ConvGeom *g);
+
+/* Instance norm in place over x (c, hw): per channel, biased variance.
+ * gamma/beta (c) may be NULL (no affine). relu != 0 fuses a ReLU after. */
+void instance_norm_forward(float *x, const float *gamma, const float *beta,
+                           float eps, int c, size_t hw, int relu);
+
+void relu_forward(float *x, size_t n);
+void leaky_relu_forward(float *x, float slope, size_t n);
+void tanh_forward(float *x, size_t n);
+/* out (c, h*s, w*s) = nearest upsampling of in (c, h, w). */
+void upsample_nearest_forward(float *out, const float *in, int c, int h, int w, int s);
+/* x += y, n floats. */
+void add_forward(float *x, const float *y, size_t n);
+
+/* Reflect index into [0, n): -1 -> 1, n -> n-2 (PyTorch ReflectionPad). */
+static inline int reflect_index(int i, int n)
+{
+    if (n == 1)
+        return 0;
+    while (i < 0 || i >= n)
+        i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+}
+
+#endif

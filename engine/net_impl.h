@@ -1,0 +1,63 @@
+/* net_impl.h: the inside of Net and NetPlan, shared by net.c (spec parsing)
+ * and net_run.c (planning and forward). Not part of the engine's API. */
+#ifndef ATELIER_NET_IMPL_H
+#define ATELIER_NET_IMPL_H
+
+#include <stddef.h>
+#include "engine/layers.h"
+#include "engine/net.h"
+
+#define NET_MAX_OPS 4096
+#define NET_MAX_DEPTH 8
+#define NET_MAX_CHANNELS 4096
+#define NET_MAX_KERNEL 15
+#define NET_MAX_STRIDE 8
+#define NET_ALIGN_FLOATS 16
+
+typedef enum OpKind {
+    OP_CONV, OP_CONVT, OP_IN, OP_RELU, OP_LRELU, OP_TANH, OP_UP,
+    OP_RES_BEGIN, OP_RES_END, OP_NOP
+} OpKind;
+
+typedef struct Op {
+    OpKind kind;
+    char name[96];
+    int cin, cout, k, stride;
+    int pad_same;          /* conv / convt: TF 'same' */
+    int pad[4];            /* conv: top, bottom, left, right; convt: P in pad[0] */
+    int out_pad;           /* convt: PyTorch output_padding */
+    int reflect, has_bias, affine, fuse_relu;
+    float eps, slope;
+    size_t w_off, b_off;   /* offsets into Net.params; SIZE_MAX when absent */
+} Op;
+
+struct Net {
+    Op *ops;
+    int nops;
+    float *params;         /* one 64-byte aligned block */
+    size_t nparams;
+    float in_scale, in_offset, out_scale, out_offset;
+    char *spec_json, *card_json;
+};
+
+typedef struct Step {
+    const Op *op;
+    ConvGeom g;            /* conv / convt geometry; c, h, w otherwise in g.cin, g.h, g.w */
+    size_t in_off, out_off, aux_off;  /* aux: saved residual input */
+    int copy_first;        /* in-place op on a value that must survive */
+} Step;
+
+struct NetPlan {
+    const Net *net;
+    int h, w;              /* input size */
+    int oh, ow;            /* raw network output size, >= h, w */
+    int nsteps;
+    Step *steps;
+    size_t in_off, out_off;
+    float *arena;
+    size_t arena_floats;
+    float *work;
+    size_t work_floats;
+};
+
+#endif

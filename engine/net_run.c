@@ -1,0 +1,323 @@
+/* net_run.c: memory planning for one input shape, and the forward pass.
+ *
+ * net_plan() walks the op list once: it computes every layer's geometry and
+ * gives every activation an offset in one arena, from a first-fit allocator
+ * that frees a value after its last use (a residual block's input lives
+ * until the block's add). The forward pass only reads that plan.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+#include "engine/net_impl.h"
+
+static int engine_threads = 1;
+
+void engine_set_threads(int n)
+{
+    if (n < 1)
+        n = 1;
+    engine_threads = n;
+    openblas_set_num_threads(n);
+}
+
+int engine_get_threads(void)
+{
+    return engine_threads;
+}
+
+/* ---- first-fit arena allocator (planning time only) -------------------- */
+
+#define MAX_LIVE 64
+
+typedef struct Alloc {
+    size_t off[MAX_LIVE], size[MAX_LIVE];  /* live blocks, sorted by offset */
+    int n;
+    size_t high;                            /* high-water mark, floats */
+    int failed;
+} Alloc;
+
+static size_t alloc_take(Alloc *a, size_t size)
+{
+    size = (size + NET_ALIGN_FLOATS - 1) / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
+    if (a->n == MAX_LIVE) {
+        a->failed = 1;
+        return 0;
+    }
+    size_t at = 0;
+    int i = 0;
+    for (; i < a->n; i++) {
+        if (a->off[i] - at >= size)
+            break;
+        at = a->off[i] + a->size[i];
+    }
+    memmove(&a->off[i + 1], &a->off[i], (size_t)(a->n - i) * sizeof(size_t));
+    memmove(&a->size[i + 1], &a->size[i], (size_t)(a->n - i) * sizeof(size_t));
+    a->off[i] = at;
+    a->size[i] = size;
+    a->n++;
+    if (at + size > a->high)
+        a->high = at + size;
+    return at;
+}
+
+static void alloc_give(Alloc *a, size_t off)
+{
+    for (int i = 0; i < a->n; i++)
+        if (a->off[i] == off) {
+            memmove(&a->off[i], &a->off[i + 1], (size_t)(a->n - i - 1) * sizeof(size_t));
+            memmove(&a->size[i], &a->size[i + 1], (size_t)(a->n - i - 1) * sizeof(size_t));
+            a->n--;
+            return;
+        }
+}
+
+/* ---- geometry ---------------------------------------------------------- */
+
+static int conv_geom(const Op *op, int h, int w, ConvGeom *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->cin = op->cin;
+    g->cout = op->cout;
+    g->k = op->k;
+    g->stride = op->stride;
+    g->h = h;
+    g->w = w;
+    int s = op->stride, k = op->k;
+    if (op->kind == OP_CONV) {
+        g->reflect = op->reflect;
+        if (op->pad_same) {
+            g->oh = (h + s - 1) / s;
+            g->ow = (w + s - 1) / s;
+            int ph = (g->oh - 1) * s + k - h, pw = (g->ow - 1) * s + k - w;
+            g->pad_t = ph > 0 ? ph / 2 : 0;
+            g->pad_l = pw > 0 ? pw / 2 : 0;
+            if (g->reflect && (ph - g->pad_t >= h || pw - g->pad_l >= w))
+                return -1;
+        } else {
+            const int *p = op->pad;
+            if (h + p[0] + p[1] < k || w + p[2] + p[3] < k)
+                return -1;
+            if (op->reflect && (p[0] >= h || p[1] >= h || p[2] >= w || p[3] >= w))
+                return -1;
+            g->pad_t = p[0];
+            g->pad_l = p[2];
+            g->oh = (h + p[0] + p[1] - k) / s + 1;
+            g->ow = (w + p[2] + p[3] - k) / s + 1;
+        }
+    } else {
+        if (op->pad_same) {
+            g->oh = h * s;
+            g->ow = w * s;
+            g->pad_t = g->pad_l = k > s ? (k - s) / 2 : 0;
+        } else {
+            g->pad_t = g->pad_l = op->pad[0];
+            g->oh = (h - 1) * s - 2 * op->pad[0] + k + op->out_pad;
+            g->ow = (w - 1) * s - 2 * op->pad[0] + k + op->out_pad;
+        }
+    }
+    return g->oh >= 1 && g->ow >= 1 ? 0 : -1;
+}
+
+double net_flops(const Net *net, int h, int w)
+{
+    double flops = 0;
+    for (int i = 0; i < net->nops; i++) {
+        const Op *op = &net->ops[i];
+        ConvGeom g;
+        if (op->kind == OP_CONV || op->kind == OP_CONVT) {
+            if (conv_geom(op, h, w, &g))
+                return 0;
+            double px = op->kind == OP_CONV ? (double)g.oh * g.ow : (double)h * w;
+            flops += 2.0 * op->cin * op->cout * op->k * op->k * px;
+            h = g.oh;
+            w = g.ow;
+        } else if (op->kind == OP_UP) {
+            h *= op->stride;
+            w *= op->stride;
+        }
+    }
+    return flops;
+}
+
+/* ---- planning ---------------------------------------------------------- */
+
+#define MAX_SIDE 65536
+
+NetPlan *net_plan(const Net *net, int h, int w)
+{
+    if (!net || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
+        return NULL;
+    NetPlan *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->net = net;
+    p->h = h;
+    p->w = w;
+    p->steps = calloc((size_t)net->nops, sizeof(Step));
+    if (!p->steps)
+        goto fail;
+    Alloc a = { .n = 0 };
+    size_t saved[NET_MAX_DEPTH + 1];
+    int depth = 0;
+    int c = 3;
+    size_t cur = alloc_take(&a, (size_t)3 * h * w);
+    p->in_off = cur;
+    for (int i = 0; i < net->nops; i++) {
+        const Op *op = &net->ops[i];
+        Step *s = &p->steps[p->nsteps++];
+        s->op = op;
+        s->in_off = cur;
+        int pinned = depth > 0 && saved[depth - 1] == cur;
+        size_t n = (size_t)c * h * w;
+        switch (op->kind) {
+        case OP_CONV:
+        case OP_CONVT: {
+            if (conv_geom(op, h, w, &s->g))
+                goto fail;
+            size_t wf = op->kind == OP_CONV ? conv2d_work_floats(&s->g)
+                                            : conv_transpose2d_work_floats(&s->g);
+            if (wf > p->work_floats)
+                p->work_floats = wf;
+            c = op->cout;
+            h = s->g.oh;
+            w = s->g.ow;
+            s->out_off = alloc_take(&a, (size_t)c * h * w);
+            if (!pinned)
+                alloc_give(&a, cur);
+            break;
+        }
+        case OP_UP:
+            s->g.cin = c;
+            s->g.h = h;
+            s->g.w = w;
+            h *= op->stride;
+            w *= op->stride;
+            s->out_off = alloc_take(&a, (size_t)c * h * w);
+            if (!pinned)
+                alloc_give(&a, cur);
+            break;
+        case OP_RES_BEGIN:
+            if (depth > NET_MAX_DEPTH)
+                goto fail;
+            saved[depth++] = cur;
+            s->out_off = cur;
+            break;
+        case OP_RES_END:
+            s->aux_off = saved[--depth];
+            s->out_off = cur;
+            s->g.cin = c;
+            s->g.h = h;
+            s->g.w = w;
+            if (s->aux_off != cur)
+                alloc_give(&a, s->aux_off);
+            break;
+        default:   /* in-place ops: a copy first if the value must survive */
+            s->g.cin = c;
+            s->g.h = h;
+            s->g.w = w;
+            s->out_off = cur;
+            if (pinned && op->kind != OP_NOP) {
+                s->copy_first = 1;
+                s->out_off = alloc_take(&a, n);
+            }
+            break;
+        }
+        cur = s->out_off;
+    }
+    if (a.failed || c != 3 || h < p->h || w < p->w)
+        goto fail;
+    p->oh = h;
+    p->ow = w;
+    p->out_off = cur;
+    p->arena_floats = a.high;
+    p->arena = aligned_alloc(64, p->arena_floats * sizeof(float));
+    p->work = aligned_alloc(64, (p->work_floats + NET_ALIGN_FLOATS) * sizeof(float));
+    if (!p->arena || !p->work)
+        goto fail;
+    return p;
+fail:
+    net_plan_free(p);
+    return NULL;
+}
+
+void net_plan_free(NetPlan *plan)
+{
+    if (!plan)
+        return;
+    free(plan->steps);
+    free(plan->arena);
+    free(plan->work);
+    free(plan);
+}
+
+size_t net_plan_bytes(const NetPlan *plan)
+{
+    return (plan->arena_floats + plan->work_floats) * sizeof(float);
+}
+
+/* ---- forward ----------------------------------------------------------- */
+
+int net_forward(const Net *net, NetPlan *plan, const float *in, float *out)
+{
+    if (!net || !plan || plan->net != net || !in || !out)
+        return -1;
+    float *A = plan->arena;
+    const size_t hw = (size_t)plan->h * plan->w;
+    float *x = A + plan->in_off;
+    for (size_t i = 0; i < 3 * hw; i++)
+        x[i] = in[i] * net->in_scale + net->in_offset;
+    for (int i = 0; i < plan->nsteps; i++) {
+        const Step *s = &plan->steps[i];
+        const Op *op = s->op;
+        float *src = A + s->in_off, *dst = A + s->out_off;
+        const float *wt = op->w_off == SIZE_MAX ? NULL : net->params + op->w_off;
+        const float *bs = op->b_off == SIZE_MAX ? NULL : net->params + op->b_off;
+        size_t n = (size_t)s->g.cin * s->g.h * s->g.w;
+        if (s->copy_first)
+            memcpy(dst, src, n * sizeof(float));
+        switch (op->kind) {
+        case OP_CONV:
+            conv2d_forward(dst, src, wt, bs, &s->g, plan->work);
+            break;
+        case OP_CONVT:
+            conv_transpose2d_forward(dst, src, wt, bs, &s->g, plan->work);
+            break;
+        case OP_IN:
+            instance_norm_forward(dst, wt, bs, op->eps, s->g.cin,
+                                  (size_t)s->g.h * s->g.w, op->fuse_relu);
+            break;
+        case OP_RELU:
+            relu_forward(dst, n);
+            break;
+        case OP_LRELU:
+            leaky_relu_forward(dst, op->slope, n);
+            break;
+        case OP_TANH:
+            tanh_forward(dst, n);
+            break;
+        case OP_UP:
+            upsample_nearest_forward(dst, src, s->g.cin, s->g.h, s->g.w, op->stride);
+            break;
+        case OP_RES_END:
+            add_forward(dst, A + s->aux_off, n);
+            break;
+        case OP_RES_BEGIN:
+        case OP_NOP:
+            break;
+        }
+    }
+    /* Output mapping, clamp, and the crop back to the input size. */
+    const float *y = A + plan->out_off;
+    for (int c = 0; c < 3; c++)
+        for (int r = 0; r < plan->h; r++) {
+            const float *src = y + ((size_t)c * plan->oh + r) * plan->ow;
+            float *dst = out + ((size_t)c * plan->h + r) * plan->w;
+            for (int q = 0; q < plan->w; q++) {
+                float v = src[q] * net->out_scale + net->out_offset;
+                dst[q] = v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f;
+            }
+        }
+    return 0;
+}

@@ -1,0 +1,150 @@
+/* cmd_bench.c: `atelier bench`, timing the engine on one model and size.
+ * Human-readable lines go to stderr; the last stdout line is one JSON object
+ * (ms_median, GFLOP/s, peak RSS) that tools/bench/ scripts read. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/resource.h>
+#include <jansson.h>
+#include "server/cli.h"
+
+static const char bench_usage[] =
+    "usage: atelier bench --model M [--size N|WxH] [--threads T] [--runs R]\n"
+    "                     [--warmup W] [--models DIR]\n"
+    "\n"
+    "Times the forward pass of model M (a NAME, a .safetensors file or an ml5\n"
+    "folder) on an N x N input (default 512) with T engine threads (default:\n"
+    "all cores): W warm-up runs (default 1), then R timed runs (default 5).\n"
+    "Prints one JSON line last: ms_median, ms_min, ms_mean, gflop, gflops,\n"
+    "peak_rss_mb, plan_mb.\n";
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int parse_size(const char *s, int *w, int *h)
+{
+    long a, b;
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", s);
+    char *x = strchr(buf, 'x');
+    if (x) {
+        *x = '\0';
+        if (cli_parse_int(buf, 1, 65536, &a) || cli_parse_int(x + 1, 1, 65536, &b))
+            return -1;
+    } else if (cli_parse_int(buf, 1, 65536, &a)) {
+        return -1;
+    } else {
+        b = a;
+    }
+    *w = (int)a;
+    *h = (int)b;
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "models", required_argument, 0, 'M' }, { "model", required_argument, 0, 'm' },
+        { "size", required_argument, 0, 's' }, { "threads", required_argument, 0, 't' },
+        { "runs", required_argument, 0, 'r' }, { "warmup", required_argument, 0, 'w' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+    };
+    const char *models = NULL, *model = NULL;
+    long threads = cli_cores(), runs = 5, warmup = 1;
+    int w = 512, h = 512, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'M': models = optarg; break;
+        case 'm': model = optarg; break;
+        case 's':
+            if (parse_size(optarg, &w, &h))
+                return fprintf(stderr, "atelier bench: --size takes N or WxH\n"), 2;
+            break;
+        case 't':
+            if (cli_parse_int(optarg, 1, 256, &threads))
+                return fprintf(stderr, "atelier bench: --threads takes 1..256\n"), 2;
+            break;
+        case 'r':
+            if (cli_parse_int(optarg, 1, 10000, &runs))
+                return fprintf(stderr, "atelier bench: --runs takes 1..10000\n"), 2;
+            break;
+        case 'w':
+            if (cli_parse_int(optarg, 0, 1000, &warmup))
+                return fprintf(stderr, "atelier bench: --warmup takes 0..1000\n"), 2;
+            break;
+        case 'h': fputs(bench_usage, stdout); return 0;
+        default: fputs(bench_usage, stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fputs(bench_usage, stderr);
+        return 2;
+    }
+    engine_set_threads((int)threads);
+    char what[4200];
+    Net *net = cli_load_model(cli_models_dir(models), model, what, sizeof(what));
+    if (!net)
+        return 1;
+    int rc = 1;
+    float *in = malloc((size_t)3 * w * h * sizeof(float));
+    double *ms = malloc((size_t)runs * sizeof(double));
+    NetPlan *plan = net_plan(net, h, w);
+    if (!in || !ms || !plan) {
+        fprintf(stderr, "atelier bench: cannot plan %dx%d (too small or out of memory)\n", w, h);
+        goto out;
+    }
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < (size_t)3 * w * h; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        in[i] = (float)(seed >> 24);
+    }
+    for (long i = 0; i < warmup + runs; i++) {
+        double t0 = now_ms();
+        if (net_forward(net, plan, in, in)) {
+            fprintf(stderr, "atelier bench: the forward pass failed\n");
+            goto out;
+        }
+        if (i >= warmup)
+            ms[i - warmup] = now_ms() - t0;
+    }
+    double sum = 0;
+    for (long i = 0; i < runs; i++)
+        sum += ms[i];
+    qsort(ms, (size_t)runs, sizeof(double), cmp_double);
+    double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+    double gflop = net_flops(net, h, w) / 1e9;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr, "atelier bench: %s %dx%d threads=%ld: median %.1f ms, %.1f GFLOP/s\n",
+            what, w, h, threads, median, gflop / (median / 1e3));
+    json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+        "model", what, "width", w, "height", h, "threads", (int)threads, "runs", (int)runs,
+        "ms_median", median, "ms_min", ms[0], "ms_mean", sum / runs, "gflop", gflop,
+        "gflops", gflop / (median / 1e3), "peak_rss_mb", ru.ru_maxrss / 1024.0,
+        "plan_mb", net_plan_bytes(plan) / 1048576.0);
+    char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    if (line)
+        printf("%s\n", line);
+    free(line);
+    json_decref(j);
+    rc = line ? 0 : 1;
+out:
+    net_plan_free(plan);
+    free(in);
+    free(ms);
+    net_free(net);
+    return rc;
+}

@@ -1,0 +1,55 @@
+/* util.c: helpers for the engine tests (util.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include "tests/engine/util.h"
+
+void tu_fill(float *x, size_t n, uint32_t seed, float lo, float hi)
+{
+    uint32_t s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        x[i] = lo + (hi - lo) * (float)(s >> 8) / 16777216.0f;
+    }
+}
+
+double tu_max_abs_diff(const float *a, const float *b, size_t n, size_t *at)
+{
+    double m = 0;
+    size_t where = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || isnan(d)) {
+            m = isnan(d) ? INFINITY : d;
+            where = i;
+        }
+    }
+    if (at)
+        *at = where;
+    return m;
+}
+
+double tu_report(const char *name, const float *a, const float *b, size_t n)
+{
+    size_t at;
+    double d = tu_max_abs_diff(a, b, n, &at);
+    printf("  %s: max abs diff %.3g at %zu (%g vs %g)\n", name, d, at,
+           n ? a[at] : 0.0, n ? b[at] : 0.0);
+    return d;
+}
+
+const char *tu_shared_dir(void)
+{
+    static const char *cands[] = { "../shared", "../../shared" };
+    struct stat sb;
+    const char *env = getenv("ATELIER_SHARED");
+    if (env && !stat(env, &sb) && S_ISDIR(sb.st_mode))
+        return env;
+    for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++)
+        if (!stat(cands[i], &sb) && S_ISDIR(sb.st_mode))
+            return cands[i];
+    return NULL;
+}

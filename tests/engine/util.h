@@ -1,0 +1,21 @@
+/* util.h: small helpers shared by the engine tests. */
+#ifndef ATELIER_TEST_UTIL_H
+#define ATELIER_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fills x with reproducible values uniform in [lo, hi). */
+void tu_fill(float *x, size_t n, uint32_t seed, float lo, float hi);
+
+/* Max |a - b| over n floats; *at gets its index when not NULL. */
+double tu_max_abs_diff(const float *a, const float *b, size_t n, size_t *at);
+
+/* Prints "name: max abs diff D at i (a vs b)" and returns D. */
+double tu_report(const char *name, const float *a, const float *b, size_t n);
+
+/* The repository's shared data folder (../shared beside the checkout, or
+ * $ATELIER_SHARED), or NULL when it is absent. */
+const char *tu_shared_dir(void);
+
+#endif
