@@ -41,12 +41,12 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) $(HARDEN) -c $< -o $@
 
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
-	@rm -f $@
+	@mkdir -p $(dir $@); rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/libserver.a: $(SERVER_OBJ)
-	@rm -f $@
-	ar rcs $@ $^ $(if $(SERVER_OBJ),,)
+	@mkdir -p $(dir $@); rm -f $@
+	ar rcs $@ $^
 
 $(BUILD)/atelier: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -10,9 +10,9 @@ for t in "$@"; do
     stdbuf -oL -eL "$t" >"$log" 2>&1
     rc=$?
     cat "$log"
-    p=$(grep -o "\[  PASSED  \] [0-9]*" "$log" | grep -o "[0-9]*$" | tail -n 1)
-    f=$(grep -o "\[  FAILED  \] [0-9]*" "$log" | grep -o "[0-9]*$" | tail -n 1)
-    s=$(grep -o "\[  SKIPPED \] [0-9]*" "$log" | grep -o "[0-9]*$" | tail -n 1)
+    p=$(grep -o "\[  PASSED  \] [0-9][0-9]* test" "$log" | grep -o "[0-9][0-9]*"  | tail -n 1)
+    f=$(grep -o "\[  FAILED  \] [0-9][0-9]* test" "$log" | grep -o "[0-9][0-9]*"  | tail -n 1)
+    s=$(grep -o "\[  SKIPPED \] [0-9][0-9]* test" "$log" | grep -o "[0-9][0-9]*"  | tail -n 1)
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
     if [ $rc -ne 0 ] && [ -z "$f" ]; then
         echo "!! $t exited with status $rc without a cmocka summary"
