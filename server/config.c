@@ -230,6 +230,10 @@ int config_parse(Config *c, int argc, char **argv, ConfigEnvFn env, char *err, s
     }
     if (token_file && (rc = read_token_file(c, token_file, err, errlen)))
         return rc;
+    /* A bearer token is one header word: visible ASCII, no spaces. */
+    for (const char *p = c->token; *p; p++)
+        if (*p <= ' ' || *p > '~')
+            return fail(err, errlen, "the token may hold only visible ASCII characters");
     resolve_auto(c);
     return CONFIG_OK;
 }
