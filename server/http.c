@@ -59,7 +59,12 @@ struct Http {
     atomic_ullong id_next;
 };
 
-typedef enum Phase { PH_BODY, PH_WAIT, PH_REJECTED, PH_ANSWERED } Phase;
+/* PH_READY: the answer is known but the request's body (if any) is still
+ * arriving; it is read and dropped (within the limit) and the answer sent
+ * at its end, so the connection can be kept alive. Answering before the
+ * end of the request makes libmicrohttpd close the connection, which is
+ * what a 413 wants and nothing else does. */
+typedef enum Phase { PH_READY, PH_BODY, PH_WAIT, PH_REJECTED, PH_ANSWERED } Phase;
 
 typedef struct Conn {
     Http *http;
@@ -241,16 +246,19 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
         c->req.content_length = *end || v > INT64_MAX ? INT64_MAX : (int64_t)v;
     }
     rc = routes_begin(h->ctx, &c->req, &c->resp);
-    if (rc == ROUTES_DONE)
-        return answer(c);
+    if (rc == ROUTES_DONE) {
+        if (c->resp.status == MHD_HTTP_CONTENT_TOO_LARGE)
+            return answer(c);     /* before reading: the declared length */
+        c->phase = PH_READY;
+        return MHD_YES;
+    }
     c->phase = PH_BODY;
     if (c->req.multipart) {
         c->pp = MHD_create_post_processor(conn, POST_BUFFER, on_field, c);
         if (!c->pp) {
             routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST, NULL,
                            "a multipart/form-data body needs a boundary parameter");
-            c->resp.close = 1;
-            return answer(c);
+            c->phase = PH_READY;
         }
     } else if (c->req.content_length > 0) {
         /* Within the limit (routes_begin checked): one allocation. */
@@ -272,13 +280,11 @@ static enum MHD_Result body_chunk(Conn *c, const char *data, size_t size)
         if (MHD_post_process(c->pp, data, size) != MHD_YES) {
             routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST, "image",
                            "the multipart/form-data body is malformed");
-            c->resp.close = 1;
-            return answer(c);
+            c->phase = PH_READY;
         }
     } else if (append(c, data, size)) {
         routes_problem(&c->resp, &c->req, PROBLEM_OVERLOADED, NULL, "out of memory");
-        c->resp.close = 1;
-        return answer(c);
+        c->phase = PH_READY;
     }
     return MHD_YES;
 }
@@ -329,6 +335,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return start(h, conn, url, method, con_cls);
     *upload_size = 0;           /* every byte is consumed or dropped */
     switch (c->phase) {
+    case PH_READY:
+        if (!size)
+            return answer(c);
+        c->received += size;
+        if (c->received > (uint64_t)h->cfg->max_body_bytes) {
+            routes_too_large(h->ctx, &c->req, &c->resp);
+            return answer(c);
+        }
+        return MHD_YES;
     case PH_BODY:
         return size ? body_chunk(c, upload, size) : body_end(c);
     case PH_WAIT:
@@ -445,12 +460,12 @@ Http *http_start(RoutesCtx *ctx, const Config *cfg, char *err, size_t errlen)
     else if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
         flags |= MHD_USE_POLL;
     h->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout_s,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_limit,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%d (address in use or not permitted?)",

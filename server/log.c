@@ -40,7 +40,7 @@ void log_object(const char *level, const char *msg, json_t *fields)
     json_object_set_new(line, "msg", json_string(msg));
     if (fields && json_is_object(fields))
         json_object_update_missing(line, fields);
-    text = json_dumps(line, JSON_COMPACT);
+    text = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (!text)
         goto done;
     len = strlen(text);
