@@ -426,6 +426,33 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_write("warn", "libmicrohttpd", "{s:s}", "detail", msg);
 }
 
+static int hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decoding of paths and query values, as libmicrohttpd's own but
+ * keeping "%00" as it is: a decoded NUL would cut the C string short, so
+ * "/models/tiny%00x" would read as "/models/tiny". Kept literal, it makes
+ * the name invalid instead. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *r = s, *w = s;
+    while (*r) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hex(r[1])) >= 0 && (lo = hex(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 /* ---- start and stop ---------------------------------------------------- */
 
 Http *http_start(RoutesCtx *ctx, const Config *cfg, char *err, size_t errlen)
@@ -461,7 +488,7 @@ Http *http_start(RoutesCtx *ctx, const Config *cfg, char *err, size_t errlen)
         flags |= MHD_USE_POLL;
     h->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        on_mhd_log, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout_s,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_limit,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
