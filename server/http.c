@@ -11,11 +11,14 @@
  * Request state (Conn) is made on the first access-handler call and freed
  * only in the NOTIFY_COMPLETED callback, which also writes the log line.
  *
- * Bodies: only POST /stylize reads one. The limit (--max-body-mb) is
- * checked against Content-Length before reading and against the bytes
- * received while reading; past it the answer is 413 at once, the rest is
- * not buffered and the connection is closed after the answer. Multipart
- * bodies go through MHD_PostProcessor; only the field "image" is kept.
+ * Bodies: only POST /stylize keeps one; other requests' bodies are read and
+ * dropped. The limit (--max-body-mb) is checked against Content-Length
+ * before reading (413 at once, whatever the route) and against the bytes
+ * received while reading; past it the 413 is written at once and the
+ * connection closed without reading or buffering the rest (refuse_midway).
+ * Other answers wait for the end of the request, so that keep-alive holds.
+ * Multipart bodies go through MHD_PostProcessor; only the field "image" is
+ * kept.
  *
  * Suspension: when routes_body defers, the connection is suspended FIRST
  * and the job submitted SECOND, so the worker's resume can never come
@@ -154,6 +157,48 @@ static enum MHD_Result answer(Conn *c)
     return ret;
 }
 
+/* libmicrohttpd 0.9.x accepts an answer only before the body or after it,
+ * so a body that passes the limit while arriving (no Content-Length, or a
+ * client that lied) is answered here by writing the 413 on the socket
+ * ourselves, closing our side for writing and dropping what has arrived;
+ * returning MHD_NO then makes libmicrohttpd close the connection without
+ * reading the rest. */
+static enum MHD_Result refuse_midway(Conn *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    Response *r = &c->resp;
+    char head[512], sink[4096];
+    int n;
+    if (ci) {
+        int fd = ci->connect_fd;
+        size_t off = 0;
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d Content Too Large\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n"
+                     "Connection: close\r\n\r\n",
+                     r->status, r->content_type, r->len, c->id);
+        /* Small enough for an empty socket buffer; a client that does not
+         * read its answer gets what fits. */
+        if (send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
+            while (off < r->len) {
+                ssize_t k = send(fd, r->body + off, r->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (k <= 0)
+                    break;
+                off += (size_t)k;
+            }
+        shutdown(fd, SHUT_WR);
+        while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+            ;
+    }
+    c->status = r->status;
+    c->bytes = r->len;
+    c->phase = PH_ANSWERED;
+    metrics_request(c->http->ctx->metrics, routes_label(c->req.route), c->req.method, r->status,
+                    pool_clock() - c->t0);
+    return MHD_NO;
+}
+
 /* ---- bodies ------------------------------------------------------------ */
 
 /* Appends to c->buf; the total is already known to be within the limit. */
@@ -246,9 +291,12 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
         c->req.content_length = *end || v > INT64_MAX ? INT64_MAX : (int64_t)v;
     }
     rc = routes_begin(h->ctx, &c->req, &c->resp);
+    if (c->req.content_length > h->cfg->max_body_bytes) {
+        /* Whatever the route: refused before a body byte is read. */
+        routes_too_large(h->ctx, &c->req, &c->resp);
+        return answer(c);
+    }
     if (rc == ROUTES_DONE) {
-        if (c->resp.status == MHD_HTTP_CONTENT_TOO_LARGE)
-            return answer(c);     /* before reading: the declared length */
         c->phase = PH_READY;
         return MHD_YES;
     }
@@ -274,7 +322,7 @@ static enum MHD_Result body_chunk(Conn *c, const char *data, size_t size)
     c->received += size;
     if (c->received > (uint64_t)c->http->cfg->max_body_bytes) {
         routes_too_large(c->http->ctx, &c->req, &c->resp);
-        return answer(c);
+        return refuse_midway(c);
     }
     if (c->pp) {
         if (MHD_post_process(c->pp, data, size) != MHD_YES) {
@@ -341,7 +389,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         c->received += size;
         if (c->received > (uint64_t)h->cfg->max_body_bytes) {
             routes_too_large(h->ctx, &c->req, &c->resp);
-            return answer(c);
+            return refuse_midway(c);
         }
         return MHD_YES;
     case PH_BODY:
