@@ -5,9 +5,10 @@
  * ------
  * Threads: this (main) thread, libmicrohttpd's polling thread (http.c),
  * the pool's workers (pool.c), and OpenBLAS's own threads when a forward
- * pass may use more than one core. SIGTERM, SIGINT and SIGHUP are blocked
- * in every thread before any is created; only the main thread takes them,
- * with sigtimedwait, so no handler runs in the middle of a worker.
+ * pass may use more than one core. SIGTERM, SIGINT and SIGHUP may land on
+ * any of them; the handler only writes the signal's number into a pipe,
+ * which the main thread reads (the self-pipe trick), so shutdown logic
+ * never runs inside a handler.
  *
  * Start: parse config, open the registry (a scan, no loading), start the
  * workers, start HTTP, print the "listening" line (and --port-file), then
@@ -22,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,24 +79,47 @@ static int write_port_file(const char *path, int port)
     return 0;
 }
 
-/* Waits for a signal in set for up to seconds (< 0: forever). Returns the
- * signal or 0 on timeout. */
-static int wait_signal(const sigset_t *set, double seconds)
+/* Signals reach whichever thread does not block them, OpenBLAS's threads
+ * (started before main) included, so they are caught by a handler that only
+ * writes the signal number into a pipe; the main thread reads it. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
 {
-    struct timespec ts;
-    int sig;
-    if (seconds < 0) {
-        while ((sig = sigwaitinfo(set, NULL)) < 0 && errno == EINTR)
-            ;
-        return sig < 0 ? 0 : sig;
-    }
-    ts.tv_sec = (time_t)seconds;
-    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-    sig = sigtimedwait(set, NULL, &ts);
-    return sig < 0 ? 0 : sig;
+    unsigned char b = (unsigned char)sig;
+    int saved = errno;
+    (void)!write(signal_pipe[1], &b, 1);
+    errno = saved;
 }
 
-static void drain(RoutesCtx *ctx, Http *http, const sigset_t *set, int deadline_s)
+static int catch_signals(void)
+{
+    struct sigaction sa;
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK))
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL) ||
+        sigaction(SIGHUP, &sa, NULL))
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Waits up to seconds (< 0: forever) for a signal. Returns it, or 0. */
+static int wait_signal(double seconds)
+{
+    struct pollfd p = {signal_pipe[0], POLLIN, 0};
+    unsigned char b;
+    int ms = seconds < 0 ? -1 : (int)(seconds * 1000);
+    if (poll(&p, 1, ms) <= 0 || read(signal_pipe[0], &b, 1) != 1)
+        return 0;
+    return b;
+}
+
+static void drain(RoutesCtx *ctx, Http *http, int deadline_s)
 {
     double end = pool_clock() + deadline_s;
     int left;
@@ -103,7 +128,7 @@ static void drain(RoutesCtx *ctx, Http *http, const sigset_t *set, int deadline_
     log_write("info", "draining", "{s:i, s:i}", "inflight", atomic_load(&ctx->inflight),
               "deadline_s", deadline_s);
     while ((left = atomic_load(&ctx->inflight)) > 0 && pool_clock() < end) {
-        int sig = wait_signal(set, 0.05);
+        int sig = wait_signal(0.05);
         if (sig == SIGTERM || sig == SIGINT) {
             log_write("warn", "second signal: stopping now", "{s:i}", "inflight", left);
             return;
@@ -117,7 +142,6 @@ int cmd_serve(int argc, char **argv)
 {
     Config cfg;
     char err[512];
-    sigset_t set;
     Registry *reg = NULL;
     Metrics *metrics = NULL;
     Pool *pool = NULL;
@@ -133,12 +157,10 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "atelier serve: %s\n(atelier serve --help lists the options)\n", err);
         return 2;
     }
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (catch_signals()) {
+        fprintf(stderr, "atelier serve: cannot install signal handlers\n");
+        return 1;
+    }
     engine_set_threads(cfg.engine_threads);
 
     memset(&ctx, 0, sizeof ctx);
@@ -180,10 +202,11 @@ int cmd_serve(int argc, char **argv)
     if (registry_ready(reg))
         log_write("info", "ready", "{s:s}", "default_model", registry_default(reg));
 
-    while ((sig = wait_signal(&set, -1)) == SIGHUP || !sig)
-        log_write("info", "SIGHUP ignored", NULL);
+    while ((sig = wait_signal(-1)) != SIGTERM && sig != SIGINT)
+        if (sig == SIGHUP)
+            log_write("info", "SIGHUP ignored", NULL);
     log_write("info", "signal", "{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    drain(&ctx, http, &set, cfg.drain_s);
+    drain(&ctx, http, cfg.drain_s);
     status = 0;
 done:
     /* The pool first: it answers (and resumes) every job still queued and
@@ -192,7 +215,7 @@ done:
     pool_free(pool);
     for (double end = pool_clock() + 1.0;
          http && atomic_load(&ctx.inflight) > 0 && pool_clock() < end;)
-        wait_signal(&set, 0.01);
+        wait_signal(0.01);
     http_stop(http);
     registry_free(reg);
     metrics_free(metrics);

@@ -395,6 +395,66 @@ long harness_request(const Harness *h, const char *method, const char *path,
     return r->status;
 }
 
+int harness_post_many(const Harness *h, int n, const char *path, const char *content_type,
+                      const void *body, size_t len, Reply *replies)
+{
+    char url[2048], ct[256];
+    CURLM *m = curl_multi_init();
+    CURL **easy = calloc((size_t)n, sizeof *easy);
+    Sink *bodies = calloc((size_t)n, sizeof *bodies), *heads = calloc((size_t)n, sizeof *heads);
+    struct curl_slist *hdrs = NULL;
+    int running = 0, answered = 0;
+    double t0 = harness_now();
+    snprintf(url, sizeof url, "%s%s", h->url, path);
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+    hdrs = curl_slist_append(hdrs, ct);
+    for (int i = 0; i < n; i++) {
+        memset(&replies[i], 0, sizeof replies[i]);
+        easy[i] = curl_easy_init();
+        curl_easy_setopt(easy[i], CURLOPT_URL, url);
+        curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(easy[i], CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, sink_write);
+        curl_easy_setopt(easy[i], CURLOPT_WRITEDATA, &bodies[i]);
+        curl_easy_setopt(easy[i], CURLOPT_HEADERFUNCTION, sink_write);
+        curl_easy_setopt(easy[i], CURLOPT_HEADERDATA, &heads[i]);
+        curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 300L);
+        curl_easy_setopt(easy[i], CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(easy[i], CURLOPT_FORBID_REUSE, 1L);
+        curl_easy_setopt(easy[i], CURLOPT_ERRORBUFFER, replies[i].error);
+        curl_multi_add_handle(m, easy[i]);
+    }
+    do {
+        curl_multi_perform(m, &running);
+        if (running)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    } while (running);
+    for (CURLMsg *msg; (msg = curl_multi_info_read(m, &running));) {
+        for (int i = 0; i < n; i++)
+            if (msg->easy_handle == easy[i])
+                replies[i].curl_code = (int)msg->data.result;
+    }
+    for (int i = 0; i < n; i++) {
+        if (replies[i].curl_code == CURLE_OK)
+            curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &replies[i].status);
+        answered += replies[i].status != 0;
+        replies[i].body = bodies[i].data;
+        replies[i].len = bodies[i].len;
+        replies[i].headers = heads[i].data ? (char *)heads[i].data : strdup("");
+        replies[i].hlen = heads[i].len;
+        replies[i].seconds = harness_now() - t0;
+        curl_multi_remove_handle(m, easy[i]);
+        curl_easy_cleanup(easy[i]);
+    }
+    curl_slist_free_all(hdrs);
+    curl_multi_cleanup(m);
+    free(easy);
+    free(bodies);
+    free(heads);
+    return answered;
+}
+
 long harness_get(const Harness *h, const char *path, Reply *r)
 {
     return harness_request(h, "GET", path, NULL, NULL, 0, NULL, r);

@@ -86,6 +86,12 @@ long harness_post_form(const Harness *h, const char *path, const Part *parts, in
                        Reply *r);
 long harness_get(const Harness *h, const char *path, Reply *r);
 
+/* n identical requests at once over n connections (libcurl multi);
+ * replies[0..n) filled as harness_request does. Returns how many got an
+ * HTTP answer. */
+int harness_post_many(const Harness *h, int n, const char *path, const char *content_type,
+                      const void *body, size_t len, Reply *replies);
+
 /* A header's value (first occurrence, name case-insensitive) copied to
  * buf, or NULL when absent. */
 const char *reply_header(const Reply *r, const char *name, char *buf, size_t len);
