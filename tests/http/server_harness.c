@@ -277,18 +277,28 @@ int harness_wait_exit(Harness *h, double seconds)
     }
 }
 
-void harness_stop(Harness *h)
+int harness_stop(Harness *h)
 {
+    int status = h->exit_status;
     if (h->pid > 0) {
         kill(h->pid, SIGTERM);
-        if (harness_wait_exit(h, 10) < 0) {
+        status = harness_wait_exit(h, 30);
+        if (status < 0) {
             kill(h->pid, SIGKILL);
             harness_wait_exit(h, 10);
         }
     }
+    if (status != 0 && h->root[0]) {
+        char *log = harness_log_text(h);
+        size_t n = log ? strlen(log) : 0;
+        fprintf(stderr, "harness: the server exited with status %d; its log ends:\n%s\n", status,
+                log ? log + (n > 3000 ? n - 3000 : 0) : "");
+        free(log);
+    }
     if (h->root[0] && !getenv("HARNESS_KEEP"))
         nftw(h->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     h->root[0] = '\0';
+    return status;
 }
 
 char *harness_log_text(const Harness *h)

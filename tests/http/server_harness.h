@@ -45,9 +45,11 @@ void harness_signal(Harness *h, int sig);
  * -1 when it is still running after seconds. */
 int harness_wait_exit(Harness *h, double seconds);
 
-/* Stops the server (SIGTERM, then SIGKILL after 10 s) if it still runs and
- * removes the temporary directory. */
-void harness_stop(Harness *h);
+/* Stops the server (SIGTERM, then SIGKILL after 30 s) if it still runs and
+ * removes the temporary directory. Returns the server's exit status (0
+ * after a clean SIGTERM; under AddressSanitizer a leak or error makes it
+ * non-zero), printing the log's tail when it is not 0. */
+int harness_stop(Harness *h);
 
 /* The server's log so far, a new string (caller frees), or NULL. */
 char *harness_log_text(const Harness *h);

@@ -29,8 +29,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    harness_stop(&srv);
-    return 0;
+    return harness_stop(&srv) == 0 ? 0 : -1;    /* a clean exit, no leaks */
 }
 
 static json_t *json_of(const Reply *r)
@@ -406,7 +405,7 @@ static void test_management(void **state)
     }
     harness_signal(&tok, SIGTERM);
     assert_int_equal(harness_wait_exit(&tok, 30), 0);
-    harness_stop(&tok);
+    assert_int_equal(harness_stop(&tok), 0);
 }
 
 int main(void)

@@ -79,7 +79,7 @@ static void test_many_clients(void **state)
     assert_non_null(strstr((char *)m.body, line));
     assert_non_null(strstr((char *)m.body, "atelier_queue_depth 0\n"));
     reply_free(&m);
-    harness_stop(&h);
+    assert_int_equal(harness_stop(&h), 0);
     free(jpeg);
 }
 
@@ -121,7 +121,7 @@ static void test_queue_full(void **state)
         print_error("%d answered 200 and %d 503; want both\n", ok, full);
         fail();
     }
-    harness_stop(&h);
+    assert_int_equal(harness_stop(&h), 0);
     free(jpeg);
 }
 
@@ -173,7 +173,7 @@ static void test_slow_clients(void **state)
     }
     for (int i = 0; i < SLOW; i++)
         close(fds[i]);
-    harness_stop(&h);
+    assert_int_equal(harness_stop(&h), 0);
     free(jpeg);
 }
 
@@ -214,7 +214,7 @@ static void test_per_ip_limit(void **state)
     assert_true(ok);
     close(fds[1]);
     close(fds[2]);
-    harness_stop(&h);
+    assert_int_equal(harness_stop(&h), 0);
 }
 
 int main(void)

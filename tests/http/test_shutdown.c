@@ -158,7 +158,7 @@ static void test_sigterm_drains(void **state)
     assert_non_null(strstr(log, "\"msg\":\"draining\""));
     assert_non_null(strstr(log, "\"msg\":\"stopped\""));
     free(log);
-    harness_stop(&h);
+    assert_int_equal(harness_stop(&h), 0);
 }
 
 static void test_drain_deadline(void **state)
@@ -214,7 +214,7 @@ static void test_drain_deadline(void **state)
     curl_multi_cleanup(m);
     curl_slist_free_all(hdrs);
     free(jpeg);
-    harness_stop(&h);
+    assert_int_equal(harness_stop(&h), 0);
 }
 
 static void test_sigint(void **state)
@@ -228,7 +228,7 @@ static void test_sigint(void **state)
     reply_free(&r);
     harness_signal(&h, SIGINT);
     assert_int_equal(harness_wait_exit(&h, 30), 0);
-    harness_stop(&h);
+    assert_int_equal(harness_stop(&h), 0);
 }
 
 int main(void)

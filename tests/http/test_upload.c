@@ -36,8 +36,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    harness_stop(&srv);
-    return 0;
+    return harness_stop(&srv) == 0 ? 0 : -1;    /* a clean exit, no leaks */
 }
 
 static void expect_status(const Reply *r, long status, const char *what)
