@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -123,7 +124,7 @@ static enum MHD_Result answer(Conn *c)
         /* Only when even a problem body could not be built. */
         r->status = r->status ? r->status : 500;
         r->len = 0;
-        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_MUST_COPY);
     } else {
         mr = MHD_create_response_from_buffer_with_free_callback(r->len, r->body, free);
         if (mr)
@@ -297,6 +298,12 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
         return answer(c);
     }
     if (rc == ROUTES_DONE) {
+        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_EXPECT);
+        /* A client waiting for "100 Continue" has not sent its body yet:
+         * a refusal now saves it the upload (the connection then closes). */
+        if (c->resp.status >= 400 && expect && !strcasecmp(expect, "100-continue"))
+            return answer(c);
         c->phase = PH_READY;
         return MHD_YES;
     }
@@ -309,10 +316,12 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
             c->phase = PH_READY;
         }
     } else if (c->req.content_length > 0) {
-        /* Within the limit (routes_begin checked): one allocation. */
-        c->buf = malloc((size_t)c->req.content_length);
-        if (c->buf)
-            c->cap = (size_t)c->req.content_length;
+        /* Sized from the declared length, but only up to 1 MiB before the
+         * bytes arrive: a header alone must not reserve the whole limit. */
+        size_t want = c->req.content_length < (1 << 20) ? (size_t)c->req.content_length
+                                                       : (size_t)1 << 20;
+        if ((c->buf = malloc(want)))
+            c->cap = want;
     }
     return MHD_YES;
 }

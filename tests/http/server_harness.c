@@ -364,6 +364,9 @@ static long perform(CURL *c, struct curl_slist *hdrs, Reply *r)
     r->seconds = harness_now() - t0;
     if (r->curl_code == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_off_t up = 0;
+    curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+    r->uploaded = (double)up;
     r->body = body.data;
     r->len = body.len;
     r->headers = head.data ? (char *)head.data : strdup("");

@@ -65,6 +65,7 @@ typedef struct Reply {
     char *headers;            /* raw header block, NUL-terminated */
     size_t hlen;
     double seconds;
+    double uploaded;          /* body bytes curl sent */
     int curl_code;
     char error[256];
 } Reply;

@@ -354,6 +354,19 @@ static void test_stylize_parameters(void **state)
         }
         reply_free(&r);
     }
+    /* A large upload with a bad parameter: curl waits for "100 Continue",
+     * the refusal comes first, and the body is never sent. */
+    size_t big = 8u << 20;
+    uint8_t *blob = calloc(1, big);
+    Reply rb;
+    harness_request(&srv, "POST", "/stylize?strength=9", "image/jpeg", blob, big, NULL, &rb);
+    check_problem(&rb, 400, "bad-parameter", "strength");
+    if (rb.uploaded >= (double)big) {
+        print_error("the whole %zu-byte body was sent before the 400\n", big);
+        fail();
+    }
+    reply_free(&rb);
+    free(blob);
     /* Forty parameters: refused, not truncated. */
     char many[1024] = "/stylize?";
     for (int i = 0; i < 40; i++)
