@@ -55,7 +55,7 @@ static const Opt opts[] = {
      "seconds a connection may stay idle"},
     {"per-ip-limit", OPT_INT, F(per_ip_limit), 0, 1, 100000, "64",
      "connections per client address"},
-    {"max-connections", OPT_INT, F(max_connections), 0, 1, 100000, "1000",
+    {"max-connections", OPT_INT, F(max_connections), 0, 1, 100000, "512",
      "connections in all"},
     {"drain-seconds", OPT_INT, F(drain_s), 0, 0, 3600, "15",
      "on SIGTERM, how long requests in flight may take to finish"},

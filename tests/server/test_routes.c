@@ -43,6 +43,15 @@ static int setup(void **state)
     snprintf(p, sizeof p, "%s/tiny/v1.safetensors", f->dir);
     if (harness_write_tiny_model(p, 1))
         return -1;
+    snprintf(p, sizeof p, "%s/tiny/v2.safetensors", f->dir);
+    if (harness_write_tiny_model(p, 2))
+        return -1;
+    snprintf(p, sizeof p, "%s/tiny/CURRENT", f->dir);
+    FILE *pin = fopen(p, "w");
+    if (!pin)
+        return -1;
+    fputs("1\n", pin);
+    fclose(pin);
     if (config_parse(&f->cfg, 5, (char **)argv, no_env, err, sizeof err))
         return -1;
     f->ctx.cfg = &f->cfg;
@@ -389,6 +398,16 @@ static void test_plan_cache(void **state)
     free(resp.body);
     assert_int_equal(infer_worker_bytes(f->worker), bytes);
     assert_true(infer_worker_bytes(f->worker) <= 256u << 20);
+
+    /* A version swap: the next request runs on v2, and the worker drops
+     * its plan for v1 instead of keeping both. */
+    char err[128];
+    assert_int_equal(registry_set_current(f->ctx.reg, "tiny", 2, err, sizeof err), 0);
+    assert_int_equal(stylize(f, "POST /stylize", a, len, &resp), 200);
+    assert_string_equal(resp.model, "tiny/v2");
+    free(resp.body);
+    assert_int_equal(infer_worker_bytes(f->worker), bytes);
+    assert_int_equal(registry_set_current(f->ctx.reg, "tiny", 1, err, sizeof err), 0);
     free(a);
 }
 
