@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -165,17 +166,32 @@ static void env_name(const Opt *o, char *buf, size_t len)
     buf[i] = '\0';
 }
 
-/* Fills the "auto" settings. The choice is measured, not guessed: see the
- * DESIGN comment in server/pool.c. */
+/* Cores this process may use: its CPU affinity, lowered by a cgroup v2
+ * CPU quota (a container's --cpus or a Kubernetes limit) when one is set. */
+static int usable_cores(void)
+{
+    cpu_set_t set;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    FILE *f;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if ((f = fopen("/sys/fs/cgroup/cpu.max", "re"))) {
+        long long quota, period;
+        if (fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0 &&
+            (quota + period - 1) / period < n)
+            n = (long)((quota + period - 1) / period);
+        fclose(f);
+    }
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+/* Fills the "auto" settings: one worker per core, each forward pass on one
+ * core. Measured, not guessed: see "Cores" in the DESIGN comment of
+ * server/pool.c. */
 static void resolve_auto(Config *c)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1)
-        cores = 1;
-    if (cores > 64)
-        cores = 64;
     if (c->workers == 0)
-        c->workers = (int)cores;
+        c->workers = usable_cores();
     if (c->engine_threads == 0)
         c->engine_threads = 1;
 }

@@ -27,9 +27,28 @@
  * advertises is the cost queued plus half the cost running, times that
  * rate, shared among the workers.
  *
- * Cores: with 2 cores, --workers and --engine-threads (config.c) decide
- * how a forward pass and the workers share them; the choice of the defaults
- * was measured, see the comment at resolve_auto() in config.c.
+ * Cores: by default one worker per core and one engine thread per forward
+ * pass (--workers, --engine-threads; config.c). The engine's threads are
+ * OpenBLAS's, a process-wide setting, so "both cores for one request when
+ * idle, one each under load" cannot be switched per request safely; of the
+ * fixed shares, measured with tools/bench/load.py on the ml5 wave network,
+ * 2 cores, mean latency for 1 client and images/s for 4 (best of 3
+ * interleaved runs on a box shared with other jobs):
+ *
+ *                         256x256          512x512       CPU s/image
+ *                      1 client  4 cl.  1 client  4 cl.  (512x512)
+ *   1 worker x 2 thr.   746 ms   1.35   2191 ms   0.40      2.26
+ *   2 workers x 1 thr.  514 ms   2.23   1775 ms   0.52      2.04
+ *   2 workers x 2 thr.  451 ms   1.68   2033 ms   0.46      2.41
+ *
+ * and, with the box nearly idle, 1x2 against 2x1: 381 vs 436 ms (256, one
+ * client), 1666 vs 1901 ms (512), 1.95 vs 2.36 images/s (256, 4 clients).
+ * A second BLAS thread only speeds up the GEMMs (im2col, instance norm and
+ * activations stay on one core), spins while waiting, and suffers most when
+ * the cores are shared; two single-threaded workers give 20-60% more
+ * throughput under load for about 12% more latency on an idle machine.
+ * For the lowest latency on a dedicated, mostly idle machine, run
+ * --workers 1 --engine-threads 2.
  */
 #include "server/pool.h"
 
