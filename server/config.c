@@ -50,7 +50,7 @@ static const Opt opts[] = {
     {"max-body-mb", OPT_MB, F(max_body_bytes), 0, 1, 4096, "32", "largest request body, MiB"},
     {"max-pixels", OPT_I64, F(max_pixels), 0, 1, INT64_C(1) << 31, "50000000",
      "largest decoded image, width x height"},
-    {"mem-budget-mb", OPT_MB, F(mem_budget_bytes), 0, 64, 1 << 20, "3072",
+    {"mem-budget-mb", OPT_MB, F(mem_budget_bytes), 0, 64, 1 << 20, "1536",
      "memory one worker may plan and keep for inference, MiB"},
     {"timeout", OPT_INT, F(timeout_s), 0, 1, 3600, "30",
      "seconds a connection may stay idle"},

@@ -208,7 +208,7 @@ static void get_model(RoutesCtx *ctx, const Request *req, Response *resp)
     if (rc == REGISTRY_EINVAL || rc == REGISTRY_ENOENT) {
         /* A path segment that is not a model name names no model: 404,
          * and no file is looked at (registry_info checks the name). */
-        routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, NULL, "no model named in %s", req->path);
+        routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, NULL, "no model '%.64s'", name);
         return;
     }
     if (rc) {
