@@ -443,9 +443,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!c)
         return;
     job = &c->req.job;
-    f = json_pack("{s:s, s:s, s:s, s:i, s:I, s:f}", "id", c->id, "method", c->req.method,
-                  "path", c->req.path, "status", c->status, "bytes", (json_int_t)c->bytes,
-                  "ms", (pool_clock() - c->t0) * 1e3);
+    f = json_pack("{s:s, s:o*, s:o*, s:i, s:I, s:f}", "id", c->id, "method",
+                  log_str(c->req.method), "path", log_str(c->req.path), "status", c->status,
+                  "bytes", (json_int_t)c->bytes, "ms", (pool_clock() - c->t0) * 1e3);
     if (f && job->model) {
         char model[REGISTRY_NAME_MAX + 16];
         snprintf(model, sizeof model, "%s/v%d", job->model->name, job->model->version);

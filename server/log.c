@@ -26,6 +26,24 @@ static void timestamp(char *buf, size_t len)
              (int)(ts.tv_nsec / 1000000));
 }
 
+json_t *log_str(const char *s)
+{
+    json_t *j;
+    char *copy;
+    if (!s)
+        return NULL;
+    if ((j = json_string(s)))
+        return j;
+    if (!(copy = strdup(s)))
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 void log_object(const char *level, const char *msg, json_t *fields)
 {
     char ts[80];

@@ -18,6 +18,12 @@ void log_write(const char *level, const char *msg, const char *fields, ...);
  * level and msg. Steals the reference to fields (may be NULL). */
 void log_object(const char *level, const char *msg, json_t *fields);
 
+/* A JSON string of s for a log field: s itself when it is valid UTF-8,
+ * otherwise a copy with every byte outside printable ASCII as '?' (paths
+ * and methods come from clients). New reference; NULL only when out of
+ * memory or s is NULL. */
+json_t *log_str(const char *s);
+
 /* Sends lines to fd instead of stderr (tests). */
 void log_set_fd(int fd);
 
