@@ -209,14 +209,16 @@ int cmd_serve(int argc, char **argv)
     drain(&ctx, http, cfg.drain_s);
     status = 0;
 done:
-    /* The pool first: it answers (and resumes) every job still queued and
-     * waits for the running ones, so no suspended connection is left when
-     * the daemon stops. */
-    pool_free(pool);
+    /* The pool stops first: it answers (and resumes) every job still queued
+     * and waits for the running ones, so no suspended connection is left
+     * when the daemon stops; the HTTP thread may still submit meanwhile, and
+     * is told 503. The answers get a moment to leave. */
+    pool_stop(pool);
     for (double end = pool_clock() + 1.0;
          http && atomic_load(&ctx.inflight) > 0 && pool_clock() < end;)
         wait_signal(0.01);
     http_stop(http);
+    pool_free(pool);
     registry_free(reg);
     metrics_free(metrics);
     if (status == 0)

@@ -2,7 +2,7 @@
  *
  * DESIGN
  * ------
- * Threads: `workers` threads, started by pool_new and joined by pool_free.
+ * Threads: `workers` threads, started by pool_new and joined by pool_stop.
  * They run jobs and nothing else; the HTTP thread only submits.
  *
  * Lock: one mutex guards the queue, the counters and the cost estimate; one
@@ -18,7 +18,7 @@
  *
  * Ownership: the caller owns the job; the pool borrows it from a successful
  * pool_submit until it calls job->run (on a worker) or job->cancel (from
- * pool_free), and never touches it after that call starts. Whoever run or
+ * pool_stop), and never touches it after that call starts. Whoever run or
  * cancel hands the job to (the HTTP layer, by resuming the connection)
  * frees it.
  *
@@ -68,7 +68,9 @@ struct Pool {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     PoolJob *head, *tail;
-    int depth, capacity, busy, nworkers, stopping;
+    int depth, capacity, busy, nworkers;
+    int stopping;                   /* no more jobs accepted */
+    int stopped;                    /* workers joined */
     double queued_cost, running_cost;
     double spc;                     /* seconds per unit of cost */
     PoolCtxFree ctx_free;
@@ -167,12 +169,16 @@ fail_alloc:
     return NULL;
 }
 
-void pool_free(Pool *p)
+void pool_stop(Pool *p)
 {
     PoolJob *job;
     if (!p)
         return;
     pthread_mutex_lock(&p->lock);
+    if (p->stopped) {
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
     p->stopping = 1;
     job = p->head;
     p->head = p->tail = NULL;
@@ -186,13 +192,22 @@ void pool_free(Pool *p)
             job->cancel(job, NULL);
         job = next;
     }
-    for (int i = 0; i < p->nworkers; i++) {
-        Worker *w = &p->workers[i];
-        if (w->started)
-            pthread_join(w->thread, NULL);
-        if (w->ctx && p->ctx_free)
-            p->ctx_free(w->ctx);
-    }
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->workers[i].started)
+            pthread_join(p->workers[i].thread, NULL);
+    pthread_mutex_lock(&p->lock);
+    p->stopped = 1;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void pool_free(Pool *p)
+{
+    if (!p)
+        return;
+    pool_stop(p);
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->workers[i].ctx && p->ctx_free)
+            p->ctx_free(p->workers[i].ctx);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
     free(p->workers);

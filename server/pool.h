@@ -40,14 +40,18 @@ enum { POOL_OK = 0, POOL_EFULL = -1, POOL_ESTOPPED = -2 };
  * caller frees with pool_free(). */
 Pool *pool_new(int workers, int capacity, PoolCtxNew ctx_new, PoolCtxFree ctx_free, void *arg);
 
-/* Stops the pool: jobs still queued are cancelled (their cancel function
- * runs on this thread), running jobs finish, threads are joined and worker
- * contexts freed. Accepts NULL. */
+/* Stops the pool: from now on pool_submit answers POOL_ESTOPPED; jobs
+ * still queued are cancelled (their cancel function runs on this thread);
+ * running jobs finish and the threads are joined. The pool stays valid
+ * (submit, stats) until pool_free. Idempotent; accepts NULL. */
+void pool_stop(Pool *p);
+
+/* pool_stop, then frees the worker contexts and the pool. Accepts NULL. */
 void pool_free(Pool *p);
 
 /* Queues job (FIFO). Returns POOL_OK (the pool now owns job until run or
  * cancel), POOL_EFULL when capacity jobs are already waiting, or
- * POOL_ESTOPPED once pool_free has begun; on error job is untouched. */
+ * POOL_ESTOPPED once pool_stop has begun; on error job is untouched. */
 int pool_submit(Pool *p, PoolJob *job);
 
 /* Seconds a client refused with 503 should wait: the queued and running

@@ -281,6 +281,26 @@ static void test_many_threads(void **state)
             assert_true(subs[i].jobs[j].order >= 0 && !subs[i].jobs[j].cancelled);
 }
 
+static void test_stop_then_submit(void **state)
+{
+    atomic_int next = 0;
+    TJob a, b;
+    PoolStats st;
+    Pool *p = pool_new(2, 2, ctx_new, ctx_free, NULL);
+    (void)state;
+    tjob_init(&a, 0, 0, &next);
+    assert_int_equal(pool_submit(p, &a.base), POOL_OK);
+    pool_stop(p);
+    assert_true(a.order == 0 || a.cancelled);  /* ran, or was cancelled, before stop returned */
+    tjob_init(&b, 1, 0, &next);
+    assert_int_equal(pool_submit(p, &b.base), POOL_ESTOPPED);
+    assert_int_equal(b.order, -1);
+    pool_stats(p, &st);                       /* still valid */
+    assert_int_equal(st.workers, 2);
+    pool_stop(p);                             /* idempotent */
+    pool_free(p);
+}
+
 static void test_bad_args(void **state)
 {
     (void)state;
@@ -296,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_bound),
         cmocka_unit_test(test_cancel_on_free),
         cmocka_unit_test(test_many_threads),
+        cmocka_unit_test(test_stop_then_submit),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
