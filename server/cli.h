@@ -9,6 +9,8 @@ int cmd_stylize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+/* `atelier serve`: the HTTP service (server/cmd_serve.c). */
+int cmd_serve(int argc, char **argv);
 
 /* The model repository to use: the flag's value, else $ATELIER_MODELS, else
  * the models/ folder that ships beside the binary (../models from build/,
