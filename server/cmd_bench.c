@@ -20,7 +20,8 @@ static const char bench_usage[] =
     "--layers prints each layer's mean time over the timed runs to stderr.\n"
     "--mem-budget MB runs the banded forward within MB when the whole-image\n"
     "plan would need more (as stylize does).\n"
-    "Prints one JSON line last: ms_median, ms_min, ms_mean, gflop, gflops,\n"
+    "Prints one JSON line last: ms_median, ms_min, ms_mean, cpu_ms_median (CPU\n"
+    "time of the process per run: all threads, spinning included), gflop, gflops,\n"
     "peak_rss_mb (this process's high-water mark, VmHWM), plan_mb.\n";
 
 /* Peak resident memory of this process image in MB. VmHWM, unlike
@@ -41,6 +42,13 @@ static double peak_rss_mb(void)
         kb = (double)ru.ru_maxrss;
     }
     return kb / 1024.0;
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static double now_ms(void)
@@ -132,6 +140,7 @@ int cmd_bench(int argc, char **argv)
     int rc = 1;
     float *in = malloc((size_t)3 * w * h * sizeof(float)), *out = NULL;
     double *ms = malloc((size_t)runs * sizeof(double));
+    double *cpu = malloc((size_t)runs * sizeof(double));
     NetPlan *plan = NULL;
     NetTiled *tiled = NULL;
     size_t budget = (size_t)budget_mb << 20;
@@ -145,7 +154,7 @@ int cmd_bench(int argc, char **argv)
                     net_tiled_sweeps(tiled), net_tiled_bands(tiled),
                     net_tiled_bytes(tiled) / 1048576.0);
     }
-    if (!in || !ms || !(plan || (tiled && out))) {
+    if (!in || !ms || !cpu || !(plan || (tiled && out))) {
         fprintf(stderr, "atelier bench: cannot plan %dx%d (too small or out of memory)\n", w, h);
         goto out;
     }
@@ -159,19 +168,23 @@ int cmd_bench(int argc, char **argv)
             fprintf(stderr, "atelier bench: out of memory\n");
             goto out;
         }
-        double t0 = now_ms();
+        double t0 = now_ms(), c0 = cpu_ms();
         if (plan ? net_forward(net, plan, in, in) : net_tiled_forward(net, tiled, in, out)) {
             fprintf(stderr, "atelier bench: the forward pass failed\n");
             goto out;
         }
-        if (i >= warmup)
+        if (i >= warmup) {
             ms[i - warmup] = now_ms() - t0;
+            cpu[i - warmup] = cpu_ms() - c0;
+        }
     }
     double sum = 0;
     for (long i = 0; i < runs; i++)
         sum += ms[i];
     qsort(ms, (size_t)runs, sizeof(double), cmp_double);
     double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+    qsort(cpu, (size_t)runs, sizeof(double), cmp_double);
+    double cpu_median = runs % 2 ? cpu[runs / 2] : (cpu[runs / 2 - 1] + cpu[runs / 2]) / 2;
     double gflop = net_flops(net, h, w) / 1e9;
     const char *lname;
     double lms;
@@ -180,9 +193,9 @@ int cmd_bench(int argc, char **argv)
             fprintf(stderr, "  %-24s %9.2f ms\n", lname, lms);
     fprintf(stderr, "atelier bench: %s %dx%d threads=%ld: median %.1f ms, %.1f GFLOP/s\n",
             what, w, h, threads, median, gflop / (median / 1e3));
-    json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+    json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
         "model", what, "width", w, "height", h, "threads", (int)threads, "runs", (int)runs,
-        "ms_median", median, "ms_min", ms[0], "ms_mean", sum / runs, "gflop", gflop,
+        "ms_median", median, "ms_min", ms[0], "cpu_ms_median", cpu_median, "ms_mean", sum / runs, "gflop", gflop,
         "gflops", gflop / (median / 1e3), "peak_rss_mb", peak_rss_mb(),
         "plan_mb", (plan ? net_plan_bytes(plan) : net_tiled_bytes(tiled)) / 1048576.0);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
@@ -197,6 +210,7 @@ out:
     free(out);
     free(in);
     free(ms);
+    free(cpu);
     net_free(net);
     return rc;
 }

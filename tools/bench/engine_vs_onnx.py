@@ -16,7 +16,9 @@ process, warm-up, then --runs timed runs), so a change in the machine's load
 falls on all of them alike. Reported: each engine's median over all its
 timed runs, the engine's GFLOP/s, the ratio atelier/onnx as the median of
 the per-round ratios of medians (< 1: we are faster), the same ratio of the
-best runs (min/min, the least disturbed), and atelier/torch. The machine is
+best runs (min/min, the least disturbed), atelier/torch, and the ratio of
+CPU time per run (cpu/cpu: on one thread the work each engine does, which
+another process's load barely changes; on two, spinning counts too). The machine is
 shared, so peers are always measured in the same run.
 
 Setup once: cd tools/bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci
@@ -121,9 +123,9 @@ def main(argv=None):
     cache = os.path.join(REPO, "build", "bench")
     extra = args.atelier_args.split()
     rows = []
-    print("%-5s %2s %9s %9s %9s %8s %7s %8s %8s %8s" % (
+    print("%-5s %2s %9s %9s %9s %8s %7s %8s %8s %8s %8s" % (
         "size", "t", "onnx_ms", "torch_ms", "atel_ms", "atel_GF", "rss_MB",
-        "at/onnx", "min/min", "at/torch"), flush=True)
+        "at/onnx", "min/min", "cpu/cpu", "at/torch"), flush=True)
     for size in sizes:
         onnx_path = export_onnx(net, args.style, size, cache)
         frozen = None
@@ -134,6 +136,7 @@ def main(argv=None):
         for t in threads:
             runs = args.runs
             ort_ms, torch_ms, at_ms, ratios, ort_min, at_min = [], [], [], [], [], []
+            cpu_ratios = []
             rss = 0
             for _ in range(args.rounds):
                 ort = bench_ort(onnx_path, size, t, runs, args.warmup)
@@ -146,6 +149,7 @@ def main(argv=None):
                 at_ms.append(at["ms_median"])
                 at_min.append(at["ms_min"])
                 ratios.append(at["ms_median"] / ort["ms_median"])
+                cpu_ratios.append(at["cpu_ms_median"] / ort["cpu_ms_median"])
                 if th:
                     torch_ms.append(min(th.values()))
                 rss = max(rss, at["peak_rss_mb"])
@@ -156,15 +160,16 @@ def main(argv=None):
                    "atelier_gflops": FLOP_PER_PIXEL * size * size / 1e6 / median(at_ms),
                    "atelier_rss_mb": rss, "ratio_onnx": median(ratios),
                    "ratio_onnx_min": min(at_min) / min(ort_min),
+                   "ratio_onnx_cpu": median(cpu_ratios),
                    "ratio_torch": median(at_ms) / median(torch_ms) if torch_ms else None,
                    "per_round": {"onnx_ms": ort_ms, "atelier_ms": at_ms,
                                  "torch_ms": torch_ms}}
             rows.append(row)
-            print("%-5d %2d %9.1f %9.1f %9.1f %8.1f %7.0f %8.3f %8.3f %8.3f" % (
+            print("%-5d %2d %9.1f %9.1f %9.1f %8.1f %7.0f %8.3f %8.3f %8.3f %8.3f" % (
                 size, t, row["onnx_ms"], row["torch_ms"] or float("nan"),
                 row["atelier_ms"], row["atelier_gflops"], rss, row["ratio_onnx"],
-                row["ratio_onnx_min"], row["ratio_torch"] or float("nan")),
-                flush=True)
+                row["ratio_onnx_min"], row["ratio_onnx_cpu"],
+                row["ratio_torch"] or float("nan")), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
