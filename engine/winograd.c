@@ -3,7 +3,7 @@
  * Work is split into tasks of R consecutive rows of 4x4 output tiles. A
  * task, on one thread with its own workspace:
  *   1. input transform  V[e][c][n] = (B^T d B)[e] for the 6x6 input patch d
- *      of tile n (n = row-in-task * ntxp + tile column), every channel c;
+ *      of tile n (n = row-in-task * ntx + tile column), every channel c;
  *   2. 36 GEMMs         M[e] (cout, N) = U[e] (cout, cin) x V[e] (cin, N);
  *   3. output transform out tile = A^T M[.][co][n] A + bias.
  * Tasks touch disjoint output rows, so there are no barriers inside a layer.
@@ -37,7 +37,11 @@
 typedef struct WgDims {
     int ntx, ntxp, nty;    /* tiles across, padded to VL, tiles down */
     int rows;              /* tile rows per task */
-    size_t ncols;          /* rows * ntxp: GEMM columns */
+    size_t ncols;          /* rows * ntx + ntxp - ntx: GEMM columns. Rows of tiles
+                            * are packed ntx apart; each row's transforms run
+                            * over ntxp, spilling into the next row's columns
+                            * before that row overwrites them, and past the
+                            * last row into the ntxp - ntx spare columns. */
 } WgDims;
 
 static WgDims wg_dims(const ConvGeom *g)
@@ -51,7 +55,7 @@ static WgDims wg_dims(const ConvGeom *g)
         d.rows = 1;
     if (d.rows > d.nty)
         d.rows = d.nty;
-    d.ncols = (size_t)d.rows * d.ntxp;
+    d.ncols = (size_t)d.rows * d.ntx + (size_t)(d.ntxp - d.ntx);
     return d;
 }
 
@@ -242,8 +246,8 @@ static void wg_task(void *ctx, int task, int thread)
     float *H = S + (size_t)16 * d->ntxp;                    /* also P */
     for (int c = 0; c < g->cin; c++)
         for (int r = 0; r < nrows; r++)
-            input_rows(V, j->in, g, d, c, ty0 + r, (size_t)r * d->ntxp, line, S, H);
-    const int ncol = nrows * d->ntxp;
+            input_rows(V, j->in, g, d, c, ty0 + r, (size_t)r * d->ntx, line, S, H);
+    const int ncol = nrows * d->ntx + (d->ntxp - d->ntx);
     const size_t plane = (size_t)g->cout * g->cin;
     for (int e = 0; e < 36; e++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, ncol, g->cin,
@@ -252,7 +256,7 @@ static void wg_task(void *ctx, int task, int thread)
                     M + (size_t)e * g->cout * d->ncols, (int)d->ncols);
     for (int co = 0; co < g->cout; co++)
         for (int r = 0; r < nrows; r++)
-            output_rows(j->out, M, g, d, co, ty0 + r, (size_t)r * d->ntxp,
+            output_rows(j->out, M, g, d, co, ty0 + r, (size_t)r * d->ntx,
                         j->bias ? j->bias[co] : 0.0f, H, S);
 }
 
@@ -266,7 +270,7 @@ void winograd_conv3x3_forward(float *out, const float *in, const float *u,
     int per = (j.d.nty + 2 * threadpool_size(tp) - 1) / (2 * threadpool_size(tp));
     if (j.d.rows > per) {
         j.d.rows = per < 1 ? 1 : per;
-        j.d.ncols = (size_t)j.d.rows * j.d.ntxp;
+        j.d.ncols = (size_t)j.d.rows * j.d.ntx + (size_t)(j.d.ntxp - j.d.ntx);
     }
     int ntasks = (j.d.nty + j.d.rows - 1) / j.d.rows;
     threadpool_run(tp, wg_task, &j, ntasks);
