@@ -195,6 +195,13 @@ else bad "HEALTHCHECK [$health] in the container: $out"; fi
 if out=$("${RUN[@]}" atelier healthcheck --path /readyz 2>&1); then ok "atelier healthcheck --path /readyz: $out"
 else bad "atelier healthcheck --path /readyz: $out"; fi
 
+# The init containers' seeding of a shared repository (docker/k8s/).
+if out=$("${RUN[@]}" sh -c 'r=$(mktemp -d) && atelier-seed-models "$r" >/dev/null &&
+        atelier-seed-models "$r" && cd "$r" && find . -type f | sort' 2>&1) &&
+   [ "$out" = "$("${RUN[@]}" sh -c 'cd /models && find . -type f | sort')" ] && [ -n "$out" ]; then
+    ok "atelier-seed-models copies the image's models once: $(echo $out)"
+else bad "atelier-seed-models: $out"; fi
+
 if [ -n "$apid" ]; then
     rss=$(awk '/^VmRSS:/ { print int($2 / 1024) }' /proc/"$apid"/status)
     hwm=$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/"$apid"/status)
