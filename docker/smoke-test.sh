@@ -143,7 +143,7 @@ if [ -z "$t_ready" ]; then
     echo "$passed passed, $failed failed"
     exit 1
 fi
-ok "live after ${t_live:-?} s, ready (/readyz 200) after $t_ready s"
+ok "live after ${t_live:-$t_ready} s, ready (/readyz 200) after $t_ready s"
 apid=$(find_server)
 
 if [ -n "$apid" ]; then
