@@ -49,7 +49,10 @@ fi
 tmp=$(mktemp -d /tmp/atelier-smoke-XXXXXX)
 ctr=""
 bpid=""
+apid=""
 cleanup() {
+    # Only what this script started: the server, then buildah above it.
+    [ -n "$apid" ] && kill -0 "$apid" 2>/dev/null && kill -KILL "$apid" 2>/dev/null
     [ -n "$bpid" ] && kill -0 "$bpid" 2>/dev/null && kill -KILL "$bpid" 2>/dev/null
     [ -n "$ctr" ] && buildah $STORE rm "$ctr" >/dev/null 2>&1
     rm -rf "$tmp"
@@ -137,6 +140,7 @@ while [ "$(date +%s)" -lt "$deadline" ] && kill -0 "$bpid" 2>/dev/null; do
     sleep 0.05
 done
 if [ -z "$t_ready" ]; then
+    apid=$(find_server || true)
     bad "ready within ${READY_S}s"
     say "server log:"
     cat "$tmp/serve.log"
