@@ -42,6 +42,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HARDEN) -c $< -o $@
 
+# server/openapi.c embeds the contract with .incbin.
+$(BUILD)/server/openapi.o: openapi.yaml
+
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	@mkdir -p $(dir $@); rm -f $@
 	ar rcs $@ $^

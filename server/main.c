@@ -8,6 +8,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *help;
 } commands[] = {
+    { "serve", cmd_serve, "run the HTTP service" },
     { "stylize", cmd_stylize, "stylize one image, no server" },
     { "convert", cmd_convert, "import a foreign checkpoint (ml5)" },
     { "inspect", cmd_inspect, "print a model's card, spec and tensors" },
