@@ -1,6 +1,7 @@
 /* test_healthcheck.c: `atelier healthcheck` through the real binary against
  * a one-connection listener in this test that answers what each case
- * needs: a 2xx, a 503, garbage, a status line in pieces, or silence. */
+ * needs: a 2xx, a 503, garbage, a status line in pieces, or silence; and
+ * against the real `atelier serve` (tests/http/server_harness.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -15,6 +17,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 #include "tests/engine/util.h"
+#include "tests/http/server_harness.h"
 
 enum { PEER_REPLY, PEER_SPLIT, PEER_SILENT };
 
@@ -254,6 +257,39 @@ static void test_usage(void **state)
     free(out);
 }
 
+/* The real server: healthy once up, ready once its model is loaded, and
+ * refused once SIGTERM has stopped it. */
+static void test_real_server(void **state)
+{
+    (void)state;
+    Harness h;
+    char *out;
+    if (harness_start(&h, NULL))
+        fail_msg("atelier serve did not start");
+    if (harness_wait_ready(&h, 30)) {
+        harness_stop(&h);
+        fail_msg("atelier serve not ready in 30 s");
+    }
+    int live = healthcheck(&out, "", "--port %d", h.port);
+    free(out);
+    int ready = healthcheck(&out, "", "--port %d --path /readyz", h.port);
+    free(out);
+    int missing = healthcheck(&out, "", "--port %d --path /no-such-route", h.port);
+    int says_404 = strstr(out, "404") != NULL;
+    free(out);
+    harness_signal(&h, SIGTERM);
+    int status = harness_wait_exit(&h, 30);
+    int gone = healthcheck(&out, "", "--port %d", h.port);
+    free(out);
+    harness_stop(&h);
+    assert_int_equal(live, 0);
+    assert_int_equal(ready, 0);
+    assert_int_equal(missing, 1);
+    assert_true(says_404);
+    assert_int_equal(status, 0);
+    assert_int_equal(gone, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_real_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
