@@ -7,7 +7,7 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := openblas libturbojpeg libpng jansson libmicrohttpd cmocka
+PKGS    := openblas libturbojpeg libjpeg libpng jansson libmicrohttpd cmocka
 OPT     ?= -O2 -march=x86-64-v3 -mtune=native
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Wvla -Wformat=2
@@ -19,7 +19,7 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -MMD -MP -I. \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
-LDLIBS  += $(shell pkg-config --libs openblas libturbojpeg libpng jansson libmicrohttpd 2>/dev/null) -lm
+LDLIBS  += $(shell pkg-config --libs openblas libturbojpeg libjpeg libpng jansson libmicrohttpd 2>/dev/null) -lm
 TESTLIBS := $(shell pkg-config --libs cmocka libcurl 2>/dev/null)
 
 ENGINE_SRC := $(wildcard engine/*.c)

@@ -37,15 +37,21 @@ typedef struct ImageInfo {
     int orientation;        /* EXIF orientation 1..8 (1 when absent) */
 } ImageInfo;
 
+/* By magic bytes: FF D8 FF is JPEG, the 8-byte PNG signature is PNG. */
 ImageFormat image_sniff(const void *buf, size_t len);
-/* Reads only the header. 0 or an IMG_E* code. */
+/* Reads only the header. 0 or an IMG_E* code. A PNG's orientation is 1. */
 int image_probe(const void *buf, size_t len, ImageInfo *info);
 
 /* Decodes buf into a new Image (upright), refusing more than max_pixels
  * pixels (w*h) with IMG_ETOOLARGE before allocating. Returns NULL on error
- * with *code set and a message in err. Caller frees with image_free(). */
+ * with *code set and a message in err. Caller frees with image_free().
+ * max_pixels must be > 0 (else IMG_EARG); code and err may be NULL. Data
+ * cut short anywhere, even just before the end marker (EOI, IEND), is
+ * IMG_ECORRUPT, as is a JPEG libjpeg can only decode with damage. */
 Image *image_decode(const void *buf, size_t len, int64_t max_pixels,
                     int *code, char *err, size_t errlen);
+/* image_decode() of a whole file; a file over 512 MiB is IMG_ETOOLARGE,
+ * one that cannot be opened or read (or is not a regular file) IMG_EIO. */
 Image *image_load_file(const char *path, int64_t max_pixels,
                        int *code, char *err, size_t errlen);
 
@@ -56,16 +62,21 @@ void image_free(Image *img);        /* accepts NULL */
  * quality 1..100. 0 or an IMG_E* code. */
 int image_encode_jpeg(const Image *img, int quality, uint8_t **out, size_t *outlen);
 int image_encode_png(const Image *img, uint8_t **out, size_t *outlen);
-/* Format from the extension (.jpg/.jpeg/.png, any case). 0 or IMG_E*. */
+/* Format from the extension (.jpg/.jpeg/.png, any case; another is
+ * IMG_EFORMAT); quality is for JPEG and ignored for PNG. 0 or IMG_E*; a
+ * failed write removes the partial file. */
 int image_save_file(const Image *img, const char *path, int quality);
 
 /* Resamples to w x h with an area-averaging (box) filter when shrinking and
- * bilinear when enlarging. Returns a new Image or NULL. */
+ * bilinear when enlarging, each axis on its own (one may shrink while the
+ * other grows). Returns a new Image, or NULL on a size outside 1..65535 or
+ * no memory. Scratch memory is two rows, whatever the size. */
 Image *image_resize(const Image *img, int w, int h);
 
 /* Planar float conversion: dst is (3, h, w) floats in 0..255. */
 void image_to_planar(const Image *img, float *dst);
-/* src (3, h, w) floats; values are rounded and clamped to 0..255. */
+/* src (3, h, w) floats; values are rounded to nearest (halves up) and
+ * clamped to 0..255; NaN becomes 0. */
 void image_from_planar(Image *img, const float *src);
 
 #endif

@@ -7,7 +7,7 @@ passed=0; failed=0; skipped=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for t in "$@"; do
     echo "== $t"
-    stdbuf -oL -eL "$t" >"$log" 2>&1
+    "$t" >"$log" 2>&1
     rc=$?
     cat "$log"
     p=$(grep -o "\[  PASSED  \] [0-9][0-9]* test" "$log" | grep -o "[0-9][0-9]*"  | tail -n 1)

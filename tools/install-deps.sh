@@ -3,7 +3,7 @@
 # As root it runs apt-get; with sudo it uses sudo; otherwise it prints the
 # exact command and fails.
 set -e
-PKGS="gcc make pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev \
+PKGS="gcc make pkg-config libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev \
 libjansson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev"
 missing=""
 for p in $PKGS; do

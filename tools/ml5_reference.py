@@ -77,8 +77,6 @@ def _var(i):
     return "Variable" if i == 0 else "Variable_%d" % i
 
 
-# The network as (kind, name, weight index, IN shift index, relu), in order.
-# kind: "conv" (stride in name table below), "deconv", "res" (5 blocks).
 def ml5_layout():
     """Returns the layer table: list of dicts with keys kind, name, k,
     stride, cin, cout, w (Variable index), relu; residual blocks are lists
