@@ -12,6 +12,7 @@ static const struct {
     { "convert", cmd_convert, "import a foreign checkpoint (ml5)" },
     { "inspect", cmd_inspect, "print a model's card, spec and tensors" },
     { "bench", cmd_bench, "time the engine" },
+    { "train", cmd_train, "train a style from photos and paintings" },
 };
 
 static void usage(FILE *f)
