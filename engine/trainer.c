@@ -219,6 +219,9 @@ Trainer *trainer_new_synthetic(const TrainConfig *cfg, char *err, size_t errlen)
     return t;
 }
 
+TNet *trainer_generator(Trainer *t) { return t->g; }
+TNet *trainer_discriminator(Trainer *t) { return t->d; }
+
 /* ---- state -------------------------------------------------------------------- */
 
 static int state_path(const Trainer *t, char *out, size_t len, int mkdirs)

@@ -86,4 +86,8 @@ void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgr
  * random init, no style loss unless w_style > 0 (then a random target). */
 Trainer *trainer_new_synthetic(const TrainConfig *cfg, char *err, size_t errlen);
 
+/* The networks being trained (borrowed; for tests and tools). */
+struct TNet *trainer_generator(Trainer *t);
+struct TNet *trainer_discriminator(Trainer *t);
+
 #endif

@@ -10,6 +10,8 @@ int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+/* `atelier bench --train`, called by cmd_bench. */
+int cmd_bench_train(int argc, char **argv);
 
 /* The model repository to use: the flag's value, else $ATELIER_MODELS, else
  * the models/ folder that ships beside the binary (../models from build/,
