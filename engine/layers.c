@@ -183,3 +183,32 @@ void affine_backward(float *din, const float *dout, float scale, size_t n)
     for (size_t i = 0; i < n; i++)
         din[i] += dout[i] * scale;
 }
+
+void avg_pool2_forward(float *out, const float *in, int c, int h, int w)
+{
+    const int oh = h / 2, ow = w / 2;
+    for (int i = 0; i < c; i++)
+        for (int y = 0; y < oh; y++) {
+            const float *r0 = in + ((size_t)i * h + 2 * y) * w, *r1 = r0 + w;
+            float *o = out + ((size_t)i * oh + y) * ow;
+            for (int x = 0; x < ow; x++)
+                o[x] = 0.25f * (r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]);
+        }
+}
+
+void avg_pool2_backward(float *din, const float *dout, int c, int h, int w)
+{
+    const int oh = h / 2, ow = w / 2;
+    for (int i = 0; i < c; i++)
+        for (int y = 0; y < oh; y++) {
+            float *r0 = din + ((size_t)i * h + 2 * y) * w, *r1 = r0 + w;
+            const float *d = dout + ((size_t)i * oh + y) * ow;
+            for (int x = 0; x < ow; x++) {
+                float g = 0.25f * d[x];
+                r0[2 * x] += g;
+                r0[2 * x + 1] += g;
+                r1[2 * x] += g;
+                r1[2 * x + 1] += g;
+            }
+        }
+}

@@ -68,7 +68,8 @@ void add_forward(float *x, const float *y, size_t n);
  * _ref twin. Workspace: the forward's *_work_floats(). */
 
 /* in (cin, h, w), weight (cout, cin, k, k), dout (cout, oh, ow);
- * dweight like weight, dbias (cout) or NULL, din like in or NULL. */
+ * dweight like weight, dbias (cout) or NULL, din like in or NULL; dweight
+ * NULL skips the weight gradient (a frozen network passing gradients). */
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
                      const float *in, const float *weight, const ConvGeom *g, float *work);
 void conv2d_backward_ref(float *din, float *dweight, float *dbias, const float *dout,
@@ -98,6 +99,10 @@ void tanh_backward(float *din, const float *dout, const float *out, size_t n);
 void upsample_nearest_backward(float *din, const float *dout, int c, int h, int w, int s);
 /* The residual add out = x + y: dx += dout, dy += dout. */
 void add_backward(float *dx, float *dy, const float *dout, size_t n);
+/* 2x2 average pooling, out (c, h/2, w/2) from in (c, h, w) (an odd last
+ * row or column is dropped): the multi-scale discriminator's input. */
+void avg_pool2_forward(float *out, const float *in, int c, int h, int w);
+void avg_pool2_backward(float *din, const float *dout, int c, int h, int w);
 /* The output mapping out = in * scale + offset, and its backward. */
 void affine_forward(float *out, const float *in, float scale, float offset, size_t n);
 void affine_backward(float *din, const float *dout, float scale, size_t n);

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include "engine/arch.h"
 #include "engine/image.h"
+#include "engine/layers.h"
 #include "engine/net.h"
 #include "engine/safetensors.h"
 #include "engine/tnet.h"
@@ -36,14 +37,15 @@ struct Trainer {
     char **styles;
     char *content_dir, *models_dir, *name, *command, *style_title, *style_license;
     char *gspec, *dspec;
-    TNet *g, *d;
+    TNet *g, *d, *d2;          /* d2: the multi-scale discriminator, or NULL */
     StyleNet *style;
     TrainData *data;
     Rng rng;
     int64_t step;
     double elapsed;            /* seconds of training before this run */
     float *photos, *real;      /* (B, 3, S, S) */
-    size_t dout_n;             /* discriminator output floats per batch */
+    float *half, *dhalf;       /* (B, 3, S/2, S/2): d2's input and its gradient */
+    size_t dout_n, dout_n2;    /* discriminator output floats per batch */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -74,6 +76,7 @@ void trainer_defaults(TrainConfig *c)
     c->ndf = 32;
     c->d_layers = 3;
     c->d_spectral = 0;
+    c->d_scales = 1;
     c->lr_g = 2e-4f;
     c->lr_d = 2e-4f;
     c->beta1 = 0.5f;
@@ -117,6 +120,9 @@ void trainer_free(Trainer *t)
     free(t->dspec);
     tnet_free(t->g);
     tnet_free(t->d);
+    tnet_free(t->d2);
+    free(t->half);
+    free(t->dhalf);
     style_free(t->style);
     tdata_free(t->data);
     free(t->photos);
@@ -134,7 +140,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
 {
     if (cfg->size < 32 || cfg->size > 2048 || cfg->size % 4 || cfg->batch < 1 ||
         cfg->batch > 64 || cfg->steps < 1 || cfg->content_pool < 1 ||
-        cfg->size % cfg->content_pool) {
+        cfg->size % cfg->content_pool || cfg->d_scales < 1 || cfg->d_scales > 2) {
         seterr(err, errlen, "bad training shape: size 32..2048, a multiple of 4 and of the "
                "content pool; batch 1..64; steps >= 1");
         return NULL;
@@ -186,6 +192,18 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     }
     tnet_out_shape(t->d, &c, &h, &w);
     t->dout_n = (size_t)cfg->batch * c * h * w;
+    if (cfg->d_scales == 2) {
+        size_t nh = (size_t)cfg->batch * 3 * (cfg->size / 2) * (cfg->size / 2);
+        if (!(t->d2 = tnet_new(t->dspec, 3, 1, cfg->d_spectral, err, errlen)) ||
+            tnet_plan(t->d2, cfg->batch, cfg->size / 2, cfg->size / 2, err, errlen))
+            goto fail;
+        tnet_out_shape(t->d2, &c, &h, &w);
+        t->dout_n2 = (size_t)cfg->batch * c * h * w;
+        t->half = malloc(nh * sizeof(float));
+        t->dhalf = malloc(nh * sizeof(float));
+        if (!t->half || !t->dhalf)
+            goto oom;
+    }
     size_t n = (size_t)cfg->batch * 3 * cfg->size * cfg->size;
     t->photos = malloc(n * sizeof(float));
     t->real = malloc(n * sizeof(float));
@@ -197,6 +215,8 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
         goto fail;
     tnet_init(t->g, cfg->seed);
     tnet_init(t->d, cfg->seed + 1);
+    if (t->d2)
+        tnet_init(t->d2, cfg->seed + 3);
     t->rng = rng_seed(cfg->seed + 2);
     return t;
 oom:
@@ -256,6 +276,12 @@ static int write_state(Trainer *t, char *err, size_t errlen)
         rc |= tnet_add_tensors(t->g, w, gp[i], blocks[i]) |
               tnet_add_tensors(t->d, w, dp[i], blocks[i]);
     rc |= tnet_add_tensors(t->d, w, "D.", TNET_SN_U);
+    if (t->d2) {
+        static const char *d2p[3] = { "D2.", "D2.m.", "D2.v." };
+        for (int i = 0; i < 3; i++)
+            rc |= tnet_add_tensors(t->d2, w, d2p[i], blocks[i]);
+        rc |= tnet_add_tensors(t->d2, w, "D2.", TNET_SN_U);
+    }
     if (t->style) {
         size_t n;
         float *tg = style_target(t->style, &n);
@@ -307,6 +333,14 @@ static int read_state(Trainer *t, char *err, size_t errlen)
             goto done;
     if (tnet_load_tensors(t->d, st, "D.", TNET_SN_U, err, errlen))
         goto done;
+    if (t->d2) {
+        static const char *d2p[3] = { "D2.", "D2.m.", "D2.v." };
+        for (int i = 0; i < 3; i++)
+            if (tnet_load_tensors(t->d2, st, d2p[i], blocks[i], err, errlen))
+                goto done;
+        if (tnet_load_tensors(t->d2, st, "D2.", TNET_SN_U, err, errlen))
+            goto done;
+    }
     if (t->style) {
         size_t n;
         float *tg = style_target(t->style, &n);
@@ -374,35 +408,54 @@ static float lr_at(const TrainConfig *c, float lr, int64_t step)
 void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgress *out)
 {
     const TrainConfig *c = &t->cfg;
+    const int S = c->size, B = c->batch;
     int64_t step = t->step + 1;
     memset(out, 0, sizeof(*out));
     const float *fake = tnet_forward(t->g, photos);
-    const float *s = tnet_forward(t->d, fake);
+    const float *s = tnet_forward(t->d, fake), *s2 = NULL;
+    if (t->d2) {
+        avg_pool2_forward(t->half, fake, B * 3, S, S);
+        s2 = tnet_forward(t->d2, t->half);
+    }
     /* Generator. */
     float *dfake = tnet_begin_backward(t->g);
     float *ds = tnet_begin_backward(t->d);
     out->g_adv = loss_gan(ds, s, t->dout_n, c->gan, GAN_G, c->w_adv);
     tnet_backward(t->d, dfake, 0);
+    if (t->d2) {
+        ds = tnet_begin_backward(t->d2);
+        out->g_adv += loss_gan(ds, s2, t->dout_n2, c->gan, GAN_G, c->w_adv);
+        memset(t->dhalf, 0, (size_t)B * 3 * (S / 2) * (S / 2) * sizeof(float));
+        tnet_backward(t->d2, t->dhalf, 0);
+        avg_pool2_backward(dfake, t->dhalf, B * 3, S, S);
+    }
     if (c->w_content > 0)
-        out->content = loss_content(dfake, fake, photos, c->batch, c->size, c->size,
-                                    c->content_pool, c->w_content);
+        out->content = loss_content(dfake, fake, photos, B, S, S, c->content_pool, c->w_content);
     if (t->style)
         out->style = style_loss(t->style, dfake, fake, c->w_style);
     if (c->w_tv > 0)
-        out->tv = loss_tv(dfake, fake, c->batch, c->size, c->size, c->w_tv);
+        out->tv = loss_tv(dfake, fake, B, S, S, c->w_tv);
     tnet_zero_grad(t->g);
     tnet_backward(t->g, NULL, 1);
     tnet_adam(t->g, lr_at(c, c->lr_g, step), c->beta1, c->beta2, 1e-8f, step);
-    /* Discriminator: the fake half reuses the forward above. */
-    tnet_zero_grad(t->d);
-    ds = tnet_begin_backward(t->d);
-    out->d_loss = loss_gan(ds, s, t->dout_n, c->gan, GAN_D_FAKE, 0.5f);
-    tnet_backward(t->d, NULL, 1);
-    const float *r = tnet_forward(t->d, real);
-    ds = tnet_begin_backward(t->d);
-    out->d_loss += loss_gan(ds, r, t->dout_n, c->gan, GAN_D_REAL, 0.5f);
-    tnet_backward(t->d, NULL, 1);
-    tnet_adam(t->d, lr_at(c, c->lr_d, step), c->beta1, c->beta2, 1e-8f, step);
+    /* Discriminators: the fake half reuses the forwards above. */
+    TNet *ds_net[2] = { t->d, t->d2 };
+    const float *fake_scores[2] = { s, s2 }, *real_in[2] = { real, t->half };
+    size_t nout[2] = { t->dout_n, t->dout_n2 };
+    for (int k = 0; k < 2 && ds_net[k]; k++) {
+        TNet *d = ds_net[k];
+        tnet_zero_grad(d);
+        ds = tnet_begin_backward(d);
+        out->d_loss += loss_gan(ds, fake_scores[k], nout[k], c->gan, GAN_D_FAKE, 0.5f);
+        tnet_backward(d, NULL, 1);
+        if (k == 1)
+            avg_pool2_forward(t->half, real, B * 3, S, S);
+        const float *r = tnet_forward(d, real_in[k]);
+        ds = tnet_begin_backward(d);
+        out->d_loss += loss_gan(ds, r, nout[k], c->gan, GAN_D_REAL, 0.5f);
+        tnet_backward(d, NULL, 1);
+        tnet_adam(d, lr_at(c, c->lr_d, step), c->beta1, c->beta2, 1e-8f, step);
+    }
     t->step = step;
     out->step = step;
     out->steps = c->steps;

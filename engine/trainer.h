@@ -41,6 +41,7 @@ typedef struct TrainConfig {
     TrainArch arch;
     int width, blocks, resize_conv;      /* fast arch; resnet9: width = ngf */
     int ndf, d_layers, d_spectral;       /* discriminator */
+    int d_scales;                        /* 2: a second D on 2x-downsampled images */
     float lr_g, lr_d, beta1, beta2;
     float decay_from;                    /* LR constant until this fraction, then linear to 0 */
     GanLoss gan;

@@ -38,6 +38,7 @@ static const char train_usage[] =
     "  --ndf N --d-layers L    discriminator width (32) and depth (3: 70x70)\n"
     "  --spectral              spectral norm in the discriminator instead of\n"
     "                          instance norm\n"
+    "  --multiscale            a second discriminator on 2x-downsampled images\n"
     "  --gan lsgan|hinge|ns    adversarial loss (default lsgan)\n"
     "  --lr A --lr-d A         Adam learning rates (2e-4), beta1 0.5, beta2 0.999;\n"
     "                          constant for the first half, then linear to 0\n"
@@ -97,7 +98,7 @@ int cmd_train(int argc, char **argv)
 {
     enum { O_RESUME = 256, O_ARCH, O_WIDTH, O_BLOCKS, O_UP, O_NDF, O_DL, O_SPEC, O_GAN,
            O_LR, O_LRD, O_WA, O_WC, O_WS, O_WT, O_POOL, O_HOLD, O_TITLE, O_LIC, O_LOG,
-           O_CKPT };
+           O_CKPT, O_MS };
     static const struct option opts[] = {
         { "style", required_argument, 0, 'y' }, { "content", required_argument, 0, 'c' },
         { "name", required_argument, 0, 'n' }, { "models", required_argument, 0, 'M' },
@@ -107,7 +108,7 @@ int cmd_train(int argc, char **argv)
         { "arch", required_argument, 0, O_ARCH }, { "width", required_argument, 0, O_WIDTH },
         { "blocks", required_argument, 0, O_BLOCKS }, { "upsample", required_argument, 0, O_UP },
         { "ndf", required_argument, 0, O_NDF }, { "d-layers", required_argument, 0, O_DL },
-        { "spectral", no_argument, 0, O_SPEC }, { "gan", required_argument, 0, O_GAN },
+        { "spectral", no_argument, 0, O_SPEC }, { "multiscale", no_argument, 0, O_MS }, { "gan", required_argument, 0, O_GAN },
         { "lr", required_argument, 0, O_LR }, { "lr-d", required_argument, 0, O_LRD },
         { "w-adv", required_argument, 0, O_WA }, { "w-content", required_argument, 0, O_WC },
         { "w-style", required_argument, 0, O_WS }, { "w-tv", required_argument, 0, O_WT },
@@ -162,6 +163,7 @@ int cmd_train(int argc, char **argv)
         case O_NDF: bad = cli_parse_int(optarg, 1, 512, &v); cfg.ndf = (int)v; break;
         case O_DL: bad = cli_parse_int(optarg, 1, 6, &v); cfg.d_layers = (int)v; break;
         case O_SPEC: cfg.d_spectral = 1; break;
+        case O_MS: cfg.d_scales = 2; break;
         case O_GAN:
             if (!strcmp(optarg, "lsgan"))
                 cfg.gan = GAN_LSGAN;

@@ -414,6 +414,36 @@ static void test_upsample_grad(void **state)
     }
 }
 
+static void pool_fwd_d(double *out, double *const *a, const void *ctx)
+{
+    const UpCtx *p = ctx;
+    int oh = p->h / 2, ow = p->w / 2;
+    for (int i = 0; i < p->c; i++)
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++) {
+                const double *r = a[0] + ((size_t)i * p->h + 2 * y) * p->w + 2 * x;
+                out[((size_t)i * oh + y) * ow + x] = 0.25 * (r[0] + r[1] + r[p->w] + r[p->w + 1]);
+            }
+}
+
+static void pool_bwd_f(float *const *gr, const float *dout, float *const *a, const void *ctx)
+{
+    const UpCtx *p = ctx;
+    float *out = malloc((size_t)p->c * (p->h / 2) * (p->w / 2) * 4);
+    avg_pool2_forward(out, a[0], p->c, p->h, p->w);
+    avg_pool2_backward(gr[0], dout, p->c, p->h, p->w);
+    free(out);
+}
+
+static void test_avg_pool_grad(void **state)
+{
+    (void)state;
+    UpCtx p = { 2, 6, 7, 2 };
+    Case c = { "avg pool 2x2 (odd width)", 1, { (size_t)2 * 6 * 7 }, (size_t)2 * 3 * 3,
+               pool_fwd_d, pool_bwd_f, &p, 1e-3 };
+    assert_true(check_case(&c, 0) < REL_TOL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_instance_norm_grad),
         cmocka_unit_test(test_elementwise_grad),
         cmocka_unit_test(test_upsample_grad),
+        cmocka_unit_test(test_avg_pool_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
