@@ -257,6 +257,13 @@ static void col2im_row_add(float *src, const float *d, int ow, int w, int s,
         for (int ox = hi; ox < ow; ox++)
             src[reflect_index(ox * s + ix0, w)] += d[ox];
     }
+    if (s == 1) {
+        float *p = src + lo + ix0;   /* contiguous: lets the compiler vectorise */
+        const float *q = d + lo;
+        for (int j = 0; j < hi - lo; j++)
+            p[j] += q[j];
+        return;
+    }
     float *p = src + (size_t)lo * s + ix0;
     for (int ox = lo; ox < hi; ox++, p += s)
         *p += d[ox];
@@ -307,8 +314,9 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
     const size_t ohw = (size_t)g->oh * g->ow;
     bias_backward(dbias, dout, g->cout, ohw);
     if (is_pointwise(g)) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, g->cin, (int)ohw,
-                    1.0f, dout, (int)ohw, in, (int)ohw, 1.0f, dweight, g->cin);
+        if (dweight)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, g->cin, (int)ohw,
+                        1.0f, dout, (int)ohw, in, (int)ohw, 1.0f, dweight, g->cin);
         if (din)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->cin, (int)ohw, g->cout,
                         1.0f, weight, g->cin, dout, (int)ohw, 1.0f, din, (int)ohw);
@@ -319,9 +327,11 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
         int n = g->oh - oy0 < rows ? g->oh - oy0 : rows;
         int ncol = n * g->ow;
         const float *dtile = dout + (size_t)oy0 * g->ow;
-        im2col_rows(work, in, g, oy0, n);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, K, ncol,
-                    1.0f, dtile, (int)ohw, work, ncol, 1.0f, dweight, K);
+        if (dweight) {
+            im2col_rows(work, in, g, oy0, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, K, ncol,
+                        1.0f, dtile, (int)ohw, work, ncol, 1.0f, dweight, K);
+        }
         if (!din)
             continue;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, ncol, g->cout,
@@ -375,8 +385,9 @@ void conv_transpose2d_backward(float *din, float *dweight, float *dbias, const f
         int n = g->h - iy0 < rows ? g->h - iy0 : rows;
         int ncol = n * g->w;
         im2col_rows(work, dout, &a, iy0, n);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cin, M, ncol,
-                    1.0f, in + (size_t)iy0 * g->w, (int)hw, work, ncol, 1.0f, dweight, M);
+        if (dweight)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cin, M, ncol,
+                        1.0f, in + (size_t)iy0 * g->w, (int)hw, work, ncol, 1.0f, dweight, M);
         if (din)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cin, ncol, M,
                         1.0f, weight, M, work, ncol, 1.0f, din + (size_t)iy0 * g->w, (int)hw);
