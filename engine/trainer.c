@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <jansson.h>
 #include "engine/arch.h"
 #include "engine/image.h"
@@ -493,7 +495,8 @@ static char *card_json(const Trainer *t, int version)
         json_array_append_new(styles, json_string(c->styles[i]));
     json_t *card = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:f, s:s, s:s, s:o, s:i, s:s, s:i, s:i, "
-        "s:s, s:{s:f, s:f, s:f, s:f}, s:f, s:i, s:I}}",
+        "s:s, s:{s:f, s:f, s:f, s:f}, s:f, s:i, s:I, s:{s:i, s:i, s:s}, "
+        "s:{s:i, s:i, s:s, s:i}}}",
         "name", t->name, "title", *t->style_title ? t->style_title : t->name,
         "style", *t->style_title ? t->style_title : "",
         "description", "Trained from scratch by atelier train (GAN + content + random-feature "
@@ -503,8 +506,12 @@ static char *card_json(const Trainer *t, int version)
         "command", t->command, "content", t->content_dir, "styles", styles,
         "version", version, "arch", c->arch == TRAIN_ARCH_RESNET9 ? "resnet9" : "fast",
         "size", c->size, "batch", c->batch, "gan", gans[c->gan], "weights", "adv", c->w_adv,
-        "content", c->w_content, "style", c->w_style, "tv", c->w_tv, "lr", c->lr_g,
-        "holdout_every", c->holdout, "seed", (json_int_t)c->seed);
+        "content", c->w_content, "style", c->w_style, "tv", c->w_tv,
+        "lr", round(c->lr_g * 1e9) / 1e9, "holdout_every", c->holdout,
+        "seed", (json_int_t)c->seed, "generator", "width", c->width, "blocks", c->blocks,
+        "upsample", c->resize_conv ? "resize-conv" : "transposed", "discriminator",
+        "ndf", c->ndf, "layers", c->d_layers, "norm", c->d_spectral ? "spectral" : "instance",
+        "scales", c->d_scales);
     if (!card)
         return NULL;
     char *s = json_dumps(card, JSON_COMPACT);
@@ -549,8 +556,36 @@ done:
     return rc ? -1 : 0;
 }
 
-/* Writes vN.safetensors (+ preview) and the resumable state. Returns the
- * version, or -1. */
+/* Writes text to path atomically: a temporary file beside it, fsync,
+ * rename. 0 or -1. */
+static int write_text_atomic(const char *path, const char *text)
+{
+    char tmp[4300];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    int ok = off == len && fsync(fd) == 0;
+    ok &= close(fd) == 0;
+    if (!ok || rename(tmp, path)) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes vN.safetensors (+ preview, + the model's card.json) and the
+ * resumable state. Returns the version, or -1. */
 static int checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t errlen)
 {
     if (write_state(t, err, errlen))
@@ -574,6 +609,16 @@ static int checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t 
     char prev[4200];
     snprintf(prev, sizeof(prev), "%s/%s/v%d.preview.jpg", t->models_dir, t->name, v);
     write_preview(t, prev);
+    json_t *cj = json_loads(card, 0, NULL);
+    char *pretty = cj ? json_dumps(cj, JSON_INDENT(2)) : NULL;
+    snprintf(prev, sizeof(prev), "%s/%s/card.json", t->models_dir, t->name);
+    int card_ok = pretty && !write_text_atomic(prev, pretty);
+    free(pretty);
+    json_decref(cj);
+    if (!card_ok) {
+        seterr(err, errlen, "%s: cannot write the card", prev);
+        goto done;
+    }
     rc = v;
 done:
     free(card);
