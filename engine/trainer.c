@@ -514,7 +514,7 @@ static char *card_json(const Trainer *t, int version)
         "scales", c->d_scales);
     if (!card)
         return NULL;
-    char *s = json_dumps(card, JSON_COMPACT);
+    char *s = json_dumps(card, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(card);
     return s;
 }
@@ -610,7 +610,7 @@ static int checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t 
     snprintf(prev, sizeof(prev), "%s/%s/v%d.preview.jpg", t->models_dir, t->name, v);
     write_preview(t, prev);
     json_t *cj = json_loads(card, 0, NULL);
-    char *pretty = cj ? json_dumps(cj, JSON_INDENT(2)) : NULL;
+    char *pretty = cj ? json_dumps(cj, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     snprintf(prev, sizeof(prev), "%s/%s/card.json", t->models_dir, t->name);
     int card_ok = pretty && !write_text_atomic(prev, pretty);
     free(pretty);
