@@ -2,7 +2,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include "tests/engine/util.h"
 
 void tu_fill(float *x, size_t n, uint32_t seed, float lo, float hi)
@@ -52,4 +54,46 @@ const char *tu_shared_dir(void)
         if (!stat(cands[i], &sb) && S_ISDIR(sb.st_mode))
             return cands[i];
     return NULL;
+}
+
+int tu_run(const char *cmd, char **out)
+{
+    char *full = malloc(strlen(cmd) + 8);
+    if (!full)
+        return -1;
+    sprintf(full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    free(full);
+    if (!p)
+        return -1;
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+        }
+    }
+    int st = pclose(p);
+    if (buf)
+        buf[len] = '\0';
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const char *tu_atelier(void)
+{
+    static char path[512];
+    const char *b = getenv("BUILD");
+    snprintf(path, sizeof(path), "%s/atelier", b && *b ? b : "build");
+    return path;
 }

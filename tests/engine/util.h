@@ -18,4 +18,12 @@ double tu_report(const char *name, const float *a, const float *b, size_t n);
  * $ATELIER_SHARED), or NULL when it is absent. */
 const char *tu_shared_dir(void);
 
+/* Runs a shell command, capturing stdout and stderr together in a new
+ * NUL-terminated buffer (*out, caller frees). Returns the exit status, or -1
+ * when the command could not be run or died from a signal. */
+int tu_run(const char *cmd, char **out);
+
+/* The built atelier binary: $BUILD/atelier (BUILD defaults to "build"). */
+const char *tu_atelier(void);
+
 #endif
