@@ -77,19 +77,19 @@ static void pooled_lum(float *lum, const float *img, int h, int w, int pool)
         }
 }
 
+size_t loss_content_work_floats(int h, int w, int pool)
+{
+    return pool < 1 ? 0 : 2 * (size_t)(h / pool) * (size_t)(w / pool);
+}
+
 double loss_content(float *dout, const float *out, const float *photo, int b, int h, int w,
-                    int pool, float weight)
+                    int pool, float weight, float *work)
 {
     if (pool < 1 || h % pool || w % pool)
         return 0;
     int ph = h / pool, pw = w / pool;
     size_t np = (size_t)ph * pw, hw = (size_t)h * w;
-    float *lo = malloc(np * sizeof(float)), *lp = malloc(np * sizeof(float));
-    if (!lo || !lp) {
-        free(lo);
-        free(lp);
-        return NAN;
-    }
+    float *lo = work, *lp = work + np;
     double sum = 0, inv = 1.0 / ((double)np * b);
     for (int n = 0; n < b; n++) {
         const float *o = out + (size_t)n * 3 * hw;
@@ -110,8 +110,6 @@ double loss_content(float *dout, const float *out, const float *photo, int b, in
                     }
             }
     }
-    free(lo);
-    free(lp);
     return weight * sum * inv;
 }
 

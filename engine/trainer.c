@@ -47,6 +47,7 @@ struct Trainer {
     double elapsed;            /* seconds of training before this run */
     float *photos, *real;      /* (B, 3, S, S) */
     float *half, *dhalf;       /* (B, 3, S/2, S/2): d2's input and its gradient */
+    float *content_work;       /* loss_content's workspace */
     size_t dout_n, dout_n2;    /* discriminator output floats per batch */
 };
 
@@ -125,6 +126,7 @@ void trainer_free(Trainer *t)
     tnet_free(t->d2);
     free(t->half);
     free(t->dhalf);
+    free(t->content_work);
     style_free(t->style);
     tdata_free(t->data);
     free(t->photos);
@@ -209,7 +211,9 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     size_t n = (size_t)cfg->batch * 3 * cfg->size * cfg->size;
     t->photos = malloc(n * sizeof(float));
     t->real = malloc(n * sizeof(float));
-    if (!t->photos || !t->real)
+    t->content_work = malloc((loss_content_work_floats(cfg->size, cfg->size,
+                                                       cfg->content_pool) + 1) * sizeof(float));
+    if (!t->photos || !t->real || !t->content_work)
         goto oom;
     if (cfg->w_style > 0 &&
         (!(t->style = style_new(cfg->seed, err, errlen)) ||
@@ -432,7 +436,8 @@ void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgr
         avg_pool2_backward(dfake, t->dhalf, B * 3, S, S);
     }
     if (c->w_content > 0)
-        out->content = loss_content(dfake, fake, photos, B, S, S, c->content_pool, c->w_content);
+        out->content = loss_content(dfake, fake, photos, B, S, S, c->content_pool, c->w_content,
+                                    t->content_work);
     if (t->style)
         out->style = style_loss(t->style, dfake, fake, c->w_style);
     if (c->w_tv > 0)

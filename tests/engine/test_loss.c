@@ -46,7 +46,10 @@ typedef struct ImgCtx { const float *photo; int b, h, w; StyleNet *style; GanLos
 static double content_fn(float *g, float *x, void *ctx)
 {
     ImgCtx *c = ctx;
-    return loss_content(g, x, c->photo, c->b, c->h, c->w, 2, 3.0f);
+    float *work = malloc(loss_content_work_floats(c->h, c->w, 2) * sizeof(float));
+    double l = loss_content(g, x, c->photo, c->b, c->h, c->w, 2, 3.0f, work);
+    free(work);
+    return l;
 }
 
 static double tv_fn(float *g, float *x, void *ctx)
