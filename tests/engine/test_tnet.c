@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include "engine/arch.h"
 #include "engine/net.h"
+#include "engine/net_impl.h"
 #include "engine/tnet.h"
 #include "tests/engine/util.h"
 
@@ -162,6 +163,44 @@ static void test_adam_first_step(void **state)
     tnet_free(t);
 }
 
+/* arch_resnet_spec builds the same layer list, names and shapes as the
+ * PyTorch CycleGAN generator converted by tools/torch2safetensors.py, so
+ * its checkpoints load into our trainer and ours into PyTorch. */
+static void test_resnet_arch_matches_torch(void **state)
+{
+    (void)state;
+    char err[256];
+    Net *ref = net_load("tests/fixtures/torch/resnet9.safetensors", err, sizeof(err));
+    if (!ref)
+        fail_msg("%s", err);
+    char *spec = arch_resnet_spec(4, 9);
+    Net *ours = net_from_spec(spec, 3, 3, err, sizeof(err));
+    free(spec);
+    assert_non_null(ours);
+    assert_int_equal(ours->nops, ref->nops);
+    assert_int_equal(ours->nparams, ref->nparams);
+    for (int i = 0; i < ref->nops; i++) {
+        const Op *a = &ours->ops[i], *b = &ref->ops[i];
+        assert_int_equal(a->kind, b->kind);
+        if (a->kind == OP_CONV || a->kind == OP_CONVT || a->kind == OP_IN)
+            assert_string_equal(a->name, b->name);
+        assert_int_equal(a->cin, b->cin);
+        assert_int_equal(a->cout, b->cout);
+        assert_int_equal(a->k, b->k);
+        assert_int_equal(a->stride, b->stride);
+        assert_memory_equal(a->pad, b->pad, sizeof(a->pad));
+        assert_int_equal(a->out_pad, b->out_pad);
+        assert_int_equal(a->reflect, b->reflect);
+        assert_int_equal(a->has_bias, b->has_bias);
+        assert_int_equal(a->affine, b->affine);
+        assert_int_equal(a->w_off, b->w_off);
+    }
+    printf("  resnet9 ngf 4: %d ops, %zu parameters, same as the PyTorch conversion\n",
+           ours->nops, ours->nparams);
+    net_free(ref);
+    net_free(ours);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_discriminator_grads),
         cmocka_unit_test(test_train_forward_matches_inference),
         cmocka_unit_test(test_adam_first_step),
+        cmocka_unit_test(test_resnet_arch_matches_torch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
