@@ -39,6 +39,7 @@ struct Trainer {
     char **styles;
     char *content_dir, *models_dir, *name, *command, *style_title, *style_license;
     char *gspec, *dspec;
+    char *history;             /* JSON array: the commands of earlier runs (resume) */
     TNet *g, *d, *d2;          /* d2: the multi-scale discriminator, or NULL */
     StyleNet *style;
     TrainData *data;
@@ -121,6 +122,7 @@ void trainer_free(Trainer *t)
     free(t->style_license);
     free(t->gspec);
     free(t->dspec);
+    free(t->history);
     tnet_free(t->g);
     tnet_free(t->d);
     tnet_free(t->d2);
@@ -265,6 +267,21 @@ static int state_path(const Trainer *t, char *out, size_t len, int mkdirs)
     return snprintf(out, len, "%s/state.safetensors", dir) >= (int)len ? -1 : 0;
 }
 
+/* The commands of this training so far: the earlier runs' (from the state
+ * we resumed) and this one's, as a JSON array. New string or NULL. */
+static char *commands_json(const Trainer *t)
+{
+    json_t *a = t->history ? json_loads(t->history, 0, NULL) : NULL;
+    if (!json_is_array(a)) {
+        json_decref(a);
+        a = json_array();
+    }
+    json_array_append_new(a, json_string(t->command));
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
 static int write_state(Trainer *t, char *err, size_t errlen)
 {
     char path[4200], num[64];
@@ -301,6 +318,9 @@ static int write_state(Trainer *t, char *err, size_t errlen)
     snprintf(num, sizeof(num), "%.3f", t->elapsed);
     rc |= stw_meta(w, "elapsed", num);
     rc |= stw_meta(w, "gspec", t->gspec) | stw_meta(w, "dspec", t->dspec);
+    char *hist = commands_json(t);
+    rc |= !hist || stw_meta(w, "commands", hist);
+    free(hist);
     if (rc)
         seterr(err, errlen, "cannot assemble the training state");
     else
@@ -356,6 +376,11 @@ static int read_state(Trainer *t, char *err, size_t errlen)
             goto done;
         }
         memcpy(tg, s->data, n * sizeof(float));
+    }
+    const char *hist = st_meta(st, "commands");
+    if (hist && !(t->history = strdup(hist))) {
+        seterr(err, errlen, "out of memory");
+        goto done;
     }
     t->step = strtoll(step, NULL, 10);
     t->rng.s = strtoull(rng, NULL, 10);
@@ -495,11 +520,16 @@ static char *card_json(const Trainer *t, int version)
 {
     const TrainConfig *c = &t->cfg;
     static const char *gans[3] = { "lsgan", "hinge", "nonsaturating" };
+    char *hist = commands_json(t);
+    json_t *cmds = hist ? json_loads(hist, 0, NULL) : NULL;
+    free(hist);
+    if (!cmds)
+        cmds = json_array();
     json_t *styles = json_array();
     for (int i = 0; i < c->nstyles; i++)
         json_array_append_new(styles, json_string(c->styles[i]));
     json_t *card = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:f, s:s, s:s, s:o, s:i, s:s, s:i, s:i, "
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:f, s:s, s:o, s:s, s:o, s:i, s:s, s:i, s:i, "
         "s:s, s:{s:f, s:f, s:f, s:f}, s:f, s:i, s:I, s:{s:i, s:i, s:s}, "
         "s:{s:i, s:i, s:s, s:i}}}",
         "name", t->name, "title", *t->style_title ? t->style_title : t->name,
@@ -508,7 +538,7 @@ static char *card_json(const Trainer *t, int version)
                        "style losses).",
         "source", "atelier train", "license", t->style_license,
         "training", "steps", (json_int_t)t->step, "wall_time_s", t->elapsed,
-        "command", t->command, "content", t->content_dir, "styles", styles,
+        "command", t->command, "commands", cmds, "content", t->content_dir, "styles", styles,
         "version", version, "arch", c->arch == TRAIN_ARCH_RESNET9 ? "resnet9" : "fast",
         "size", c->size, "batch", c->batch, "gan", gans[c->gan], "weights", "adv", c->w_adv,
         "content", c->w_content, "style", c->w_style, "tv", c->w_tv,
