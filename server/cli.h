@@ -14,6 +14,9 @@ int cmd_bench(int argc, char **argv);
 int cmd_healthcheck(int argc, char **argv);
 /* `atelier serve`: the HTTP service (server/cmd_serve.c). */
 int cmd_serve(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+/* `atelier bench --train`, called by cmd_bench. */
+int cmd_bench_train(int argc, char **argv);
 
 /* The model repository to use: the flag's value, else $ATELIER_MODELS, else
  * the models/ folder that ships beside the binary (../models from build/,

@@ -18,7 +18,8 @@ static const char bench_usage[] =
     "folder) on an N x N input (default 512) with T engine threads (default:\n"
     "all cores): W warm-up runs (default 1), then R timed runs (default 5).\n"
     "Prints one JSON line last: ms_median, ms_min, ms_mean, gflop, gflops,\n"
-    "peak_rss_mb, plan_mb.\n";
+    "peak_rss_mb, plan_mb.\n"
+    "atelier bench --train --help: timing a training step.\n";
 
 static double now_ms(void)
 {
@@ -55,6 +56,9 @@ static int parse_size(const char *s, int *w, int *h)
 
 int cmd_bench(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--train"))
+            return cmd_bench_train(argc, argv);
     static const struct option opts[] = {
         { "models", required_argument, 0, 'M' }, { "model", required_argument, 0, 'm' },
         { "size", required_argument, 0, 's' }, { "threads", required_argument, 0, 't' },

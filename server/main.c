@@ -14,6 +14,7 @@ static const struct {
     { "inspect", cmd_inspect, "print a model's card, spec and tensors" },
     { "bench", cmd_bench, "time the engine" },
     { "healthcheck", cmd_healthcheck, "exit 0 if a running server answers /healthz" },
+    { "train", cmd_train, "train a style from photos and paintings" },
 };
 
 static void usage(FILE *f)
