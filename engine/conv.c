@@ -1,4 +1,4 @@
-/* conv.c: convolution and transposed convolution, forward.
+/* conv.c: convolution and transposed convolution, forward and backward.
  *
  * Both run as one GEMM per tile through OpenBLAS (cblas_sgemm):
  *   conv:        out (cout, rows*ow) = W (cout, cin*k*k) x col (cin*k*k, rows*ow)
@@ -245,6 +245,200 @@ void conv_transpose2d_forward_ref(float *out, const float *in, const float *weig
                                 continue;
                             out[(size_t)co * ohw + (size_t)oy * g->ow + ox] += v *
                                 weight[(((size_t)ci * g->cout + co) * g->k + ky) * g->k + kx];
+                        }
+            }
+}
+
+/* ---- backward ------------------------------------------------------------
+ * conv:       dW (cout, K) += dout (cout, ncol) x col^T (ncol, K)
+ *             dcol (K, ncol) = W^T (K, cout) x dout (cout, ncol), then the
+ *             adjoint of im2col (col2im, reflect-aware) adds dcol into din.
+ * transposed: the adjoint of col2im is im2col of dout, so with
+ *             dcol (cout*k*k, rows*w) = im2col(dout):
+ *             dW (cin, M) += in (cin, ncol) x dcol^T, din += W (cin, M) x dcol.
+ * Same row tiling and workspace size as the forwards. */
+
+/* Adds the column band d (one im2col row) back into src, the adjoint of
+ * im2col_row. */
+static void col2im_row_add(float *src, const float *d, int ow, int w, int s,
+                           int ix0, int reflect)
+{
+    int lo = ix0 < 0 ? (-ix0 + s - 1) / s : 0;
+    int hi = w - 1 - ix0 < 0 ? 0 : (w - 1 - ix0) / s + 1;
+    if (lo > ow)
+        lo = ow;
+    if (hi > ow)
+        hi = ow;
+    if (hi < lo)
+        hi = lo;
+    if (reflect) {
+        for (int ox = 0; ox < lo; ox++)
+            src[reflect_index(ox * s + ix0, w)] += d[ox];
+        for (int ox = hi; ox < ow; ox++)
+            src[reflect_index(ox * s + ix0, w)] += d[ox];
+    }
+    if (s == 1) {
+        float *p = src + lo + ix0;   /* contiguous: lets the compiler vectorise */
+        const float *q = d + lo;
+        for (int j = 0; j < hi - lo; j++)
+            p[j] += q[j];
+        return;
+    }
+    float *p = src + (size_t)lo * s + ix0;
+    for (int ox = lo; ox < hi; ox++, p += s)
+        *p += d[ox];
+}
+
+/* Adds col (cin*k*k, rows*ow) for output rows [oy0, oy0+rows) into din. */
+static void col2im_add_rows(float *din, const float *col, const ConvGeom *g,
+                            int oy0, int rows)
+{
+    const int k = g->k, s = g->stride, ow = g->ow;
+    const size_t ncol = (size_t)rows * ow;
+    for (int c = 0; c < g->cin; c++) {
+        float *dst = din + (size_t)c * g->h * g->w;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const float *src = col + ((size_t)(c * k + ky) * k + kx) * ncol;
+                for (int r = 0; r < rows; r++) {
+                    int iy = (oy0 + r) * s - g->pad_t + ky;
+                    if (iy < 0 || iy >= g->h) {
+                        if (!g->reflect)
+                            continue;
+                        iy = reflect_index(iy, g->h);
+                    }
+                    col2im_row_add(dst + (size_t)iy * g->w, src + (size_t)r * ow, ow,
+                                   g->w, s, kx - g->pad_l, g->reflect);
+                }
+            }
+    }
+}
+
+static void bias_backward(float *dbias, const float *dout, int c, size_t hw)
+{
+    if (!dbias)
+        return;
+    for (int i = 0; i < c; i++) {
+        const float *p = dout + (size_t)i * hw;
+        float acc = 0.0f;
+        for (size_t j = 0; j < hw; j++)
+            acc += p[j];
+        dbias[i] += acc;
+    }
+}
+
+void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
+                     const float *in, const float *weight, const ConvGeom *g, float *work)
+{
+    const int K = g->cin * g->k * g->k;
+    const size_t ohw = (size_t)g->oh * g->ow;
+    bias_backward(dbias, dout, g->cout, ohw);
+    if (is_pointwise(g)) {
+        if (dweight)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, g->cin, (int)ohw,
+                        1.0f, dout, (int)ohw, in, (int)ohw, 1.0f, dweight, g->cin);
+        if (din)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->cin, (int)ohw, g->cout,
+                        1.0f, weight, g->cin, dout, (int)ohw, 1.0f, din, (int)ohw);
+        return;
+    }
+    int rows = conv_tile_rows((size_t)K * g->ow, g->oh);
+    for (int oy0 = 0; oy0 < g->oh; oy0 += rows) {
+        int n = g->oh - oy0 < rows ? g->oh - oy0 : rows;
+        int ncol = n * g->ow;
+        const float *dtile = dout + (size_t)oy0 * g->ow;
+        if (dweight) {
+            im2col_rows(work, in, g, oy0, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, K, ncol,
+                        1.0f, dtile, (int)ohw, work, ncol, 1.0f, dweight, K);
+        }
+        if (!din)
+            continue;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, ncol, g->cout,
+                    1.0f, weight, K, dtile, (int)ohw, 0.0f, work, ncol);
+        col2im_add_rows(din, work, g, oy0, n);
+    }
+}
+
+void conv2d_backward_ref(float *din, float *dweight, float *dbias, const float *dout,
+                         const float *in, const float *weight, const ConvGeom *g)
+{
+    for (int co = 0; co < g->cout; co++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float d = dout[((size_t)co * g->oh + oy) * g->ow + ox];
+                if (dbias)
+                    dbias[co] += d;
+                for (int ci = 0; ci < g->cin; ci++)
+                    for (int ky = 0; ky < g->k; ky++)
+                        for (int kx = 0; kx < g->k; kx++) {
+                            int iy = oy * g->stride - g->pad_t + ky;
+                            int ix = ox * g->stride - g->pad_l + kx;
+                            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
+                                if (!g->reflect)
+                                    continue;
+                                iy = reflect_index(iy, g->h);
+                                ix = reflect_index(ix, g->w);
+                            }
+                            size_t ii = ((size_t)ci * g->h + iy) * g->w + ix;
+                            size_t wi = (((size_t)co * g->cin + ci) * g->k + ky) * g->k + kx;
+                            dweight[wi] += d * in[ii];
+                            if (din)
+                                din[ii] += d * weight[wi];
+                        }
+            }
+}
+
+void conv_transpose2d_backward(float *din, float *dweight, float *dbias, const float *dout,
+                               const float *in, const float *weight, const ConvGeom *g,
+                               float *work)
+{
+    const int M = g->cout * g->k * g->k;
+    const size_t hw = (size_t)g->h * g->w;
+    /* dout seen as the input of a convolution whose output is in's grid. */
+    ConvGeom a = { .cin = g->cout, .cout = g->cin, .k = g->k, .stride = g->stride,
+                   .pad_t = g->pad_t, .pad_l = g->pad_l, .reflect = 0,
+                   .h = g->oh, .w = g->ow, .oh = g->h, .ow = g->w };
+    bias_backward(dbias, dout, g->cout, (size_t)g->oh * g->ow);
+    int rows = conv_tile_rows((size_t)M * g->w, g->h);
+    for (int iy0 = 0; iy0 < g->h; iy0 += rows) {
+        int n = g->h - iy0 < rows ? g->h - iy0 : rows;
+        int ncol = n * g->w;
+        im2col_rows(work, dout, &a, iy0, n);
+        if (dweight)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cin, M, ncol,
+                        1.0f, in + (size_t)iy0 * g->w, (int)hw, work, ncol, 1.0f, dweight, M);
+        if (din)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cin, ncol, M,
+                        1.0f, weight, M, work, ncol, 1.0f, din + (size_t)iy0 * g->w, (int)hw);
+    }
+}
+
+void conv_transpose2d_backward_ref(float *din, float *dweight, float *dbias,
+                                   const float *dout, const float *in, const float *weight,
+                                   const ConvGeom *g)
+{
+    size_t ohw = (size_t)g->oh * g->ow;
+    if (dbias)
+        for (int co = 0; co < g->cout; co++)
+            for (size_t i = 0; i < ohw; i++)
+                dbias[co] += dout[co * ohw + i];
+    for (int ci = 0; ci < g->cin; ci++)
+        for (int iy = 0; iy < g->h; iy++)
+            for (int ix = 0; ix < g->w; ix++) {
+                size_t ii = ((size_t)ci * g->h + iy) * g->w + ix;
+                for (int co = 0; co < g->cout; co++)
+                    for (int ky = 0; ky < g->k; ky++)
+                        for (int kx = 0; kx < g->k; kx++) {
+                            int oy = iy * g->stride + ky - g->pad_t;
+                            int ox = ix * g->stride + kx - g->pad_l;
+                            if (oy < 0 || oy >= g->oh || ox < 0 || ox >= g->ow)
+                                continue;
+                            float d = dout[(size_t)co * ohw + (size_t)oy * g->ow + ox];
+                            size_t wi = (((size_t)ci * g->cout + co) * g->k + ky) * g->k + kx;
+                            dweight[wi] += d * in[ii];
+                            if (din)
+                                din[ii] += d * weight[wi];
                         }
             }
 }

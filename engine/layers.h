@@ -73,6 +73,53 @@ void upsample_nearest_forward(float *out, const float *in, int c, int h, int w, 
 /* x += y, n floats. */
 void add_forward(float *x, const float *y, size_t n);
 
+/* ---- backward (training) ---------------------------------------------------
+ * Argument order: (din, dweights..., dout, in, weights..., saved..., dims...).
+ * Every backward ADDS into its gradients (din, dweight, dbias, ...); the
+ * caller zeroes them once per step. din may be NULL where the input needs no
+ * gradient (a network's first layer). Each optimised backward keeps a naive
+ * _ref twin. Workspace: the forward's *_work_floats(). */
+
+/* in (cin, h, w), weight (cout, cin, k, k), dout (cout, oh, ow);
+ * dweight like weight, dbias (cout) or NULL, din like in or NULL; dweight
+ * NULL skips the weight gradient (a frozen network passing gradients). */
+void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
+                     const float *in, const float *weight, const ConvGeom *g, float *work);
+void conv2d_backward_ref(float *din, float *dweight, float *dbias, const float *dout,
+                         const float *in, const float *weight, const ConvGeom *g);
+/* in (cin, h, w), weight (cin, cout, k, k), dout (cout, oh, ow). */
+void conv_transpose2d_backward(float *din, float *dweight, float *dbias, const float *dout,
+                               const float *in, const float *weight, const ConvGeom *g,
+                               float *work);
+void conv_transpose2d_backward_ref(float *din, float *dweight, float *dbias,
+                                   const float *dout, const float *in, const float *weight,
+                                   const ConvGeom *g);
+
+/* Instance norm out of place, saving per-channel mean and 1/std (c) for the
+ * backward. out, in (c, hw); gamma/beta (c) or NULL. */
+void instance_norm_train_forward(float *out, float *mean, float *rstd, const float *in,
+                                 const float *gamma, const float *beta, float eps,
+                                 int c, size_t hw, int relu);
+/* dgamma/dbeta (c) or NULL (no affine); out is the forward's output (its
+ * sign masks the fused ReLU). */
+void instance_norm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                            const float *in, const float *out, const float *gamma,
+                            const float *mean, const float *rstd, int c, size_t hw, int relu);
+void relu_backward(float *din, const float *dout, const float *out, size_t n);
+void leaky_relu_backward(float *din, const float *dout, const float *in, float slope, size_t n);
+void tanh_backward(float *din, const float *dout, const float *out, size_t n);
+/* din (c, h, w), dout (c, h*s, w*s). */
+void upsample_nearest_backward(float *din, const float *dout, int c, int h, int w, int s);
+/* The residual add out = x + y: dx += dout, dy += dout. */
+void add_backward(float *dx, float *dy, const float *dout, size_t n);
+/* 2x2 average pooling, out (c, h/2, w/2) from in (c, h, w) (an odd last
+ * row or column is dropped): the multi-scale discriminator's input. */
+void avg_pool2_forward(float *out, const float *in, int c, int h, int w);
+void avg_pool2_backward(float *din, const float *dout, int c, int h, int w);
+/* The output mapping out = in * scale + offset, and its backward. */
+void affine_forward(float *out, const float *in, float scale, float offset, size_t n);
+void affine_backward(float *din, const float *dout, float scale, size_t n);
+
 /* Reflect index into [0, n): -1 -> 1, n -> n-2 (PyTorch ReflectionPad). */
 static inline int reflect_index(int i, int n)
 {

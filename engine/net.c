@@ -120,7 +120,9 @@ static int bind_tensor(Builder *b, const char *layer, const char *suffix,
 {
     char name[128];
     snprintf(name, sizeof(name), "%s.%s", layer, suffix);
-    const StTensor *t = st_find(b->st, name);
+    const StTensor *t = b->st ? st_find(b->st, name) : NULL;
+    if (!b->st)
+        goto place;   /* a spec without weights (net_from_spec) */
     if (!t) {
         seterr(b->err, b->errlen, "tensor %s is missing", name);
         return -1;
@@ -141,6 +143,7 @@ static int bind_tensor(Builder *b, const char *layer, const char *suffix,
         seterr(b->err, b->errlen, "tensor %s: expected shape (%s)", name, want);
         return -1;
     }
+place:;
     size_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
@@ -401,7 +404,10 @@ static void copy_weights(const Net *net, const SafeTensors *st)
     }
 }
 
-Net *net_from_safetensors(const SafeTensors *st, char *err, size_t errlen)
+/* Parses spec text; binds and copies weights from st, or zero parameters
+ * when st is NULL. The network maps in_ch channels to out_ch. */
+static Net *net_build(const char *text, const SafeTensors *st, int in_ch, int out_ch,
+                      char *err, size_t errlen)
 {
     Builder b = { .st = st, .err = err, .errlen = errlen };
     Net *net = calloc(1, sizeof(*net));
@@ -410,7 +416,6 @@ Net *net_from_safetensors(const SafeTensors *st, char *err, size_t errlen)
         seterr(err, errlen, "out of memory");
         return NULL;
     }
-    const char *text = st_meta(st, "atelier.spec");
     if (!text) {
         seterr(err, errlen, "no \"atelier.spec\" in the file's metadata: not an Atelier model");
         goto fail;
@@ -435,11 +440,11 @@ Net *net_from_safetensors(const SafeTensors *st, char *err, size_t errlen)
         seterr(err, errlen, "atelier.spec \"layers\" must be a non-empty array");
         goto fail;
     }
-    int chan = 3;
+    int chan = in_ch;
     if (parse_layers(&b, layers, 0, &chan, "layers"))
         goto fail;
-    if (chan != 3) {
-        seterr(err, errlen, "the network ends with %d channels, not 3", chan);
+    if (chan != out_ch) {
+        seterr(err, errlen, "the network ends with %d channels, not %d", chan, out_ch);
         goto fail;
     }
     net->ops = b.ops;
@@ -453,12 +458,15 @@ Net *net_from_safetensors(const SafeTensors *st, char *err, size_t errlen)
     net->nparams = b.nparams;
     net->params = aligned_alloc(64, (b.nparams ? b.nparams : NET_ALIGN_FLOATS) * sizeof(float));
     net->spec_json = strdup(text);
-    net->card_json = strdup(st_meta(st, "atelier.card") ? st_meta(st, "atelier.card") : "{}");
+    net->card_json = strdup(st && st_meta(st, "atelier.card") ? st_meta(st, "atelier.card") : "{}");
     if (!net->params || !net->spec_json || !net->card_json) {
         seterr(err, errlen, "out of memory");
         goto fail;
     }
-    copy_weights(net, st);
+    if (st)
+        copy_weights(net, st);
+    else
+        memset(net->params, 0, (b.nparams ? b.nparams : NET_ALIGN_FLOATS) * sizeof(float));
     json_decref(spec);
     return net;
 fail:
@@ -466,6 +474,16 @@ fail:
     json_decref(spec);
     net_free(net);
     return NULL;
+}
+
+Net *net_from_safetensors(const SafeTensors *st, char *err, size_t errlen)
+{
+    return net_build(st_meta(st, "atelier.spec"), st, 3, 3, err, errlen);
+}
+
+Net *net_from_spec(const char *spec_json, int in_ch, int out_ch, char *err, size_t errlen)
+{
+    return net_build(spec_json, NULL, in_ch, out_ch, err, errlen);
 }
 
 Net *net_load(const char *path, char *err, size_t errlen)

@@ -59,6 +59,10 @@ typedef struct NetPlan NetPlan;
  * copied, so st may be freed afterwards. Returns NULL with a message in err
  * on a bad spec, a missing tensor or a shape mismatch. */
 Net *net_from_safetensors(const SafeTensors *st, char *err, size_t errlen);
+/* Builds a network from spec text alone, with every parameter zero, mapping
+ * in_ch channels to out_ch (a discriminator: 3 to 1). For training, which
+ * initialises the weights itself. Same failure contract. */
+Net *net_from_spec(const char *spec_json, int in_ch, int out_ch, char *err, size_t errlen);
 /* Loads a model file; same contract. */
 Net *net_load(const char *path, char *err, size_t errlen);
 void net_free(Net *net);                      /* accepts NULL */

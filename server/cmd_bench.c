@@ -22,7 +22,8 @@ static const char bench_usage[] =
     "plan would need more (as stylize does).\n"
     "Prints one JSON line last: ms_median, ms_min, ms_mean, cpu_ms_median (CPU\n"
     "time of the process per run: all threads, spinning included), gflop, gflops,\n"
-    "peak_rss_mb (this process's high-water mark, VmHWM), plan_mb.\n";
+    "peak_rss_mb (this process's high-water mark, VmHWM), plan_mb.\n"
+    "atelier bench --train --help: timing a training step.\n";
 
 /* Peak resident memory of this process image in MB. VmHWM, unlike
  * getrusage's ru_maxrss, does not count a parent's memory from before exec. */
@@ -86,6 +87,9 @@ static int parse_size(const char *s, int *w, int *h)
 
 int cmd_bench(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--train"))
+            return cmd_bench_train(argc, argv);
     static const struct option opts[] = {
         { "models", required_argument, 0, 'M' }, { "model", required_argument, 0, 'm' },
         { "size", required_argument, 0, 's' }, { "threads", required_argument, 0, 't' },

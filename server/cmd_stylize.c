@@ -5,6 +5,7 @@
 #include <string.h>
 #include "engine/image.h"
 #include "engine/net.h"
+#include "engine/stylize.h"
 #include "server/cli.h"
 
 #define STYLIZE_MAX_PIXELS ((int64_t)1 << 28)   /* 268 Mpx: 16384 x 16384 */
@@ -26,27 +27,10 @@ static const char stylize_usage[] =
     "  --mem-budget MB   working memory for the network (default 700): an image\n"
     "                    whose whole-image plan needs more runs in overlapping\n"
     "                    bands within MB (same result, slower)\n"
+    "  --strength A      blend with the photo: 0 = the photo, 1 = fully styled\n"
+    "                    (default 1)\n"
+    "  --preserve-colors keep the photo's colours, restyle its luminance only\n"
     "  --quality Q       JPEG quality 1..100 (default 92)\n";
-
-/* The size to stylize at: the long side capped at max_size, aspect kept. */
-static void fit_size(int w, int h, long max_size, int *ow, int *oh)
-{
-    *ow = w;
-    *oh = h;
-    if (max_size <= 0 || (w <= max_size && h <= max_size))
-        return;
-    if (w >= h) {
-        *ow = (int)max_size;
-        *oh = (int)((double)h * max_size / w + 0.5);
-    } else {
-        *oh = (int)max_size;
-        *ow = (int)((double)w * max_size / h + 0.5);
-    }
-    if (*ow < 1)
-        *ow = 1;
-    if (*oh < 1)
-        *oh = 1;
-}
 
 int cmd_stylize(int argc, char **argv)
 {
@@ -54,12 +38,15 @@ int cmd_stylize(int argc, char **argv)
         { "models", required_argument, 0, 'M' }, { "model", required_argument, 0, 'm' },
         { "max-size", required_argument, 0, 's' }, { "threads", required_argument, 0, 't' },
         { "quality", required_argument, 0, 'q' }, { "mem-budget", required_argument, 0, 'B' },
+        { "strength", required_argument, 0, 'a' }, { "preserve-colors", no_argument, 0, 'p' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 }
     };
     const char *models = NULL, *model = NULL;
     long max_size = 1024, threads = cli_cores(), quality = 92;
     long budget_mb = STYLIZE_DEFAULT_BUDGET_MB;
+    double strength = 1.0;
+    StylizeOptions finish = { 1.0f, 0 };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -82,6 +69,12 @@ int cmd_stylize(int argc, char **argv)
             if (cli_parse_int(optarg, 16, 1 << 20, &budget_mb))
                 return fprintf(stderr, "atelier stylize: --mem-budget takes 16..1048576 (MB)\n"), 2;
             break;
+        case 'a':
+            if (cli_parse_double(optarg, 0, 1, &strength))
+                return fprintf(stderr, "atelier stylize: --strength takes 0..1\n"), 2;
+            finish.strength = (float)strength;
+            break;
+        case 'p': finish.preserve_colors = 1; break;
         case 'h': fputs(stylize_usage, stdout); return 0;
         default: fputs(stylize_usage, stderr); return 2;
         }
@@ -107,7 +100,7 @@ int cmd_stylize(int argc, char **argv)
         goto out;
     }
     int w, h;
-    fit_size(img->w, img->h, max_size, &w, &h);
+    stylize_fit(img->w, img->h, (int)max_size, &w, &h);
     if (w != img->w || h != img->h) {
         small = image_resize(img, w, h);
         if (!small) {
@@ -119,17 +112,21 @@ int cmd_stylize(int argc, char **argv)
         small = NULL;
     }
     /* The whole-image plan when it fits the budget, else bands within it
-     * (whose output needs its own buffer: the sweeps reread the input). */
+     * (whose output needs its own buffer: the sweeps reread the input).
+     * Blending or keeping colours needs the photo after the network runs,
+     * so the output then goes to its own buffer too. */
     size_t budget = (size_t)budget_mb << 20;
+    int keep_photo = finish.strength < 1.0f || finish.preserve_colors;
     planar = malloc((size_t)3 * w * h * sizeof(float));
     if (net_plan_estimate_bytes(net, h, w, (int)threads) <= budget) {
         plan = net_plan(net, h, w);
     } else {
         tiled = net_tiled_plan(net, h, w, budget, (int)threads);
-        result = tiled && !net_tiled_in_place(tiled) ? malloc((size_t)3 * w * h * sizeof(float))
-                                                      : NULL;
+        keep_photo |= tiled && !net_tiled_in_place(tiled);
     }
-    if (!planar || (!plan && !tiled) || (tiled && !net_tiled_in_place(tiled) && !result)) {
+    if (keep_photo)
+        result = malloc((size_t)3 * w * h * sizeof(float));
+    if (!planar || (!plan && !tiled) || (keep_photo && !result)) {
         fprintf(stderr, "atelier stylize: cannot plan %dx%d for %s in %ld MB (too small, or "
                 "out of memory)\n", w, h, what, budget_mb);
         goto out;
@@ -139,11 +136,13 @@ int cmd_stylize(int argc, char **argv)
     image_to_planar(img, planar);
     image_free(img);
     img = NULL;
-    if (plan ? net_forward(net, plan, planar, planar)
+    if (plan ? net_forward(net, plan, planar, result ? result : planar)
              : net_tiled_forward(net, tiled, planar, result ? result : planar)) {
         fprintf(stderr, "atelier stylize: the forward pass failed\n");
         goto out;
     }
+    if (result)
+        stylize_finish(result, planar, h, w, &finish);
     if (tiled)
         fprintf(stderr, "atelier stylize: %d sweeps of %d bands in %.0f MB\n",
                 net_tiled_sweeps(tiled), net_tiled_bands(tiled),

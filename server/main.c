@@ -13,13 +13,15 @@ static const struct {
     { "convert", cmd_convert, "import a foreign checkpoint (ml5)" },
     { "inspect", cmd_inspect, "print a model's card, spec and tensors" },
     { "bench", cmd_bench, "time the engine" },
+    { "healthcheck", cmd_healthcheck, "exit 0 if a running server answers /healthz" },
+    { "train", cmd_train, "train a style from photos and paintings" },
 };
 
 static void usage(FILE *f)
 {
     fputs("usage: atelier COMMAND [OPTIONS]\n\ncommands:\n", f);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
     fputs("\natelier COMMAND --help says more.\n", f);
 }
 

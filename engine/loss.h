@@ -1,0 +1,58 @@
+/* loss.h: the training losses. Each returns its value (already multiplied by
+ * weight) and ADDS weight * dLoss/dinput into its gradient buffer.
+ *
+ * Adversarial losses act on a discriminator's raw patch scores d (n floats,
+ * averaged over them). Content, total-variation and style losses act on
+ * images in pixel units (B, 3, H, W), 0..255.
+ */
+#ifndef ATELIER_LOSS_H
+#define ATELIER_LOSS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum GanLoss { GAN_LSGAN, GAN_HINGE, GAN_NS } GanLoss;
+typedef enum GanRole { GAN_D_REAL, GAN_D_FAKE, GAN_G } GanRole;
+
+/* LSGAN (Mao et al. 2017): D real (d-1)^2, D fake d^2, G (d-1)^2.
+ * Hinge (Lim & Ye 2017): D real relu(1-d), D fake relu(1+d), G -d.
+ * Non-saturating (Goodfellow et al. 2014): D real softplus(-d), D fake
+ * softplus(d), G softplus(-d). Means over n. */
+double loss_gan(float *dd, const float *d, size_t n, GanLoss kind, GanRole role, float weight);
+
+/* Content: mean squared difference between the luminance of out and photo
+ * (both 0..255 pixels, scaled to 0..1), each average-pooled by `pool`
+ * (pool divides h and w): the photo's structure at a coarse scale, leaving
+ * colour, fine texture and strokes to the style terms. work holds
+ * loss_content_work_floats() floats. */
+size_t loss_content_work_floats(int h, int w, int pool);
+double loss_content(float *dout, const float *out, const float *photo, int b, int h, int w,
+                    int pool, float weight, float *work);
+
+/* Total variation: mean squared difference of neighbouring pixels (0..1). */
+double loss_tv(float *dout, const float *out, int b, int h, int w, float weight);
+
+/* Style: Gram matrices (Gatys et al. 2016) of a fixed random multi-scale
+ * convolutional feature extractor (random filters carry texture statistics
+ * well: Ustyuzhaninov et al. 2016, "Texture synthesis using shallow
+ * convolutional networks with random filters"), matched to the average Gram
+ * of the style image's patches. Each stage is a 3x3 conv + ReLU, stride 1
+ * then 2, 2, 2; its loss is |G - G_style|^2 / |G_style|^2 (scale-free). */
+typedef struct StyleNet StyleNet;
+
+/* New extractor with random He-normal filters from seed. NULL with a
+ * message on failure. Free with style_free(). */
+StyleNet *style_new(uint64_t seed, char *err, size_t errlen);
+void style_free(StyleNet *s);               /* accepts NULL */
+/* Plans for batch b of h x w images. 0 or -1. */
+int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen);
+/* Accumulates the Grams of imgs (b, 3, h, w, the planned shape) into the
+ * target; style_target_done() averages what was added. */
+void style_target_add(StyleNet *s, const float *imgs);
+void style_target_done(StyleNet *s);
+/* The target Grams as one block (for checkpoints): pointer and floats. */
+float *style_target(StyleNet *s, size_t *floats);
+/* Style loss of img (b, 3, h, w); adds the gradient into dimg. */
+double style_loss(StyleNet *s, float *dimg, const float *img, float weight);
+
+#endif

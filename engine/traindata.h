@@ -1,0 +1,44 @@
+/* traindata.h: the training data: content photos from a folder and style
+ * images, decoded once through image.h and sampled as random square crops.
+ *
+ * Content: every .jpg/.jpeg/.png in the folder, sorted by name, downscaled
+ * so the shorter side is at most 2 * size. Every `holdout`-th photo
+ * (indices holdout-1, 2*holdout-1, ...) is kept out of training for
+ * evaluation (0 = none). A sample is a crop whose side is uniform in
+ * [size, min(short side, 1.5 * size)] (scale jitter), resized to size x
+ * size, flipped left-right with probability 1/2.
+ * Style: each image whole; a sample is a crop whose side is uniform in
+ * [lo, hi] of the shorter side (patches at several scales), resized to
+ * size x size and flipped with probability 1/2.
+ */
+#ifndef ATELIER_TRAINDATA_H
+#define ATELIER_TRAINDATA_H
+
+#include <stddef.h>
+#include "engine/image.h"
+#include "engine/rng.h"
+
+typedef struct TrainData TrainData;
+
+/* Loads the data. Returns NULL with a message in err (no photos, an
+ * undecodable file, no memory). Free with tdata_free(). */
+TrainData *tdata_load(const char *content_dir, const char *const *styles, int nstyles,
+                      int size, int holdout, char *err, size_t errlen);
+void tdata_free(TrainData *d);               /* accepts NULL */
+
+int tdata_count(const TrainData *d);          /* training photos */
+/* Held-out photos: count, and the file name of the i-th (borrowed). */
+int tdata_holdout_count(const TrainData *d);
+const char *tdata_holdout_name(const TrainData *d, int i);
+/* The i-th held-out photo as a centre square of side size, planar
+ * (3, size, size) pixels into dst. 0 or -1. */
+int tdata_holdout_square(const TrainData *d, int i, int size, float *dst);
+
+/* Random content crops into dst (b, 3, size, size) pixels. 0 or -1 (no
+ * memory). */
+int tdata_content_batch(const TrainData *d, Rng *r, int b, float *dst);
+/* Random style patches into dst (b, 3, size, size); side fractions lo..hi
+ * of the style image's shorter side. 0 or -1. */
+int tdata_style_batch(const TrainData *d, Rng *r, int b, float lo, float hi, float *dst);
+
+#endif

@@ -1,0 +1,94 @@
+/* trainer.h: the GAN style trainer as a library: a generator learns to
+ * paint content photos so that a PatchGAN discriminator cannot tell its
+ * patches from the style images', while content, style and TV losses keep
+ * the photo's structure and the painting's statistics.
+ *
+ * A job is a Trainer made from a TrainConfig; trainer_run() runs it to the
+ * last step or until *cancel becomes non-zero (then it finishes the step,
+ * writes a checkpoint and returns 1). It never exits the process, keeps no
+ * global state and reports through a callback, so the server's job queue
+ * can run it on a thread. Engine threads (engine_set_threads) are the
+ * caller's business.
+ *
+ * Files, under <models>/<name>/:
+ *   vN.safetensors           each checkpoint, a servable model (spec + card
+ *                            in its metadata), written atomically; N is the
+ *                            next free version
+ *   vN.preview.jpg           held-out photos (top) and their stylisation
+ *   .train/state.safetensors everything --resume needs: both networks, Adam
+ *                            moments, spectral-norm vectors, the style
+ *                            targets, step, RNG state and the config
+ */
+#ifndef ATELIER_TRAINER_H
+#define ATELIER_TRAINER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "engine/loss.h"
+
+typedef enum TrainArch { TRAIN_ARCH_FAST, TRAIN_ARCH_RESNET9 } TrainArch;
+
+typedef struct TrainConfig {
+    const char *const *styles;  /* style image paths */
+    int nstyles;
+    const char *content_dir;
+    const char *models_dir, *name;
+    int64_t steps;
+    int size, batch, checkpoint_every, log_every;
+    uint64_t seed;
+    int resume;
+    TrainArch arch;
+    int width, blocks, resize_conv;      /* fast arch; resnet9: width = ngf */
+    int ndf, d_layers, d_spectral;       /* discriminator */
+    int d_scales;                        /* 2: a second D on 2x-downsampled images */
+    float lr_g, lr_d, beta1, beta2;
+    float decay_from;                    /* LR constant until this fraction, then linear to 0 */
+    GanLoss gan;
+    float w_adv, w_content, w_style, w_tv;
+    int content_pool;
+    float style_lo, style_hi;            /* style patch side, fractions of the short side */
+    int holdout;                         /* every holdout-th photo is held out */
+    const char *command;                 /* the exact command, for the card */
+    const char *style_title, *style_license;
+} TrainConfig;
+
+/* Fills c with the defaults (the recipe in docs/training.md). */
+void trainer_defaults(TrainConfig *c);
+
+typedef struct TrainProgress {
+    int64_t step, steps;
+    double d_loss, g_adv, content, style, tv;
+    double steps_per_s, eta_s, elapsed_s;
+    int version;               /* > 0 when this report follows a checkpoint */
+    const char *path;          /* that checkpoint's path, else NULL */
+} TrainProgress;
+
+/* Called every log_every steps and after every checkpoint. */
+typedef void (*TrainProgressFn)(void *ctx, const TrainProgress *p);
+
+typedef struct Trainer Trainer;
+
+/* Loads data, builds and initialises (or, with resume, restores) the
+ * networks. NULL with a message in err. Free with trainer_free(). */
+Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen);
+void trainer_free(Trainer *t);               /* accepts NULL */
+
+/* Trains. Returns 0 at the last step, 1 when cancelled (after a
+ * checkpoint), -1 with a message on failure. */
+int trainer_run(Trainer *t, atomic_int *cancel, TrainProgressFn fn, void *ctx,
+                char *err, size_t errlen);
+
+/* One G + D step on the given batch (photos and style patches, each
+ * (batch, 3, size, size) pixels), for benchmarks and tests. */
+void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgress *out);
+
+/* A trainer without data for benchmarks and tests: networks from cfg at
+ * random init, no style loss unless w_style > 0 (then a random target). */
+Trainer *trainer_new_synthetic(const TrainConfig *cfg, char *err, size_t errlen);
+
+/* The networks being trained (borrowed; for tests and tools). */
+struct TNet *trainer_generator(Trainer *t);
+struct TNet *trainer_discriminator(Trainer *t);
+
+#endif

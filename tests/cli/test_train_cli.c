@@ -1,0 +1,169 @@
+/* test_train_cli.c: `atelier train` through the real binary on a tiny
+ * synthetic data set: checkpoints as versions with card and preview,
+ * --resume, a clean stop on SIGINT, serving the result, and refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include "engine/image.h"
+#include "tests/engine/util.h"
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/atelier-train-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/photos", tmpdir);
+    if (mkdir(path, 0755))
+        return -1;
+    for (int i = 0; i < 6; i++) {
+        int w = 72 + 8 * i, h = 64 + 4 * i;
+        Image *img = image_new(w, h);
+        if (!img)
+            return -1;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                uint8_t *p = img->px + ((size_t)y * w + x) * 3;
+                p[0] = (uint8_t)(x * 255 / w);
+                p[1] = (uint8_t)(y * 255 / h);
+                p[2] = (uint8_t)((x * (i + 1) ^ y) & 0xff);
+            }
+        snprintf(path, sizeof(path), "%s/photos/p%d.%s", tmpdir, i, i % 2 ? "png" : "jpg");
+        if (image_save_file(img, path, 90)) {
+            image_free(img);
+            return -1;
+        }
+        if (i == 0) {
+            snprintf(path, sizeof(path), "%s/style.jpg", tmpdir);
+            if (image_save_file(img, path, 90)) {
+                image_free(img);
+                return -1;
+            }
+        }
+        image_free(img);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+__attribute__((format(printf, 2, 3)))
+static int run(char **out, const char *fmt, ...)
+{
+    char args[2048], cmd[2600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "%s %s", tu_atelier(), args);
+    int rc = tu_run(cmd, out);
+    printf("  $ atelier %s -> %d\n", args, rc);
+    return rc;
+}
+
+/* Whether tmpdir/rel exists. */
+static int exists(const char *rel)
+{
+    char path[256];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+    return stat(path, &sb) == 0;
+}
+
+#define TINY "--style %s/style.jpg --content %s/photos --models %s/models --size 32 " \
+             "--width 4 --ndf 4 --threads 1 --holdout 3 --log-every 1"
+
+static void test_train_resume_serve(void **state)
+{
+    (void)state;
+    char *out;
+    assert_int_equal(run(&out, "train " TINY " --name tiny --steps 2 --checkpoint-every 1",
+                         tmpdir, tmpdir, tmpdir), 0);
+    assert_non_null(strstr(out, "step      2/2"));
+    assert_non_null(strstr(out, "checkpoint v2"));
+    free(out);
+    assert_true(exists("models/tiny/v1.safetensors"));
+    assert_true(exists("models/tiny/v2.safetensors"));
+    assert_true(exists("models/tiny/v2.preview.jpg"));
+    assert_true(exists("models/tiny/card.json"));
+    assert_true(exists("models/tiny/.train/state.safetensors"));
+    assert_int_equal(run(&out, "train " TINY " --name tiny --steps 3 --checkpoint-every 10 "
+                         "--resume", tmpdir, tmpdir, tmpdir), 0);
+    assert_non_null(strstr(out, "step      3/3"));
+    free(out);
+    assert_true(exists("models/tiny/v3.safetensors"));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/models/tiny/card.json", tmpdir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char card[4096] = "";
+    size_t n = fread(card, 1, sizeof(card) - 1, f);
+    card[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(card, "\"steps\": 3"));
+    assert_non_null(strstr(card, "--resume"));
+    /* The checkpoint serves. */
+    assert_int_equal(run(&out, "stylize --models %s/models --model tiny %s/photos/p1.png "
+                         "%s/out.png", tmpdir, tmpdir, tmpdir), 0);
+    free(out);
+    assert_true(exists("out.png"));
+}
+
+static void test_sigint_checkpoints(void **state)
+{
+    (void)state;
+    char cmd[3000], *out;
+    snprintf(cmd, sizeof(cmd),
+             "sh -c '%s train " TINY " --name stop --steps 1000000 --checkpoint-every 0 "
+             "2>%s/log & pid=$!; i=0; while ! grep -q \"^step\" %s/log && [ $i -lt 600 ]; "
+             "do sleep 0.1; i=$((i+1)); done; kill -INT $pid; wait $pid; echo rc=$?; cat %s/log'",
+             tu_atelier(), tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+    assert_int_equal(tu_run(cmd, &out), 0);
+    printf("%s", out);
+    assert_non_null(strstr(out, "rc=0"));
+    assert_non_null(strstr(out, "stopped by signal"));
+    free(out);
+    assert_true(exists("models/stop/v1.safetensors"));
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    char *out;
+    assert_int_equal(run(&out, "train --content %s/photos --name x", tmpdir), 2);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name 'Bad Name'", tmpdir, tmpdir, tmpdir), 2);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name x --size 34", tmpdir, tmpdir, tmpdir), 1);
+    assert_non_null(strstr(out, "multiple of 4"));
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name never --resume", tmpdir, tmpdir, tmpdir), 1);
+    free(out);
+    assert_int_equal(run(&out, "train --style %s/none.jpg --content %s/photos --name x "
+                         "--models %s/models", tmpdir, tmpdir, tmpdir), 1);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_train_resume_serve),
+        cmocka_unit_test(test_sigint_checkpoints),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
