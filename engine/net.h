@@ -126,9 +126,17 @@ int net_plan_set_threads(NetPlan *plan, int n);
 int net_plan_threads(const NetPlan *plan);
 
 /* The thread count new plans start with (default 1), process-wide; set it
- * once at start-up, before planning. */
+ * once at start-up, before planning. It also keeps OpenBLAS at one thread
+ * (as the first plan does), since plans split their layers themselves. */
 void engine_set_threads(int n);
 int engine_get_threads(void);
+
+/* For code that calls the layer kernels (conv2d_forward, ...) directly
+ * rather than through a plan, e.g. training: lets OpenBLAS itself use n
+ * threads from then on (later plans do not pin it back). Do not run
+ * multi-threaded plans at the same time: their tasks would each start
+ * OpenBLAS threads. Set it after engine_set_threads(). */
+void engine_set_blas_threads(int n);
 
 /* Per-layer timing: net_plan_set_profile(plan, 1) starts summing the wall
  * time of every step over the following forwards (0 stops; -1 on no

@@ -41,6 +41,12 @@ int engine_get_threads(void)
     return engine_threads;
 }
 
+void engine_set_blas_threads(int n)
+{
+    pthread_once(&blas_once, blas_single_thread);
+    openblas_set_num_threads(n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n);
+}
+
 /* ---- first-fit arena allocator (planning time only) -------------------- */
 
 #define MAX_LIVE 64
