@@ -51,7 +51,7 @@ static const Opt opts[] = {
     {"max-pixels", OPT_I64, F(max_pixels), 0, 1, INT64_C(1) << 31, "50000000",
      "largest decoded image, width x height"},
     {"mem-budget-mb", OPT_MB, F(mem_budget_bytes), 0, 64, 1 << 20, "1536",
-     "memory one worker may plan and keep for inference, MiB"},
+     "memory one worker may plan and keep for inference, MiB; larger images run in bands within it"},
     {"timeout", OPT_INT, F(timeout_s), 0, 1, 3600, "30",
      "seconds a connection may stay idle"},
     {"per-ip-limit", OPT_INT, F(per_ip_limit), 0, 1, 100000, "64",

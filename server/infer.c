@@ -1,5 +1,11 @@
 /* infer.c: the worker side of POST /stylize, and each worker's plan cache.
  *
+ * An image whose whole-image plan would not fit the worker's memory budget
+ * runs banded instead (net_tiled: overlapping bands, global instance-norm
+ * statistics, the same result as the whole-image pass up to rounding): it
+ * takes longer, but memory stays within the budget whatever the size. Such
+ * plans are made per request and never cached.
+ *
  * A cache entry holds a reference to the model version it was planned for
  * (a plan points into its Net), so a version swapped out of the registry
  * stays alive until the worker drops the entry: at its next job for that
@@ -94,8 +100,10 @@ static void fail(InferResult *res, ProblemKind kind, const char *fmt, ...)
 }
 
 /* Finds or makes the entry for (model, h, w). Returns NULL with res filled
- * on failure. */
-static Entry *plan_for(InferWorker *w, ModelRef *model, int h, int w_, InferResult *res)
+ * on failure, or NULL with *banded set when the whole-image plan would not
+ * fit the budget. */
+static Entry *plan_for(InferWorker *w, ModelRef *model, int h, int w_, InferResult *res,
+                       int *banded)
 {
     Entry *e = NULL, *lru = NULL;
     NetPlan *plan;
@@ -113,6 +121,11 @@ static Entry *plan_for(InferWorker *w, ModelRef *model, int h, int w_, InferResu
             return s;
         }
     }
+    buf = (size_t)3 * (size_t)h * (size_t)w_ * sizeof(float);
+    if (net_plan_estimate_bytes(model->net, h, w_, engine_get_threads()) + 2 * buf > w->budget) {
+        *banded = 1;
+        return NULL;
+    }
     plan = net_plan(model->net, h, w_);
     if (!plan) {
         /* Sizes the network cannot take (a reflection pad wider than the
@@ -125,13 +138,10 @@ static Entry *plan_for(InferWorker *w, ModelRef *model, int h, int w_, InferResu
             fail(res, PROBLEM_OVERLOADED, "out of memory planning a %dx%d image", w_, h);
         return NULL;
     }
-    buf = (size_t)3 * (size_t)h * (size_t)w_ * sizeof(float);
     bytes = net_plan_bytes(plan) + 2 * buf;
     if (bytes > w->budget) {
         net_plan_free(plan);
-        fail(res, PROBLEM_IMAGE_TOO_LARGE,
-             "a %dx%d image needs %zu MiB, above the %zu MiB per worker; lower max_size", w_,
-             h, bytes >> 20, w->budget >> 20);
+        *banded = 1;
         return NULL;
     }
     /* Evict least recently used entries until the new one fits. */
@@ -170,12 +180,54 @@ static Entry *plan_for(InferWorker *w, ModelRef *model, int h, int w_, InferResu
     return e;
 }
 
+/* The banded forward of fit into out, within the worker's budget (the cache
+ * is emptied first: the budget is the worker's whole). 0, or -1 with res
+ * filled. */
+static int run_banded(InferWorker *w, ModelRef *model, Image *fit, const InferParams *p,
+                      InferResult *res)
+{
+    size_t buf = (size_t)3 * (size_t)fit->h * (size_t)fit->w * sizeof(float);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        entry_drop(w, &w->slots[i]);
+    NetTiled *t = NULL;
+    float *in = NULL, *out = NULL;
+    int rc = -1;
+    if (2 * buf < w->budget)
+        t = net_tiled_plan(model->net, fit->h, fit->w, w->budget - 2 * buf,
+                           engine_get_threads());
+    if (!t) {
+        fail(res, PROBLEM_IMAGE_TOO_LARGE,
+             "a %dx%d image does not fit the %zu MiB per worker, even in bands; lower max_size",
+             fit->w, fit->h, w->budget >> 20);
+        return -1;
+    }
+    in = malloc(buf);
+    out = malloc(buf);
+    if (!in || !out) {
+        fail(res, PROBLEM_OVERLOADED, "out of memory for a %dx%d image", fit->w, fit->h);
+        goto done;
+    }
+    image_to_planar(fit, in);
+    if (net_tiled_forward(model->net, t, in, out)) {
+        fail(res, PROBLEM_INTERNAL, "the forward pass failed");
+        goto done;
+    }
+    stylize_finish(out, in, fit->h, fit->w, &p->opt);
+    image_from_planar(fit, out);
+    rc = 0;
+done:
+    free(in);
+    free(out);
+    net_tiled_free(t);
+    return rc;
+}
+
 void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
                const InferParams *p, InferResult *res)
 {
     Image *src = NULL, *fit = NULL;
     Entry *e;
-    int code = 0, fw, fh;
+    int code = 0, fw, fh, banded = 0;
     char err[200] = "";
     double t0 = pool_clock(), t1, t2;
     memset(res, 0, sizeof *res);
@@ -199,21 +251,26 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
     }
     res->w = fit->w;
     res->h = fit->h;
-    if (!(e = plan_for(w, model, fit->h, fit->w, res)))
+    e = plan_for(w, model, fit->h, fit->w, res, &banded);
+    if (!e && !banded)
         goto done;
-    image_to_planar(fit, e->in);
     t1 = pool_clock();
     res->decode_s = t1 - t0;
-
-    if (net_forward(model->net, e->plan, e->in, e->out)) {
-        fail(res, PROBLEM_INTERNAL, "the forward pass failed");
-        goto done;
+    if (banded) {
+        if (run_banded(w, model, fit, p, res))
+            goto done;
+    } else {
+        image_to_planar(fit, e->in);
+        if (net_forward(model->net, e->plan, e->in, e->out)) {
+            fail(res, PROBLEM_INTERNAL, "the forward pass failed");
+            goto done;
+        }
+        stylize_finish(e->out, e->in, fit->h, fit->w, &p->opt);
+        image_from_planar(fit, e->out);
     }
-    stylize_finish(e->out, e->in, fit->h, fit->w, &p->opt);
     t2 = pool_clock();
     res->infer_s = t2 - t1;
 
-    image_from_planar(fit, e->out);
     res->format = p->format != IMG_UNKNOWN ? p->format : image_sniff(img, len);
     code = res->format == IMG_PNG ? image_encode_png(fit, &res->data, &res->len)
                                   : image_encode_jpeg(fit, p->quality, &res->data, &res->len);

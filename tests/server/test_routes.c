@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/net.h"
 #include "server/log.h"
 #include "server/routes.h"
 #include "tests/engine/st_fixture.h"
@@ -379,6 +380,40 @@ static void test_stylize(void **state)
     infer_worker_free(f->worker);
     f->worker = infer_worker_new(256u << 20);
     free(jpeg);
+
+    /* A budget just under the whole-image plan: the image runs in bands
+     * and comes out as the whole-image pass did, up to rounding. */
+    free(png);
+    png = harness_png(100, 90, &plen);
+    Image *whole, *bands;
+    assert_int_equal(stylize(f, "POST /stylize", png, plen, &resp), 200);
+    whole = image_decode(resp.body, resp.len, 1 << 20, &code, err, sizeof err);
+    free(resp.body);
+    int rc;
+    ModelRef *m = registry_acquire(f->ctx.reg, "tiny", &rc);
+    assert_non_null(m);
+    size_t need = net_plan_estimate_bytes(m->net, 90, 100, engine_get_threads()) +
+                  2 * (size_t)3 * 90 * 100 * sizeof(float);
+    registry_release(m);
+    infer_worker_free(f->worker);
+    f->worker = infer_worker_new(need - 1);
+    assert_int_equal(stylize(f, "POST /stylize", png, plen, &resp), 200);
+    bands = image_decode(resp.body, resp.len, 1 << 20, &code, err, sizeof err);
+    free(resp.body);
+    assert_non_null(whole);
+    assert_non_null(bands);
+    int maxd = 0;
+    for (size_t i = 0; i < (size_t)3 * 90 * 100; i++) {
+        int d = abs((int)whole->px[i] - (int)bands->px[i]);
+        maxd = d > maxd ? d : maxd;
+    }
+    printf("  banded under a %zu-byte budget: max difference %d level(s)\n", need - 1, maxd);
+    assert_true(maxd <= 1);
+    assert_int_equal(infer_worker_bytes(f->worker), 0);   /* banded plans are not cached */
+    image_free(whole);
+    image_free(bands);
+    infer_worker_free(f->worker);
+    f->worker = infer_worker_new(256u << 20);
     free(png);
 }
 
