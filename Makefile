@@ -25,7 +25,7 @@ TESTLIBS := $(shell pkg-config --libs cmocka libcurl 2>/dev/null)
 ENGINE_SRC := $(wildcard engine/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 TEST_SRC   := $(wildcard tests/*/test_*.c)
-TEST_LIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*/*.c))
+TEST_LIB_SRC := $(filter-out $(TEST_SRC) tests/fuzz/%,$(wildcard tests/*/*.c))
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -78,6 +78,39 @@ check-deps:
 	@pkg-config --exists $(PKGS) libcurl || tools/install-deps.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
+
+# Fuzzing (tests/fuzz/README.md). `make fuzz` builds the libFuzzer targets
+# with clang, ASan and UBSan in build-fuzz/ and runs each for FUZZ_SECONDS;
+# `make fuzz-smoke` runs each for 20 s; `make fuzz-replay` replays the
+# committed corpus and regression inputs in this build (any BUILD).
+FUZZ_SECONDS ?= 60
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB   := $(BUILD)/tests/fuzz/common.o $(BUILD)/libserver.a $(BUILD)/libengine.a
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-replay
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+fuzz-build:
+	$(MAKE) CC=clang BUILD=build-fuzz OPT="-O1 -fno-omit-frame-pointer" \
+	  HARDEN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	  LDFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer" $(FUZZ_NAMES:%=build-fuzz/fuzz/%)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh 20 $(FUZZ_NAMES)
+
+fuzz-replay: $(FUZZ_NAMES:%=$(BUILD)/replay/%)
+	@for t in $(FUZZ_NAMES); do \
+	  $(BUILD)/replay/$$t tests/fuzz/corpus/$$t tests/fuzz/regress/$$t || exit 1; done
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
