@@ -4,6 +4,8 @@
 #define ATELIER_NET_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include "engine/layers.h"
 #include "engine/net.h"
 
@@ -59,5 +61,15 @@ struct NetPlan {
     float *work;
     size_t work_floats;
 };
+
+/* n floats, 64-byte aligned, freed with free(); NULL when out of memory or
+ * when n is absurd. aligned_alloc wants a size that is a multiple of the
+ * alignment (C11 7.22.3.1; ASan enforces it), so the size is rounded up. */
+static inline float *net_alloc_floats(size_t n)
+{
+    if (n > (SIZE_MAX - 63) / sizeof(float))
+        return NULL;
+    return aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+}
 
 #endif

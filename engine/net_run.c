@@ -232,8 +232,8 @@ NetPlan *net_plan(const Net *net, int h, int w)
     p->ow = w;
     p->out_off = cur;
     p->arena_floats = a.high;
-    p->arena = aligned_alloc(64, p->arena_floats * sizeof(float));
-    p->work = aligned_alloc(64, (p->work_floats + NET_ALIGN_FLOATS) * sizeof(float));
+    p->arena = net_alloc_floats(p->arena_floats);
+    p->work = net_alloc_floats(p->work_floats + NET_ALIGN_FLOATS);
     if (!p->arena || !p->work)
         goto fail;
     return p;
