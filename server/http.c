@@ -483,31 +483,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_write("warn", "libmicrohttpd", "{s:s}", "detail", msg);
 }
 
-static int hex(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Percent-decoding of paths and query values, as libmicrohttpd's own but
- * keeping "%00" as it is: a decoded NUL would cut the C string short, so
- * "/models/tiny%00x" would read as "/models/tiny". Kept literal, it makes
- * the name invalid instead. */
+/* libmicrohttpd's unescaper, replaced by routes_unescape (which keeps
+ * "%00" literal). */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
-    char *r = s, *w = s;
-    while (*r) {
-        int hi, lo;
-        if (r[0] == '%' && (hi = hex(r[1])) >= 0 && (lo = hex(r[2])) >= 0 && (hi | lo)) {
-            *w++ = (char)(hi * 16 + lo);
-            r += 3;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = '\0';
-    return (size_t)(w - s);
+    return routes_unescape(s);
 }
 
 /* ---- start and stop ---------------------------------------------------- */
