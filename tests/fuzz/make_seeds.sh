@@ -121,4 +121,70 @@ tf = {"version": 1, "arch": "ml5-like", "input": {"scale": 1.0, "offset": 0.0},
     {"op": "conv_transpose2d", "name": "c", "in": 2, "out": 3, "k": 3, "stride": 2,
      "pad": "same", "output_padding": 0, "bias": False}, {"op": "tanh"}]}
 put("fuzz_spec", "tf_same.json", json.dumps(tf).encode())
+
+# ml5 manifests: the exporter's layout (Variable, Variable_1, ... each with
+# a filename and a TF shape), and variations of it.
+conv = [(9, 3, 32, 0), (3, 32, 64, 0), (3, 64, 128, 0)] + [(3, 128, 128, 0)] * 10 + \
+       [(3, 128, 64, 1), (3, 64, 32, 1), (9, 32, 3, 0)]
+man = {}
+for i, (k, ci, co, t) in enumerate(conv):
+    shapes = [[k, k, co, ci] if t else [k, k, ci, co], [co], [co]]
+    for j in range(3):
+        n = 3 * i + j
+        man["Variable" if n == 0 else "Variable_%d" % n] = {
+            "filename": "variable_%d" % n, "shape": shapes[j]}
+put("fuzz_ml5", "exporter.json", json.dumps(man).encode())
+bad = dict(man); bad["Variable_4"] = {"filename": "../variable_4", "shape": [64]}
+put("fuzz_ml5", "dotdot.json", json.dumps(bad).encode())
+bad = dict(man); bad["Variable_7"] = {"filename": "variable_7", "shape": [3, 3, 128, 129]}
+put("fuzz_ml5", "shape.json", json.dumps(bad).encode())
+put("fuzz_ml5", "empty.json", b"{}")
+
+# Stylize queries and other requests for fuzz_query:
+# "METHOD TARGET\nCONTENT-TYPE\nAUTHORIZATION\nBODY".
+tiny_png = png(picture(4, 3))
+reqs = {
+    "stylize_png": b"POST /stylize?model=tiny&strength=0.5&max_size=64&format=jpeg&quality=80"
+                   b"\nimage/png\n\n" + tiny_png,
+    "stylize_jpeg": b"POST /stylize?preserve_colors&format=png\nimage/jpeg; q=1\n\n" +
+                    jpeg(picture(5, 4)),
+    "stylize_form": b"POST /stylize?preserve_colors=off\nmultipart/form-data; boundary=x\n\n" +
+                    tiny_png,
+    "stylize_bad": b"POST /stylize?strength=1e999&max_size=-0&quality=%00&model=..%2f"
+                   b"\napplication/octet-stream\n\nGIF89a",
+    "models": b"GET /models\n\n\n",
+    "model": b"GET /models/tiny\n\n\n",
+    "current": b"PUT /models/tiny/current?version=1\napplication/json\nBearer s3cret\n"
+               b"{\"version\": 1}",
+    "head": b"HEAD /stylize\n\n\n",
+    "train": b"POST /train\napplication/json\nBearer s3cret\n{}",
+    "metrics": b"GET /metrics\n\n\n",
+    "readyz": b"GET /readyz?x=%2e%2e\n\n\n",
+}
+for k, v in reqs.items():
+    put("fuzz_query", k + ".txt", v)
+
+# Multipart bodies for fuzz_multipart: "CONTENT-TYPE\nBODY".
+def form(boundary, parts, ctype=None):
+    b = boundary.encode()
+    out = b""
+    for name, data, filename, ptype in parts:
+        out += b"--" + b + b"\r\nContent-Disposition: form-data; name=\"" + name.encode() + b"\""
+        if filename:
+            out += b"; filename=\"" + filename.encode() + b"\""
+        out += b"\r\n"
+        if ptype:
+            out += b"Content-Type: " + ptype.encode() + b"\r\n"
+        out += b"\r\n" + data + b"\r\n"
+    out += b"--" + b + b"--\r\n"
+    return (ctype or "multipart/form-data; boundary=" + boundary).encode() + b"\n" + out
+put("fuzz_multipart", "image_png.txt", form("xYz", [("image", tiny_png, "a.png", "image/png")]))
+put("fuzz_multipart", "image_jpeg.txt", form("----b0", [("note", b"hi", None, None),
+    ("image", jpeg(picture(5, 4)), "a.jpg", "image/jpeg")]))
+put("fuzz_multipart", "two_images.txt", form("q", [("image", tiny_png, None, None),
+    ("image", tiny_png, None, None)]))
+put("fuzz_multipart", "no_image.txt", form("q", [("other", b"x" * 40, None, None)]))
+put("fuzz_multipart", "quoted.txt", form("a b", [("image", tiny_png, "x", None)],
+    'multipart/form-data; charset=utf-8; boundary="a b"'))
+put("fuzz_multipart", "truncated.txt", form("zz", [("image", tiny_png, None, None)])[:-30])
 PY
