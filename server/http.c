@@ -254,6 +254,25 @@ static enum MHD_Result on_query(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
+/* Counts Content-Length headers whose value differs from the first. */
+typedef struct Lengths {
+    const char *first;
+    int conflict;
+} Lengths;
+
+static enum MHD_Result on_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    Lengths *l = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) || !value)
+        return MHD_YES;
+    if (!l->first)
+        l->first = value;
+    else if (strcmp(l->first, value))
+        l->conflict = 1;
+    return MHD_YES;
+}
+
 static void job_done(StylizeJob *job, void *arg)
 {
     Conn *c = arg;
@@ -286,6 +305,18 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
     c->req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                       MHD_HTTP_HEADER_CONTENT_TYPE);
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        /* libmicrohttpd frames the body by one of them; a proxy in front
+         * may have used the other (RFC 9112 6.3: unrecoverable). */
+        Lengths lengths = {NULL, 0};
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, on_length, &lengths);
+        if (lengths.conflict) {
+            routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST, NULL,
+                           "the request has Content-Length headers that disagree");
+            c->resp.close = 1;
+            return answer(c);
+        }
+    }
     if (cl) {
         char *end;
         unsigned long long v = strtoull(cl, &end, 10);
