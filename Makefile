@@ -57,6 +57,10 @@ $(BUILD)/atelier: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libengine
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(BUILD)/libserver.a $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(TESTLIBS) -o $@
 
+# The soak client (tools/soak/run.sh runs it against a server).
+$(BUILD)/soak: $(BUILD)/tools/soak/soak.o $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(TESTLIBS) -o $@
+
 # The tests need the binary too: HTTP and CLI tests run the real atelier.
 test: check-deps $(BUILD)/atelier $(TEST_BIN)
 	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
