@@ -109,6 +109,8 @@ static int method_allowed(RouteId id, const char *method)
 {
     const char *allow = routes_allow(id), *p = allow;
     size_t n = strlen(method);
+    if (!n)
+        return 0;           /* strstr finds "" everywhere: the loop would not end */
     while ((p = strstr(p, method))) {
         int start = p == allow || p[-1] == ' ';
         int end = p[n] == '\0' || p[n] == ',';
