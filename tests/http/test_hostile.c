@@ -71,6 +71,8 @@ typedef struct Buf {
 
 static void put_bytes(Buf *b, const void *data, size_t n)
 {
+    if (!n)
+        return;             /* data may be NULL (an empty chunk) */
     if (b->len + n > b->cap) {
         b->cap = (b->len + n) * 2;
         b->p = realloc(b->p, b->cap);
