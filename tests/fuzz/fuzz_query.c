@@ -38,7 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char *args[] = {"serve", "--models", models, "--token", "s3cret", "--max-pixels", "65536"};
     snprintf(models, sizeof models, "%s/models", fuzz_tmpdir());
     fuzz_write_models(models);
-    if (config_parse(&cfg, 7, args, no_env, err, sizeof err)) {
+    if (config_parse(&cfg, (int)(sizeof args / sizeof args[0]), args, no_env, err, sizeof err)) {
         fprintf(stderr, "fuzz_query: %s\n", err);
         abort();
     }
