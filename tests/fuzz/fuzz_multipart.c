@@ -12,6 +12,7 @@
  * its true Content-Length. Checked: the server answers with a status line,
  * never a 5xx other than 503, and keeps answering. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -103,11 +104,20 @@ static int exchange(const char *head, size_t hlen, const uint8_t *body, size_t b
     size_t got = 0;
     int fd, status = 0;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) ||
-        connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
-        perror("fuzz_multipart: connect");
-        abort();
+    for (int tries = 0;; tries++) {
+        if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv)) {
+            perror("fuzz_multipart: socket");
+            abort();
+        }
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+            break;
+        /* libFuzzer's timers interrupt system calls (EINTR): try again. */
+        if (errno != EINTR || tries == 5) {
+            perror("fuzz_multipart: connect");
+            abort();
+        }
+        close(fd);
     }
     if (send_all(fd, head, hlen) == 0)
         send_all(fd, body, blen);
