@@ -16,7 +16,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifeq ($(CI),true)
 WARN    += -Werror
 endif
-HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+HARDEN  := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -MMD -MP -I. \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -27,7 +27,7 @@ TESTLIBS := $(shell pkg-config --libs cmocka libcurl 2>/dev/null)
 ENGINE_SRC := $(wildcard engine/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 TEST_SRC   := $(wildcard tests/*/test_*.c)
-TEST_LIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*/*.c))
+TEST_LIB_SRC := $(filter-out $(TEST_SRC) tests/fuzz/%,$(wildcard tests/*/*.c))
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -59,6 +59,10 @@ $(BUILD)/atelier: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libengine
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(BUILD)/libserver.a $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(TESTLIBS) -o $@
 
+# The soak client (tools/soak/run.sh runs it against a server).
+$(BUILD)/soak: $(BUILD)/tools/soak/soak.o $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(TESTLIBS) -o $@
+
 # The tests need the binary too: HTTP and CLI tests run the real atelier.
 test: check-deps $(BUILD)/atelier $(TEST_BIN)
 	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
@@ -88,6 +92,40 @@ image-test: image
 	docker/smoke-test.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
+
+# Fuzzing (tests/fuzz/README.md). `make fuzz` builds the libFuzzer targets
+# with clang, ASan and UBSan in build-fuzz/ and runs each for FUZZ_SECONDS;
+# `make fuzz-smoke` runs each for 20 s; `make fuzz-replay` replays the
+# committed corpus and regression inputs in this build (any BUILD).
+FUZZ_SECONDS ?= 60
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB   := $(BUILD)/tests/fuzz/common.o $(BUILD)/libserver.a $(BUILD)/libengine.a
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-replay
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# CI= : -Werror is for the gcc build; clang warns about other things.
+fuzz-build:
+	$(MAKE) CI= CC=clang BUILD=build-fuzz OPT="-O1 -fno-omit-frame-pointer" \
+	  HARDEN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	  LDFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer" $(FUZZ_NAMES:%=build-fuzz/fuzz/%)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh 20 $(FUZZ_NAMES)
+
+fuzz-replay: $(FUZZ_NAMES:%=$(BUILD)/replay/%)
+	@for t in $(FUZZ_NAMES); do \
+	  $(BUILD)/replay/$$t tests/fuzz/corpus/$$t tests/fuzz/regress/$$t || exit 1; done
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -456,7 +456,7 @@ static Net *net_build(const char *text, const SafeTensors *st, int in_ch, int ou
             net->ops[i + 1].kind = OP_NOP;
         }
     net->nparams = b.nparams;
-    net->params = aligned_alloc(64, (b.nparams ? b.nparams : NET_ALIGN_FLOATS) * sizeof(float));
+    net->params = net_alloc_floats(b.nparams ? b.nparams : NET_ALIGN_FLOATS);
     net->spec_json = strdup(text);
     net->card_json = strdup(st && st_meta(st, "atelier.card") ? st_meta(st, "atelier.card") : "{}");
     if (!net->params || !net->spec_json || !net->card_json) {

@@ -4,6 +4,8 @@
 #define ATELIER_NET_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include "engine/layers.h"
 #include "engine/net.h"
 #include "engine/threadpool.h"
@@ -102,5 +104,15 @@ void par_norm_apply(ThreadPool *tp, float *x, const float *scale, const float *s
 void par_elementwise(ThreadPool *tp, OpKind kind, float *x, const float *y, float slope,
                      size_t n);
 void par_upsample(ThreadPool *tp, float *out, const float *in, int c, int h, int w, int s);
+
+/* n floats, 64-byte aligned, freed with free(); NULL when out of memory or
+ * when n is absurd. aligned_alloc wants a size that is a multiple of the
+ * alignment (C11 7.22.3.1; ASan enforces it), so the size is rounded up. */
+static inline float *net_alloc_floats(size_t n)
+{
+    if (n > (SIZE_MAX - 63) / sizeof(float))
+        return NULL;
+    return aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+}
 
 #endif

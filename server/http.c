@@ -254,6 +254,25 @@ static enum MHD_Result on_query(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
+/* Counts Content-Length headers whose value differs from the first. */
+typedef struct Lengths {
+    const char *first;
+    int conflict;
+} Lengths;
+
+static enum MHD_Result on_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    Lengths *l = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) || !value)
+        return MHD_YES;
+    if (!l->first)
+        l->first = value;
+    else if (strcmp(l->first, value))
+        l->conflict = 1;
+    return MHD_YES;
+}
+
 static void job_done(StylizeJob *job, void *arg)
 {
     Conn *c = arg;
@@ -286,6 +305,18 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
     c->req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                       MHD_HTTP_HEADER_CONTENT_TYPE);
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        /* libmicrohttpd frames the body by one of them; a proxy in front
+         * may have used the other (RFC 9112 6.3: unrecoverable). */
+        Lengths lengths = {NULL, 0};
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, on_length, &lengths);
+        if (lengths.conflict) {
+            routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST, NULL,
+                           "the request has Content-Length headers that disagree");
+            c->resp.close = 1;
+            return answer(c);
+        }
+    }
     if (cl) {
         char *end;
         unsigned long long v = strtoull(cl, &end, 10);
@@ -483,31 +514,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_write("warn", "libmicrohttpd", "{s:s}", "detail", msg);
 }
 
-static int hex(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Percent-decoding of paths and query values, as libmicrohttpd's own but
- * keeping "%00" as it is: a decoded NUL would cut the C string short, so
- * "/models/tiny%00x" would read as "/models/tiny". Kept literal, it makes
- * the name invalid instead. */
+/* libmicrohttpd's unescaper, replaced by routes_unescape (which keeps
+ * "%00" literal). */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
-    char *r = s, *w = s;
-    while (*r) {
-        int hi, lo;
-        if (r[0] == '%' && (hi = hex(r[1])) >= 0 && (lo = hex(r[2])) >= 0 && (hi | lo)) {
-            *w++ = (char)(hi * 16 + lo);
-            r += 3;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = '\0';
-    return (size_t)(w - s);
+    return routes_unescape(s);
 }
 
 /* ---- start and stop ---------------------------------------------------- */

@@ -301,6 +301,26 @@ static void set_error(Registry *r, Model *m, const char *msg)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Loads the newest version of m other than skip that loads, for when the
+ * served one does not: a truncated or unreadable file must not take the
+ * model out of service while an older good version is there. NULL when
+ * none loads. m->versions is only changed by registry_open, on this
+ * thread. */
+static ModelRef *load_fallback(Registry *r, const Model *m, int skip)
+{
+    for (int j = m->nversions - 1; j >= 0; j--) {
+        char err[256] = "";
+        ModelRef *ref;
+        if (m->versions[j] == skip)
+            continue;
+        if ((ref = load_ref(r, m->name, m->versions[j], err, sizeof err)))
+            return ref;
+        log_write("error", "model failed to load", "{s:s, s:i, s:s}", "model", m->name,
+                  "version", m->versions[j], "error", err);
+    }
+    return NULL;
+}
+
 int registry_load_all(Registry *r)
 {
     int failed = 0;
@@ -319,8 +339,15 @@ int registry_load_all(Registry *r)
         if (!ref) {
             log_write("error", "model failed to load", "{s:s, s:i, s:s}", "model", m->name,
                       "version", version, "error", err);
-            set_error(r, m, err);
             failed++;
+            if (!(ref = load_fallback(r, m, version))) {
+                set_error(r, m, err);
+                continue;
+            }
+            log_write("warn", "serving an older version", "{s:s, s:i, s:i}", "model", m->name,
+                      "version", ref->version, "failed_version", version);
+            install(r, m, ref);
+            set_error(r, m, err);   /* listed with the model until a good swap */
             continue;
         }
         log_write("info", "model loaded", "{s:s, s:i, s:I}", "model", m->name, "version",

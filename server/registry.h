@@ -55,8 +55,11 @@ Registry *registry_open(const char *dir, const char *default_model, char *err, s
 void registry_free(Registry *r);
 
 /* Loads the served version of every model not yet loaded (slow: call it
- * off the HTTP thread). Failures are logged and leave that model not
- * ready. Returns the number of models that failed. */
+ * off the HTTP thread). When it fails (truncated, unreadable, not a
+ * model), the failure is logged and kept as the model's error, and the
+ * newest other version that loads is served instead; a model with no
+ * version that loads stays not ready. Returns the number of models whose
+ * served version failed. */
 int registry_load_all(Registry *r);
 
 /* 1 when name is a valid model name. */

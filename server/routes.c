@@ -35,6 +35,29 @@ static const struct {
     [ROUTE_OPENAPI] = {"/openapi.yaml", "GET, HEAD"},
 };
 
+static int hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+size_t routes_unescape(char *s)
+{
+    char *r = s, *w = s;
+    while (*r) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hex(r[1])) >= 0 && (lo = hex(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 const char *routes_label(RouteId id)
 {
     return (int)id >= 0 && id < ROUTE_COUNT ? routes[id].label : routes[ROUTE_NONE].label;
@@ -86,6 +109,8 @@ static int method_allowed(RouteId id, const char *method)
 {
     const char *allow = routes_allow(id), *p = allow;
     size_t n = strlen(method);
+    if (!n)
+        return 0;           /* strstr finds "" everywhere: the loop would not end */
     while ((p = strstr(p, method))) {
         int start = p == allow || p[-1] == ' ';
         int end = p[n] == '\0' || p[n] == ',';

@@ -124,6 +124,13 @@ const char *routes_allow(RouteId id);
 /* The route's pattern, a static string used as the metrics label. */
 const char *routes_label(RouteId id);
 
+/* Percent-decodes s in place (paths and query keys and values) and returns
+ * its new length. "%00" is kept as it is: a decoded NUL would cut the C
+ * string short, so "/models/tiny%00x" would read as "/models/tiny"; kept
+ * literal, it makes the name invalid instead. A '%' not followed by two hex
+ * digits is kept too. http.c gives it to libmicrohttpd as the unescaper. */
+size_t routes_unescape(char *s);
+
 int routes_begin(RoutesCtx *ctx, Request *req, Response *resp);
 int routes_body(RoutesCtx *ctx, Request *req, Response *resp);
 /* The pool refused the job (rc from pool_submit): 503 with Retry-After. */

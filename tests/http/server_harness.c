@@ -163,7 +163,9 @@ int harness_start(Harness *h, const char *const *extra)
 {
     const char *build = getenv("BUILD");
     char bin[256], portfile[320];
-    const char *argv[64];
+    const char *argv[96];
+    const char *wrapper = getenv("ATELIER_SERVER_WRAPPER");
+    char wrap[1024];
     int n = 0;
     memset(h, 0, sizeof *h);
     h->exit_status = -1;
@@ -184,6 +186,12 @@ int harness_start(Harness *h, const char *const *extra)
     }
     snprintf(portfile, sizeof portfile, "%s/port", h->root);
     snprintf(h->log, sizeof h->log, "%s/server.log", h->root);
+    /* ATELIER_SERVER_WRAPPER="valgrind --error-exitcode=99 ..." runs the
+     * server under that command (words split at spaces). */
+    snprintf(wrap, sizeof wrap, "%s", wrapper ? wrapper : "");
+    for (char *save = NULL, *w = strtok_r(wrap, " ", &save); w && n < 30;
+         w = strtok_r(NULL, " ", &save))
+        argv[n++] = w;
     argv[n++] = bin;
     argv[n++] = "serve";
     argv[n++] = "--host";
@@ -196,7 +204,7 @@ int harness_start(Harness *h, const char *const *extra)
     argv[n++] = h->models;
     argv[n++] = "--default-model";
     argv[n++] = "tnet";
-    for (int i = 0; extra && extra[i] && n < 62; i++)
+    for (int i = 0; extra && extra[i] && n < 94; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
 
@@ -215,7 +223,7 @@ int harness_start(Harness *h, const char *const *extra)
         }
         unsetenv("ATELIER_TOKEN");
         unsetenv("ATELIER_PORT");
-        execv(bin, (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     for (double end = harness_now() + 60; harness_now() < end; sleep_ms(10)) {

@@ -11,6 +11,10 @@
  *                         card.json beside them
  *   broken/v1             not a safetensors file: fails to load
  * and the server is started with --default-model tnet.
+ *
+ * ATELIER_SERVER_WRAPPER, when set, is a command line the server is run
+ * under (tools/valgrind-http.sh sets it to valgrind); its words are split at
+ * spaces and put before the binary.
  */
 #ifndef ATELIER_SERVER_HARNESS_H
 #define ATELIER_SERVER_HARNESS_H

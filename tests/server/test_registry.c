@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/log.h"
 #include "server/registry.h"
@@ -238,6 +239,65 @@ static void test_names(void **state)
     assert_true(registry_valid_name(long_name));
 }
 
+/* A truncated newest version, an unreadable one (a dangling link: root reads
+ * any mode) and a pinned version that is not a model: each is skipped and
+ * the newest good version served, with the failure listed. */
+static void test_bad_versions(void **state)
+{
+    char *dir = stfix_tmpdir(), err[256], p[1024], q[1024];
+    Registry *r;
+    ModelRef *ref;
+    RegistryInfo info;
+    FILE *f;
+    long size;
+    int code;
+    (void)state;
+    sub(dir, "m");
+    sub(dir, "pin");
+    sub(dir, "none");
+    tiny(dir, "m/v1.safetensors", 1);
+    tiny(dir, "m/v2.safetensors", 2);
+    tiny(dir, "m/v3.safetensors", 3);
+    snprintf(p, sizeof p, "%s/m/v3.safetensors", dir);
+    f = fopen(p, "r+");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    size = ftell(f);
+    fclose(f);
+    assert_int_equal(truncate(p, size / 2), 0);
+    snprintf(p, sizeof p, "%s/m/v4.safetensors", dir);
+    assert_int_equal(symlink("/nonexistent/v4.safetensors", p), 0);
+    tiny(dir, "pin/v1.safetensors", 4);
+    put(dir, "pin/v2.safetensors", "not a model");
+    put(dir, "pin/CURRENT", "2\n");
+    put(dir, "none/v1.safetensors", "");
+    snprintf(q, sizeof q, "%s/none/v2.safetensors", dir);
+    assert_int_equal(mkdir(q, 0755), 0);
+
+    r = registry_open(dir, "m", err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(registry_load_all(r), 3);
+    ref = registry_acquire(r, "m", &code);
+    assert_non_null(ref);
+    if (ref->version != 2) {
+        print_error("m: serving v%d, want v2 (v4 unreadable, v3 truncated)\n", ref->version);
+        fail();
+    }
+    registry_release(ref);
+    assert_int_equal(registry_info(r, "m", &info), 0);
+    assert_int_equal(info.current, 2);
+    assert_non_null(info.error);
+    registry_info_clear(&info);
+    ref = registry_acquire(r, "pin", &code);
+    assert_non_null(ref);
+    assert_int_equal(ref->version, 1);
+    registry_release(ref);
+    assert_null(registry_acquire(r, "none", &code));
+    assert_int_equal(code, REGISTRY_ENOTREADY);
+    registry_free(r);
+    stfix_rm_tree(dir);
+}
+
 int main(void)
 {
     int null = open("/dev/null", O_WRONLY);
@@ -247,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_swap),
         cmocka_unit_test(test_swap_under_load),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_bad_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -179,6 +179,8 @@ static void test_methods_and_probes(void **state)
     expect(f, "POST /healthz", NULL, 405, NULL);
     expect(f, "GET /stylize", NULL, 405, NULL);
     expect(f, "POSTX /stylize", NULL, 405, NULL);
+    expect(f, " /metrics", NULL, 405, NULL);        /* empty method: was an endless loop */
+    expect(f, "OST /stylize", NULL, 405, NULL);
 
     req_init(&req, buf, sizeof buf, "DELETE /models");
     routes_begin(&f->ctx, &req, &resp);
