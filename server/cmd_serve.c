@@ -4,7 +4,7 @@
  * DESIGN
  * ------
  * Threads: this (main) thread, libmicrohttpd's polling thread (http.c),
- * the pool's workers (pool.c), and OpenBLAS's own threads when a forward
+ * the pool's workers (pool.c), the repository watch (watch.c), and OpenBLAS's own threads when a forward
  * pass may use more than one core. SIGTERM, SIGINT and SIGHUP may land on
  * any of them; the handler only writes the signal's number into a pipe,
  * which the main thread reads (the self-pipe trick), so shutdown logic
@@ -13,7 +13,9 @@
  * Start: parse config, open the registry (a scan, no loading), start the
  * workers, start HTTP, print the "listening" line (and --port-file), then
  * load the models on this thread: /healthz answers at once, /readyz once
- * the default model is loaded.
+ * the default model is loaded. Then the repository watch (watch.c) starts
+ * its thread; from then on versions written into the repository are
+ * swapped in as they appear.
  *
  * Shutdown (SIGTERM or SIGINT): /readyz turns 503 and answers carry
  * "Connection: close"; the listening socket is closed (MHD_quiesce_daemon);
@@ -42,6 +44,7 @@
 #include "server/pool.h"
 #include "server/registry.h"
 #include "server/routes.h"
+#include "server/watch.h"
 
 static const char *env_lookup(const char *name)
 {
@@ -146,6 +149,7 @@ int cmd_serve(int argc, char **argv)
     Metrics *metrics = NULL;
     Pool *pool = NULL;
     Http *http = NULL;
+    Watch *watch = NULL;
     RoutesCtx ctx;
     int rc = config_parse(&cfg, argc, argv, env_lookup, err, sizeof err), status = 1, sig;
 
@@ -201,6 +205,8 @@ int cmd_serve(int argc, char **argv)
     registry_load_all(reg);
     if (registry_ready(reg))
         log_write("info", "ready", "{s:s}", "default_model", registry_default(reg));
+    if (!(watch = watch_start(reg, cfg.rescan_ms, err, sizeof err)))
+        log_write("error", "the repository is not watched", "{s:s}", "error", err);
 
     while ((sig = wait_signal(-1)) != SIGTERM && sig != SIGINT)
         if (sig == SIGHUP)
@@ -213,6 +219,7 @@ done:
      * and waits for the running ones, so no suspended connection is left
      * when the daemon stops; the HTTP thread may still submit meanwhile, and
      * is told 503. The answers get a moment to leave. */
+    watch_stop(watch);
     pool_stop(pool);
     for (double end = pool_clock() + 1.0;
          http && atomic_load(&ctx.inflight) > 0 && pool_clock() < end;)

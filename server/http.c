@@ -11,8 +11,8 @@
  * Request state (Conn) is made on the first access-handler call and freed
  * only in the NOTIFY_COMPLETED callback, which also writes the log line.
  *
- * Bodies: only POST /stylize keeps one; other requests' bodies are read and
- * dropped. The limit (--max-body-mb) is checked against Content-Length
+ * Bodies: POST /stylize and PUT /models/{name}/current (after its token
+ * check) keep theirs; other requests' bodies are read and dropped. The limit (--max-body-mb) is checked against Content-Length
  * before reading (413 at once, whatever the route) and against the bytes
  * received while reading; past it the 413 is written at once and the
  * connection closed without reading or buffering the rest (refuse_midway).
