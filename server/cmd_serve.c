@@ -4,7 +4,8 @@
  * DESIGN
  * ------
  * Threads: this (main) thread, libmicrohttpd's polling thread (http.c),
- * the pool's workers (pool.c), the repository watch (watch.c), and OpenBLAS's own threads when a forward
+ * the pool's workers (pool.c), the repository watch (watch.c), the
+ * training runners (jobq.c), and OpenBLAS's own threads when a forward
  * pass may use more than one core. SIGTERM, SIGINT and SIGHUP may land on
  * any of them; the handler only writes the signal's number into a pipe,
  * which the main thread reads (the self-pipe trick), so shutdown logic
@@ -15,7 +16,8 @@
  * load the models on this thread: /healthz answers at once, /readyz once
  * the default model is loaded. Then the repository watch (watch.c) starts
  * its thread; from then on versions written into the repository are
- * swapped in as they appear.
+ * swapped in as they appear; and the job queue (jobq.c) reads <data>/jobs
+ * and starts the jobs left queued or interrupted.
  *
  * Shutdown (SIGTERM or SIGINT): /readyz turns 503 and answers carry
  * "Connection: close"; the listening socket is closed (MHD_quiesce_daemon);
@@ -38,6 +40,7 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/infer.h"
+#include "server/jobq.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/openapi.h"
@@ -150,6 +153,7 @@ int cmd_serve(int argc, char **argv)
     Pool *pool = NULL;
     Http *http = NULL;
     Watch *watch = NULL;
+    Jobq *jobq = NULL;
     RoutesCtx ctx;
     int rc = config_parse(&cfg, argc, argv, env_lookup, err, sizeof err), status = 1, sig;
 
@@ -207,6 +211,13 @@ int cmd_serve(int argc, char **argv)
         log_write("info", "ready", "{s:s}", "default_model", registry_default(reg));
     if (!(watch = watch_start(reg, cfg.rescan_ms, err, sizeof err)))
         log_write("error", "the repository is not watched", "{s:s}", "error", err);
+    {
+        JobqConfig jc = {cfg.data, cfg.content, cfg.train_queue, cfg.train_jobs,
+                         cfg.train_nice};
+        if (!(jobq = jobq_open(&jc, reg, err, sizeof err)))
+            log_write("error", "training is unavailable", "{s:s}", "error", err);
+        ctx.jobq = jobq;
+    }
 
     while ((sig = wait_signal(-1)) != SIGTERM && sig != SIGINT)
         if (sig == SIGHUP)
@@ -225,6 +236,9 @@ done:
          http && atomic_load(&ctx.inflight) > 0 && pool_clock() < end;)
         wait_signal(0.01);
     http_stop(http);
+    /* No request can reach the queue now: a running job finishes its step,
+     * checkpoints and stays resumable. */
+    jobq_close(jobq);
     pool_free(pool);
     registry_free(reg);
     metrics_free(metrics);

@@ -71,9 +71,7 @@ static const Opt opts[] = {
      "photo folder training jobs use when they upload no content photos"},
     {"train-queue", OPT_INT, F(train_queue), 0, 1, 10000, "8",
      "training jobs waiting before POST /train answers 503"},
-    {"train-jobs", OPT_INT, F(train_jobs), 0, 1, 64, "1", "training jobs running at once"},
-    {"train-threads", OPT_INT, F(train_threads), 0, 1, 256, "1",
-     "engine threads one training job may use"},
+    {"train-jobs", OPT_INT, F(train_jobs), 0, 1, 64, "1", "training jobs running at once, each on one thread (--engine-threads cores)"},
     {"train-nice", OPT_INT, F(train_nice), 0, 0, 19, "10",
      "nice value of training threads (lower priority than requests)"},
 };

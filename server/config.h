@@ -37,7 +37,6 @@ typedef struct Config {
     char content[CONFIG_PATH_MAX];   /* photo folder for training jobs, "" = none */
     int train_queue;                 /* training jobs waiting before 503 */
     int train_jobs;                  /* training jobs running at once */
-    int train_threads;               /* engine threads of one training job */
     int train_nice;                  /* nice value of training threads */
 } Config;
 

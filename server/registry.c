@@ -578,40 +578,6 @@ void registry_release(ModelRef *ref)
     }
 }
 
-/* Writes text to dir/name/file atomically: a temporary file in the same
- * folder, fsync, rename, fsync of the folder. 0 or -1 with errno. */
-static int write_atomic(const char *folder, const char *file, const char *text)
-{
-    char tmp[PATH_MAX], path[PATH_MAX];
-    size_t len = strlen(text);
-    int fd, dfd, saved;
-    if (snprintf(path, sizeof path, "%s/%s", folder, file) >= (int)sizeof path ||
-        snprintf(tmp, sizeof tmp, "%s/.%s.tmpXXXXXX", folder, file) >= (int)sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    if ((fd = mkstemp(tmp)) < 0)
-        return -1;
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd)) {
-        saved = errno;
-        close(fd);
-        unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    if (close(fd) || rename(tmp, path)) {
-        saved = errno;
-        unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    if ((dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
-
 /* Checks name and version and finds the model (no lock held). */
 static Model *lookup(Registry *r, const char *name, int version, char *err, size_t errlen,
                      int *rc)
@@ -690,7 +656,7 @@ int registry_pin(Registry *r, const char *name, int version, char *err, size_t e
         pthread_mutex_unlock(&r->swap);
         return REGISTRY_ELOAD;
     }
-    if (write_atomic(folder, "CURRENT", text)) {
+    if (repo_write_atomic(folder, "CURRENT", text, strlen(text))) {
         snprintf(err, errlen, "cannot write %s/CURRENT: %s", name, strerror(errno));
         registry_release(ref);
         pthread_mutex_unlock(&r->swap);

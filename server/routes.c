@@ -16,7 +16,9 @@
 #include <strings.h>
 
 #include "server/auth.h"
+#include "server/jobq.h"
 #include "server/modelrepo.h"
+#include "server/train_api.h"
 
 static const struct {
     const char *label;
@@ -130,6 +132,11 @@ static void json_reply(Response *resp, const Request *req, int status, json_t *b
     resp->content_type = "application/json";
     resp->body = (uint8_t *)text;
     resp->len = strlen(text);
+}
+
+void routes_json(Response *resp, const Request *req, int status, json_t *body)
+{
+    json_reply(resp, req, status, body);
 }
 
 static void copy_reply(Response *resp, const Request *req, const char *type, const void *data,
@@ -266,6 +273,8 @@ static void get_metrics(RoutesCtx *ctx, const Request *req, Response *resp)
         g.rollbacks = rs.rollbacks;
         g.load_failures = rs.load_failures;
     }
+    if (ctx->jobq)
+        jobq_stats(ctx->jobq, &g);
     if (n > 0 && (models = calloc((size_t)n, sizeof *models)))
         for (int i = 0; i < n; i++)
             if (infos[i].loaded)
@@ -427,10 +436,7 @@ static int management(RoutesCtx *ctx, Request *req, Response *resp)
         }
         return ROUTES_BODY;
     }
-    routes_problem(resp, req, PROBLEM_NOT_IMPLEMENTED, NULL,
-                   "%s %s is part of the API but not implemented in this version", req->method,
-                   routes_label(req->route));
-    return ROUTES_DONE;
+    return train_api_begin(ctx, req, resp);
 }
 
 /* ---- POST /stylize --------------------------------------------------------- */
@@ -638,6 +644,8 @@ int routes_body(RoutesCtx *ctx, Request *req, Response *resp)
     int rc, fw, fh;
     if (req->route == ROUTE_MODEL_CURRENT)
         return put_current(ctx, req, resp);
+    if (req->route == ROUTE_TRAIN)
+        return train_api_body(ctx, req, resp);
     if (req->multipart && !req->form_has_image) {
         routes_problem(resp, req, PROBLEM_BAD_REQUEST, "image",
                        "the multipart body has no field 'image'");
@@ -727,8 +735,44 @@ void routes_too_large(RoutesCtx *ctx, Request *req, Response *resp)
     resp->close = 1;
 }
 
+int routes_form_field(Request *req, const char *key, uint64_t off, const char *data,
+                      size_t size)
+{
+    FormPart *p;
+    if (off == 0 || !req->nparts) {
+        if (req->nparts == ROUTES_MAX_PARTS) {
+            req->parts_overflow = 1;
+            return 0;
+        }
+        if (!req->parts && !(req->parts = calloc(ROUTES_MAX_PARTS, sizeof *req->parts)))
+            return -1;
+        snprintf(req->parts[req->nparts++].name, sizeof req->parts->name, "%s", key ? key : "");
+    }
+    if (req->parts_overflow)
+        return 0;
+    p = &req->parts[req->nparts - 1];
+    if (size > p->cap - p->len) {
+        size_t want = p->cap ? p->cap : 4096;
+        uint8_t *nb;
+        while (want - p->len < size)
+            want *= 2;
+        if (!(nb = realloc(p->data, want)))
+            return -1;
+        p->data = nb;
+        p->cap = want;
+    }
+    memcpy(p->data + p->len, data, size);
+    p->len += size;
+    return 0;
+}
+
 void routes_finish(Request *req)
 {
+    for (int i = 0; i < req->nparts; i++)
+        free(req->parts[i].data);
+    free(req->parts);
+    req->parts = NULL;
+    req->nparts = 0;
     registry_release(req->job.model);
     req->job.model = NULL;
     infer_result_clear(&req->job.result);
