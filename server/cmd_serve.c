@@ -16,8 +16,9 @@
  * load the models on this thread: /healthz answers at once, /readyz once
  * the default model is loaded. Then the repository watch (watch.c) starts
  * its thread; from then on versions written into the repository are
- * swapped in as they appear; and the job queue (jobq.c) reads <data>/jobs
- * and starts the jobs left queued or interrupted.
+ * swapped in as they appear. The job queue (jobq.c) is opened before HTTP
+ * starts: it reads <data>/jobs and starts the jobs left queued or
+ * interrupted.
  *
  * Shutdown (SIGTERM or SIGINT): /readyz turns 503 and answers carry
  * "Connection: close"; the listening socket is closed (MHD_quiesce_daemon);
@@ -196,6 +197,13 @@ int cmd_serve(int argc, char **argv)
     ctx.openapi_len = openapi_len();
     atomic_init(&ctx.draining, 0);
     atomic_init(&ctx.inflight, 0);
+    {
+        JobqConfig jc = {cfg.data, cfg.content, cfg.train_queue, cfg.train_jobs,
+                         cfg.train_nice};
+        if (!(jobq = jobq_open(&jc, reg, err, sizeof err)))
+            log_write("error", "training is unavailable", "{s:s}", "error", err);
+        ctx.jobq = jobq;
+    }
     if (!(http = http_start(&ctx, &cfg, err, sizeof err))) {
         log_write("error", "cannot start HTTP", "{s:s}", "error", err);
         goto done;
@@ -211,13 +219,6 @@ int cmd_serve(int argc, char **argv)
         log_write("info", "ready", "{s:s}", "default_model", registry_default(reg));
     if (!(watch = watch_start(reg, cfg.rescan_ms, err, sizeof err)))
         log_write("error", "the repository is not watched", "{s:s}", "error", err);
-    {
-        JobqConfig jc = {cfg.data, cfg.content, cfg.train_queue, cfg.train_jobs,
-                         cfg.train_nice};
-        if (!(jobq = jobq_open(&jc, reg, err, sizeof err)))
-            log_write("error", "training is unavailable", "{s:s}", "error", err);
-        ctx.jobq = jobq;
-    }
 
     while ((sig = wait_signal(-1)) != SIGTERM && sig != SIGINT)
         if (sig == SIGHUP)

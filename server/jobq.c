@@ -585,15 +585,15 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
         snprintf(err, errlen, "at most %d files in the field 'content'", JOBQ_MAX_FILES);
         goto fail;
     }
+    if (check_images("style", styles, nstyles, field, fieldlen, err, errlen) ||
+        check_images("content", content, ncontent, field, fieldlen, err, errlen))
+        goto fail;
     if (!ncontent && !q->content_dir[0]) {
         snprintf(field, fieldlen, "content");
         snprintf(err, errlen, "upload content photos: the server has no photo folder "
                               "(--content)");
         goto fail;
     }
-    if (check_images("style", styles, nstyles, field, fieldlen, err, errlen) ||
-        check_images("content", content, ncontent, field, fieldlen, err, errlen))
-        goto fail;
     if (j->spec.init[0]) {
         if (registry_info(q->reg, j->spec.init, &info)) {
             snprintf(field, fieldlen, "init");
