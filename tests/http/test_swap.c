@@ -1,7 +1,8 @@
 /* test_swap.c: the registry under change: PUT / DELETE of a model's
  * CURRENT pin, versions written into the repository by another process
  * (a temporary file and a rename) picked up by the watch, broken files
- * skipped, new model folders, and all of it while clients stylize. */
+ * skipped, new model folders, and all of it while clients stylize and a
+ * training job publishes into the same model. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,8 +20,9 @@
 #include <unistd.h>
 
 #include "tests/http/server_harness.h"
+#include "tests/http/train_util.h"
 
-#define TOKEN "swap-test-token"
+#define TOKEN TRAIN_TOKEN
 
 static const char *const auth[] = {"Authorization: Bearer " TOKEN, NULL};
 static const char *const auth_json[] = {"Authorization: Bearer " TOKEN,
@@ -297,8 +299,9 @@ static void *client_main(void *arg)
             s->failed++;
             print_error("request failed: status %ld %.*s\n", status, (int)r.len,
                         r.body ? (char *)r.body : "");
-        } else if (!(s->from[version] <= t1 && (s->until[version] == 0 ||
-                                                 s->until[version] >= t0))) {
+        } else if (!(s->from[version] > 0 && s->from[version] <= t1 &&
+                     (s->until[version] == 0 ||
+                      s->until[version] >= t0))) {
             s->bad_version++;
             print_error("v%d answered over [%.3f, %.3f] but was current over [%.3f, %.3f]\n",
                         version, t0, t1, s->from[version], s->until[version]);
@@ -360,21 +363,45 @@ static void test_swap_under_load(void **state)
                                      &r), 200);
     reply_free(&r);
     confirm(&s, 1, 2, t);
+    /* A training job publishes v3, v4, v5 into the same model. Each may be
+     * current from the submission on, and none after the job's last one is
+     * served (a loose but sound window: the true one lies inside it). */
+    {
+        char id[17];
+        json_t *job;
+        begin(&s, 3, &t);
+        begin(&s, 4, &t);
+        begin(&s, 5, &t);
+        assert_int_equal(train_submit(&h, "{\"name\": \"tiny\", \"steps\": 6, \"size\": 32, "
+                                          "\"checkpoint_every\": 2, \"width\": 4, "
+                                          "\"blocks\": 1}", 1, 2, &r), 202);
+        assert_int_equal(train_id(&r, id), 0);
+        reply_free(&r);
+        job = train_wait(&h, id, "succeeded", 120);
+        assert_non_null(job);
+        assert_string_equal(json_string_value(json_object_get(job, "state")), "succeeded");
+        assert_int_equal(json_array_size(json_object_get(job, "versions")), 3);
+        json_decref(job);
+        confirm(&s, 2, 5, t);
+        pthread_mutex_lock(&s.lock);
+        s.until[3] = s.until[4] = s.until[2];
+        pthread_mutex_unlock(&s.lock);
+    }
     /* Versions from another process. */
-    for (int v = 3; v <= 6; v++) {
+    for (int v = 6; v <= 8; v++) {
         begin(&s, v, &t);
         publish(&h, "tiny", v, 0);
         confirm(&s, v - 1, v, t);
         usleep(150 * 1000);
     }
     /* A broken one changes nothing. */
-    publish(&h, "tiny", 7, 1);
+    publish(&h, "tiny", 9, 1);
     usleep(300 * 1000);
-    /* Roll back to v4 over PUT. */
+    /* Roll back to v4 (the job's) over PUT. */
     begin(&s, 4, &t);
     assert_int_equal(put_current(&h, "tiny", "{\"version\": 4}", &r), 200);
     reply_free(&r);
-    confirm(&s, 6, 4, t);
+    confirm(&s, 8, 4, t);
     usleep(300 * 1000);
     atomic_store(&s.stop, 1);
     for (int i = 0; i < NCLIENTS; i++)
