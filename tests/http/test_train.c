@@ -55,6 +55,14 @@ static void expect_problem(const Reply *r, long status, const char *param)
     json_decref(j);
 }
 
+/* Prints label and the JSON value compactly. */
+static void show(const char *label, const json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    printf("%s %s\n", label, text ? text : "?");
+    free(text);
+}
+
 static int served_version(const Harness *h, const char *model)
 {
     size_t len;
@@ -91,7 +99,7 @@ static void test_tiny_job(void **state)
     assert_string_equal(json_string_value(json_object_get(job, "state")), "succeeded");
     assert_int_equal(json_integer_value(json_object_get(job, "step")), 6);
     vs = json_object_get(job, "versions");
-    printf("tiny job published versions %s\n", json_dumps(vs, JSON_COMPACT));
+    show("tiny job published versions", vs);
     assert_int_equal(json_array_size(vs), 3);
     assert_int_equal(json_integer_value(json_array_get(vs, 2)), 3);
     json_decref(job);
@@ -295,7 +303,7 @@ static void check_versions_serve(const Harness *h, const char *name)
         fail();
     }
     vs = json_object_get(m, "versions");
-    printf("after restart %s has versions %s\n", name, json_dumps(vs, JSON_COMPACT));
+    show("after restart the model has versions", vs);
     assert_int_equal(served_version(h, name),
                      (int)json_integer_value(json_array_get(vs, json_array_size(vs) - 1)));
     json_decref(m);
@@ -340,8 +348,7 @@ static void test_kill_and_resume(void **state)
     assert_non_null(job);
     assert_string_equal(json_string_value(json_object_get(job, "state")), "succeeded");
     assert_int_equal(json_integer_value(json_object_get(job, "step")), 24);
-    printf("resumed job finished; versions %s\n",
-           json_dumps(json_object_get(job, "versions"), JSON_COMPACT));
+    show("resumed job finished; versions", json_object_get(job, "versions"));
     {
         json_t *vs = json_object_get(job, "versions");
         int last = (int)json_integer_value(json_array_get(vs, json_array_size(vs) - 1));
