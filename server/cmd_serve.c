@@ -16,9 +16,10 @@
  * load the models on this thread: /healthz answers at once, /readyz once
  * the default model is loaded. Then the repository watch (watch.c) starts
  * its thread; from then on versions written into the repository are
- * swapped in as they appear. The job queue (jobq.c) is opened before HTTP
- * starts: it reads <data>/jobs and starts the jobs left queued or
- * interrupted.
+ * swapped in as they appear. With a token, the job queue (jobq.c) is
+ * opened before HTTP starts: it reads <data>/jobs and starts the jobs left
+ * queued or interrupted. Without one, /train is refused (403) and <data>
+ * is never touched.
  *
  * Shutdown (SIGTERM or SIGINT): /readyz turns 503 and answers carry
  * "Connection: close"; the listening socket is closed (MHD_quiesce_daemon);
@@ -197,7 +198,7 @@ int cmd_serve(int argc, char **argv)
     ctx.openapi_len = openapi_len();
     atomic_init(&ctx.draining, 0);
     atomic_init(&ctx.inflight, 0);
-    {
+    if (cfg.token[0]) {      /* without a token /train is refused anyway */
         JobqConfig jc = {cfg.data, cfg.content, cfg.train_queue, cfg.train_jobs,
                          cfg.train_nice};
         if (!(jobq = jobq_open(&jc, reg, err, sizeof err)))

@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,8 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOAD = os.path.join(ROOT, "tools", "bench", "load.py")
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+SHARED = next((d for d in (os.path.join(os.path.dirname(ROOT), "shared"), "/work/shared")
+               if os.path.isdir(d)), "../shared")
 TOKEN = "train-latency-bench"
 
 
@@ -90,10 +92,11 @@ def main():
     ap.add_argument("--style", default=os.path.join(SHARED, "data", "style", "great_wave.jpg"))
     ap.add_argument("--photo", help="the 512x512 request image's source (default: a content photo)")
     ap.add_argument("--clients", type=int, default=2)
-    ap.add_argument("--requests", type=int, default=60, help="timed requests per phase")
+    ap.add_argument("--requests", type=int, default=40, help="timed requests per phase")
     ap.add_argument("--train-size", type=int, default=256)
     ap.add_argument("--serve-args", default="", help="extra flags for atelier serve")
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # so the server is stopped too
     from PIL import Image  # Debian's python3-pil
 
     tmp = tempfile.mkdtemp(prefix="atelier-trainlat-")
