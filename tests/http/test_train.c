@@ -312,8 +312,8 @@ static void check_versions_serve(const Harness *h, const char *name)
 static void test_kill_and_resume(void **state)
 {
     static const char config[] =
-        "{\"name\": \"sturdy\", \"steps\": 24, \"size\": 64, \"checkpoint_every\": 3, "
-        "\"width\": 32, \"blocks\": 5}";
+        "{\"name\": \"sturdy\", \"steps\": 15, \"size\": 48, \"checkpoint_every\": 3, "
+        "\"width\": 16, \"blocks\": 3}";
     Harness h;
     Reply r;
     char id[17], dir[400];
@@ -347,7 +347,7 @@ static void test_kill_and_resume(void **state)
     job = train_wait(&h, id, "succeeded", 180);
     assert_non_null(job);
     assert_string_equal(json_string_value(json_object_get(job, "state")), "succeeded");
-    assert_int_equal(json_integer_value(json_object_get(job, "step")), 24);
+    assert_int_equal(json_integer_value(json_object_get(job, "step")), 15);
     show("resumed job finished; versions", json_object_get(job, "versions"));
     {
         json_t *vs = json_object_get(job, "versions");
