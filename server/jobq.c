@@ -346,7 +346,9 @@ static int run_job(Jobq *q, Job *j)
                              : snprintf(content, sizeof content, "%s", q->content_dir) < 0) ||
         snprintf(state, sizeof state, "%s/%s/.train/state.safetensors", models,
                  j->spec.name) >= (int)sizeof state) {
+        pthread_mutex_lock(&q->lock);
         snprintf(j->error, sizeof j->error, "path too long");
+        pthread_mutex_unlock(&q->lock);
         return -1;
     }
     nstyles = list_files(style_dir, &styles);
@@ -376,8 +378,11 @@ static int run_job(Jobq *q, Job *j)
         rc = trainer_run(t, &j->cancel, on_progress, &ctx, err, sizeof err);
         trainer_free(t);
     }
-    if (rc < 0)
+    if (rc < 0) {
+        pthread_mutex_lock(&q->lock);
         snprintf(j->error, sizeof j->error, "%s", err);
+        pthread_mutex_unlock(&q->lock);
+    }
     for (int i = 0; i < nstyles; i++)
         free(styles[i]);
     free(styles);
