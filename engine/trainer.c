@@ -391,6 +391,26 @@ done:
     return rc;
 }
 
+/* Starts G from the weights of a model this trainer wrote (fine-tuning):
+ * the same generator spec is required. */
+static int read_init(Trainer *t, const char *path, char *err, size_t errlen)
+{
+    SafeTensors *st = st_load_file(path, err, errlen);
+    const char *spec;
+    int rc;
+    if (!st)
+        return -1;
+    spec = st_meta(st, "atelier.spec");
+    if (!spec || strcmp(spec, t->gspec)) {
+        seterr(err, errlen, "%s: not a generator with these architecture options", path);
+        st_free(st);
+        return -1;
+    }
+    rc = tnet_load_tensors(t->g, st, "", TNET_PARAMS, err, errlen);
+    st_free(st);
+    return rc ? -1 : 0;
+}
+
 Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
 {
     if (!cfg->name || !*cfg->name || !cfg->content_dir || cfg->nstyles < 1) {
@@ -409,6 +429,8 @@ Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
             goto fail;
         return t;
     }
+    if (cfg->init && read_init(t, cfg->init, err, errlen))
+        goto fail;
     if (t->style) {
         /* The style target: Grams averaged over patches at the training scale. */
         for (int n = 0; n < STYLE_TARGET_PATCHES; n += cfg->batch) {

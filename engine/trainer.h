@@ -38,6 +38,10 @@ typedef struct TrainConfig {
     int size, batch, checkpoint_every, log_every;
     uint64_t seed;
     int resume;
+    const char *init;                    /* a model file written by this trainer with the
+                                            same generator options: G starts from its
+                                            weights (fine-tuning); NULL = random init.
+                                            Ignored with resume. */
     TrainArch arch;
     int width, blocks, resize_conv;      /* fast arch; resnet9: width = ngf */
     int ndf, d_layers, d_spectral;       /* discriminator */

@@ -4,7 +4,8 @@
  * DESIGN
  * ------
  * Threads: this (main) thread, libmicrohttpd's polling thread (http.c),
- * the pool's workers (pool.c), and OpenBLAS's own threads when a forward
+ * the pool's workers (pool.c), the repository watch (watch.c), the
+ * training runners (jobq.c), and OpenBLAS's own threads when a forward
  * pass may use more than one core. SIGTERM, SIGINT and SIGHUP may land on
  * any of them; the handler only writes the signal's number into a pipe,
  * which the main thread reads (the self-pipe trick), so shutdown logic
@@ -13,7 +14,12 @@
  * Start: parse config, open the registry (a scan, no loading), start the
  * workers, start HTTP, print the "listening" line (and --port-file), then
  * load the models on this thread: /healthz answers at once, /readyz once
- * the default model is loaded.
+ * the default model is loaded. Then the repository watch (watch.c) starts
+ * its thread; from then on versions written into the repository are
+ * swapped in as they appear. With a token, the job queue (jobq.c) is
+ * opened before HTTP starts: it reads <data>/jobs and starts the jobs left
+ * queued or interrupted. Without one, /train is refused (403) and <data>
+ * is never touched.
  *
  * Shutdown (SIGTERM or SIGINT): /readyz turns 503 and answers carry
  * "Connection: close"; the listening socket is closed (MHD_quiesce_daemon);
@@ -36,12 +42,14 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/infer.h"
+#include "server/jobq.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/openapi.h"
 #include "server/pool.h"
 #include "server/registry.h"
 #include "server/routes.h"
+#include "server/watch.h"
 
 static const char *env_lookup(const char *name)
 {
@@ -146,6 +154,8 @@ int cmd_serve(int argc, char **argv)
     Metrics *metrics = NULL;
     Pool *pool = NULL;
     Http *http = NULL;
+    Watch *watch = NULL;
+    Jobq *jobq = NULL;
     RoutesCtx ctx;
     int rc = config_parse(&cfg, argc, argv, env_lookup, err, sizeof err), status = 1, sig;
 
@@ -188,6 +198,13 @@ int cmd_serve(int argc, char **argv)
     ctx.openapi_len = openapi_len();
     atomic_init(&ctx.draining, 0);
     atomic_init(&ctx.inflight, 0);
+    if (cfg.token[0]) {      /* without a token /train is refused anyway */
+        JobqConfig jc = {cfg.data, cfg.content, cfg.train_queue, cfg.train_jobs,
+                         cfg.train_nice};
+        if (!(jobq = jobq_open(&jc, reg, err, sizeof err)))
+            log_write("error", "training is unavailable", "{s:s}", "error", err);
+        ctx.jobq = jobq;
+    }
     if (!(http = http_start(&ctx, &cfg, err, sizeof err))) {
         log_write("error", "cannot start HTTP", "{s:s}", "error", err);
         goto done;
@@ -201,6 +218,8 @@ int cmd_serve(int argc, char **argv)
     registry_load_all(reg);
     if (registry_ready(reg))
         log_write("info", "ready", "{s:s}", "default_model", registry_default(reg));
+    if (!(watch = watch_start(reg, cfg.rescan_ms, err, sizeof err)))
+        log_write("error", "the repository is not watched", "{s:s}", "error", err);
 
     while ((sig = wait_signal(-1)) != SIGTERM && sig != SIGINT)
         if (sig == SIGHUP)
@@ -213,11 +232,15 @@ done:
      * and waits for the running ones, so no suspended connection is left
      * when the daemon stops; the HTTP thread may still submit meanwhile, and
      * is told 503. The answers get a moment to leave. */
+    watch_stop(watch);
     pool_stop(pool);
     for (double end = pool_clock() + 1.0;
          http && atomic_load(&ctx.inflight) > 0 && pool_clock() < end;)
         wait_signal(0.01);
     http_stop(http);
+    /* No request can reach the queue now: a running job finishes its step,
+     * checkpoints and stays resumable. */
+    jobq_close(jobq);
     pool_free(pool);
     registry_free(reg);
     metrics_free(metrics);

@@ -65,6 +65,15 @@ static const Opt opts[] = {
     {"token", OPT_STR, F(token), S(token), 0, 0, "",
      "management token (prefer ATELIER_TOKEN or --token-file: flags show in ps)"},
     {"token-file", OPT_STR, 0, 0, 0, 0, "", "read the management token from this file"},
+    {"rescan-ms", OPT_INT, F(rescan_ms), 0, 0, 3600000, "1000",
+     "period of the model repository rescan (besides inotify); 0 = none"},
+    {"content", OPT_STR, F(content), S(content), 0, 0, "",
+     "photo folder training jobs use when they upload no content photos"},
+    {"train-queue", OPT_INT, F(train_queue), 0, 1, 10000, "8",
+     "training jobs waiting before POST /train answers 503"},
+    {"train-jobs", OPT_INT, F(train_jobs), 0, 1, 64, "1", "training jobs running at once, each on one thread (--engine-threads cores)"},
+    {"train-nice", OPT_INT, F(train_nice), 0, 0, 19, "10",
+     "nice value of training threads (lower priority than requests)"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

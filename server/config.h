@@ -33,6 +33,11 @@ typedef struct Config {
     int drain_s;                     /* graceful shutdown deadline */
     char default_model[CONFIG_NAME_MAX + 1]; /* "" = first model by name */
     char token[CONFIG_TOKEN_MAX];    /* "" = management API disabled */
+    int rescan_ms;                   /* repository rescan period, 0 = inotify only */
+    char content[CONFIG_PATH_MAX];   /* photo folder for training jobs, "" = none */
+    int train_queue;                 /* training jobs waiting before 503 */
+    int train_jobs;                  /* training jobs running at once */
+    int train_nice;                  /* nice value of training threads */
 } Config;
 
 /* Looks up an environment variable; getenv in the binary, a table in tests. */

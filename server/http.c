@@ -11,14 +11,15 @@
  * Request state (Conn) is made on the first access-handler call and freed
  * only in the NOTIFY_COMPLETED callback, which also writes the log line.
  *
- * Bodies: only POST /stylize keeps one; other requests' bodies are read and
- * dropped. The limit (--max-body-mb) is checked against Content-Length
+ * Bodies: POST /stylize, and after their token check PUT
+ * /models/{name}/current and POST /train, keep theirs; other requests'
+ * bodies are read and dropped. The limit (--max-body-mb) is checked against Content-Length
  * before reading (413 at once, whatever the route) and against the bytes
  * received while reading; past it the 413 is written at once and the
  * connection closed without reading or buffering the rest (refuse_midway).
  * Other answers wait for the end of the request, so that keep-alive holds.
- * Multipart bodies go through MHD_PostProcessor; only the field "image" is
- * kept.
+ * Multipart bodies go through MHD_PostProcessor; for /stylize only the
+ * field "image" is kept, for /train every field (routes_form_field).
  *
  * Suspension: when routes_body defers, the connection is suspended FIRST
  * and the job submitted SECOND, so the worker's resume can never come
@@ -146,6 +147,8 @@ static enum MHD_Result answer(Conn *c)
         MHD_add_response_header(mr, "X-Atelier-Model", r->model);
     if (r->timing[0])
         MHD_add_response_header(mr, "Server-Timing", r->timing);
+    if (r->location[0])
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION, r->location);
     if (r->close || atomic_load(&c->http->ctx->draining))
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(c->conn, (unsigned int)r->status, mr);
@@ -230,6 +233,8 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
                                 size_t size)
 {
     Conn *c = cls;
+    if (c->req.route == ROUTE_TRAIN)
+        return routes_form_field(&c->req, key, off, data, size) ? MHD_NO : MHD_YES;
     if (!key || strcmp(key, "image"))
         return MHD_YES;             /* other fields are ignored */
     if (off == 0)

@@ -156,6 +156,11 @@ static void gauge(FILE *out, const char *name, const char *help, long long v)
     fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name, v);
 }
 
+static void counter(FILE *out, const char *name, const char *help, long long v)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n", name, help, name, name, v);
+}
+
 int metrics_render(Metrics *m, FILE *out, const MetricsGauges *g, const MetricsModel *models,
                    int nmodels)
 {
@@ -192,6 +197,27 @@ int metrics_render(Metrics *m, FILE *out, const MetricsGauges *g, const MetricsM
         gauge(out, "atelier_workers", "Inference worker threads.", g->workers);
         gauge(out, "atelier_workers_busy", "Workers running a job.", g->workers_busy);
         gauge(out, "atelier_ready", "1 when /readyz answers 200.", g->ready);
+        counter(out, "atelier_model_swaps_total", "Served versions replaced by another.",
+                g->swaps);
+        counter(out, "atelier_model_rollbacks_total",
+                "Served versions replaced by an older one.", g->rollbacks);
+        counter(out, "atelier_model_load_failures_total",
+                "Model files that failed to load (and were not served).", g->load_failures);
+    }
+    if (g && g->jobs_known) {
+        static const char *const states[5] = {"queued", "running", "succeeded", "failed",
+                                              "cancelled"};
+        fputs("# HELP atelier_train_jobs Training jobs by state.\n"
+              "# TYPE atelier_train_jobs gauge\n", out);
+        for (int i = 0; i < 5; i++)
+            fprintf(out, "atelier_train_jobs{state=\"%s\"} %d\n", states[i], g->jobs[i]);
+        fprintf(out, "# HELP atelier_train_steps_per_second Training steps per second of the "
+                     "running jobs.\n# TYPE atelier_train_steps_per_second gauge\n"
+                     "atelier_train_steps_per_second %.4g\n", g->train_steps_per_s);
+        counter(out, "atelier_train_steps_total", "Training steps done.", g->train_steps);
+        counter(out, "atelier_train_versions_published_total",
+                "Checkpoints published as model versions by training jobs.",
+                g->versions_published);
     }
     fputs("# HELP atelier_model_loaded Model versions loaded and served (1 per version).\n"
           "# TYPE atelier_model_loaded gauge\n", out);

@@ -10,6 +10,11 @@
  *   atelier_workers, atelier_workers_busy, atelier_ready     gauges
  *   atelier_model_loaded{model,version}                      gauge (1 per
  *                                                            served version)
+ *   atelier_model_swaps_total, atelier_model_rollbacks_total,
+ *   atelier_model_load_failures_total                        counters
+ *   atelier_train_jobs{state}, atelier_train_steps_per_second gauges
+ *   atelier_train_steps_total, atelier_train_versions_published_total
+ *                                                            counters
  * Route labels are route patterns ("/models/{name}"), never raw paths, and
  * unknown methods are counted as "OTHER", so a client cannot grow the label
  * set. All functions are thread-safe.
@@ -30,6 +35,15 @@ typedef struct MetricsGauges {
     int inflight;                 /* requests between arrival and completion */
     int workers, workers_busy;
     int ready;                    /* 0 or 1 */
+    /* The registry (counters since start). */
+    long swaps, rollbacks, load_failures;
+    /* Training jobs (jobq.h): how many in each state, the running jobs'
+     * steps per second summed, steps done and versions published since
+     * start. jobs_known is 0 when the server has no job queue. */
+    int jobs_known;
+    int jobs[5];                  /* queued, running, succeeded, failed, cancelled */
+    double train_steps_per_s;
+    long train_steps, versions_published;
 } MetricsGauges;
 
 typedef struct MetricsModel {

@@ -1,5 +1,10 @@
-/* modelrepo.c: reading a model repository's layout (modelrepo.h). */
+/* modelrepo.c: reading a model repository's layout, and writing a file in
+ * it atomically (modelrepo.h). */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,5 +176,54 @@ int repo_default_model(const char *repo, const char *preferred, char *out, size_
     if (repo_models(repo, first, 1) < 1)
         return -1;
     snprintf(out, outlen, "%s", first[0]);
+    return 0;
+}
+
+/* Writes all of data to fd. 0 or -1 with errno. */
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t k = write(fd, data, len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (!k)
+                errno = EIO;
+            return -1;
+        }
+        data += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+int repo_write_atomic(const char *folder, const char *file, const char *data, size_t len)
+{
+    char tmp[PATH_MAX], path[PATH_MAX];
+    int fd, dfd, saved;
+    if (snprintf(path, sizeof path, "%s/%s", folder, file) >= (int)sizeof path ||
+        snprintf(tmp, sizeof tmp, "%s/.%s.tmpXXXXXX", folder, file) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if ((fd = mkstemp(tmp)) < 0)
+        return -1;
+    if (write_all(fd, data, len) || fsync(fd)) {
+        saved = errno;
+        close(fd);
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    if (close(fd) || rename(tmp, path)) {
+        saved = errno;
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    if ((dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
     return 0;
 }

@@ -1,18 +1,31 @@
-/* registry.c: scanning the model repository, loading, sharing and swapping
- * models.
+/* registry.c: scanning and watching the model repository, loading,
+ * sharing and swapping models, and the CURRENT pin.
  *
  * DESIGN
  * ------
  * Threads: none of its own. registry_load_all runs on the serve command's
  * main thread after the HTTP daemon starts (so /healthz answers while
- * models load); acquire/release run on the HTTP thread and the workers;
- * registry_set_current on whichever thread asks (the management API).
+ * models load); registry_rescan on the watch thread (watch.c) and the job
+ * runner; acquire/release on the HTTP thread and the workers; pin/unpin on
+ * the HTTP thread (the management API).
  *
- * Lock: one mutex guards the model table and each model's current pointer.
+ * Locks: `lock` guards the model table and each model's current pointer.
  * It is held only to read or swap a pointer and bump a count, never while
  * loading a file: a load happens outside it, and the loaded ref is swapped
  * in under it. acquire = lock, ref = cur, refs++, unlock; so a reader never
- * sees a ref whose count already fell to zero.
+ * sees a ref whose count already fell to zero. `swap` serialises every
+ * decide-load-install sequence (rescan, load_all, pin, unpin) so that two
+ * of them can never install versions out of order; it is held while a file
+ * loads, and acquire never takes it.
+ *
+ * Models are allocated one by one and never freed before the registry, so
+ * a Model pointer stays valid while the table (an array of pointers, sorted
+ * by name) grows under `lock` when a rescan finds a new model folder.
+ *
+ * Bad files: a version that fails to load is remembered with its mtime and
+ * size and not tried again until the file changes, so a broken file costs
+ * one load attempt, not one per rescan. It is never served: the newest
+ * version that loads is, and the current one stays when nothing newer does.
  *
  * Ownership: a ModelRef is freed by whoever drops its count to zero
  * (registry_release), which may be a worker finishing the last request on a
@@ -21,6 +34,7 @@
 #include "server/registry.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
@@ -28,12 +42,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/log.h"
 #include "server/modelrepo.h"
 
 #define CARD_MAX (64 * 1024)
 #define MAX_MODELS 4096
+#define MAX_BAD 64
+
+typedef struct BadFile {
+    int version;
+    struct timespec mtime;
+    off_t size;
+} BadFile;
 
 typedef struct Model {
     char name[REGISTRY_NAME_MAX + 1];
@@ -44,15 +66,20 @@ typedef struct Model {
     char *card_net;          /* card from the loaded file, or NULL */
     char *error;             /* last load error */
     ModelRef *cur;           /* the registry's reference, NULL until loaded */
+    BadFile bad[MAX_BAD];    /* files that failed to load (swap lock) */
+    int nbad;
 } Model;
 
 struct Registry {
     pthread_mutex_t lock;
+    pthread_mutex_t swap;
     char dir[PATH_MAX];
-    Model *models;           /* sorted by name */
-    int n;
-    int def;                 /* index of the default model, -1 = none */
+    char def_name[REGISTRY_NAME_MAX + 1];   /* configured default, "" = first */
+    Model **models;          /* sorted by name */
+    int n, cap;
+    Model *def;              /* the default model, NULL = none */
     uint64_t next_id;
+    RegistryStats stats;
 };
 
 int registry_valid_name(const char *name)
@@ -92,12 +119,13 @@ static int cmp_int(const void *a, const void *b)
 
 static int cmp_model(const void *a, const void *b)
 {
-    return strcmp(((const Model *)a)->name, ((const Model *)b)->name);
+    return strcmp((*(Model *const *)a)->name, (*(Model *const *)b)->name);
 }
 
 static int has_version(const Model *m, int v)
 {
-    return bsearch(&v, m->versions, (size_t)m->nversions, sizeof(int), cmp_int) != NULL;
+    return m->versions &&
+           bsearch(&v, m->versions, (size_t)m->nversions, sizeof(int), cmp_int) != NULL;
 }
 
 static int served_version(const Model *m)
@@ -107,63 +135,67 @@ static int served_version(const Model *m)
     return m->nversions ? m->versions[m->nversions - 1] : 0;
 }
 
-static void model_clear(Model *m)
+static void model_free(Model *m)
 {
+    if (!m)
+        return;
     free(m->versions);
     free(m->card_file);
     free(m->card_net);
     free(m->error);
     registry_release(m->cur);
-    memset(m, 0, sizeof *m);
+    free(m);
 }
 
-/* Scans one model folder (modelrepo.h) into m. Returns 1 when it holds a
- * version, 0 when it is to be skipped, -1 when out of memory. */
-static int scan_model(const char *dir, const char *name, Model *m)
+/* card.json of a model folder, validated, as a new string; or NULL. */
+static char *read_card(const char *dir, const char *name)
 {
     char path[PATH_MAX];
     char *text;
-    int n;
-    memset(m, 0, sizeof *m);
-    snprintf(m->name, sizeof m->name, "%s", name);
-    n = repo_versions(dir, name, NULL, 0);
-    if (n <= 0)
+    json_t *card;
+    if (snprintf(path, sizeof path, "%s/%s/card.json", dir, name) >= (int)sizeof path ||
+        !(text = read_small(path, CARD_MAX)))
+        return NULL;
+    card = json_loads(text, 0, NULL);
+    if (!json_is_object(card)) {
+        log_write("warn", "ignoring card.json: not a JSON object", "{s:s}", "model", name);
+        free(text);
+        text = NULL;
+    }
+    json_decref(card);
+    return text;
+}
+
+/* The versions of name on disk as a new array; *n its length (0 with NULL
+ * when there are none). -1 when out of memory. */
+static int disk_versions(const char *dir, const char *name, int **out, int *n)
+{
+    int count = repo_versions(dir, name, NULL, 0), got;
+    *out = NULL;
+    *n = 0;
+    if (count <= 0)
         return 0;
-    if (!(m->versions = malloc((size_t)n * sizeof(int))))
+    if (!(*out = malloc((size_t)count * sizeof(int))))
         return -1;
-    m->nversions = repo_versions(dir, name, m->versions, n);
-    if (m->nversions > n)
-        m->nversions = n;         /* a version appeared meanwhile */
-    if (m->nversions <= 0) {
-        model_clear(m);
-        return 0;
-    }
-    m->pinned = repo_pinned_version(dir, name);
-    if (snprintf(path, sizeof path, "%s/%s/card.json", dir, name) < (int)sizeof path &&
-        (text = read_small(path, CARD_MAX))) {
-        json_t *card = json_loads(text, 0, NULL);
-        if (json_is_object(card))
-            m->card_file = text;
-        else {
-            log_write("warn", "ignoring card.json: not a JSON object", "{s:s}", "model", name);
-            free(text);
-        }
-        json_decref(card);
-    }
-    return 1;
+    got = repo_versions(dir, name, *out, count);
+    *n = got < 0 ? 0 : got > count ? count : got;   /* a version may come or go meanwhile */
+    return 0;
 }
 
 Registry *registry_open(const char *dir, const char *default_model, char *err, size_t errlen)
 {
     Registry *r = calloc(1, sizeof *r);
-    char (*names)[REPO_NAME_MAX + 1] = NULL;
-    int count, got;
     if (!r) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    r->def = -1;
     if (pthread_mutex_init(&r->lock, NULL)) {
+        free(r);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&r->swap, NULL)) {
+        pthread_mutex_destroy(&r->lock);
         free(r);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -172,43 +204,25 @@ Registry *registry_open(const char *dir, const char *default_model, char *err, s
         snprintf(err, errlen, "model repository path too long");
         goto fail;
     }
-    if ((count = repo_models(dir, NULL, 0)) < 0) {
+    if (default_model && *default_model &&
+        snprintf(r->def_name, sizeof r->def_name, "%s", default_model) >= (int)sizeof r->def_name) {
+        snprintf(err, errlen, "default model '%.64s...' is not a model name", default_model);
+        goto fail;
+    }
+    if (repo_models(dir, NULL, 0) < 0) {
         snprintf(err, errlen, "model repository %s: %s", dir, strerror(errno));
         goto fail;
     }
-    if (count > MAX_MODELS)
-        count = MAX_MODELS;
-    names = calloc((size_t)(count ? count : 1), sizeof *names);
-    r->models = calloc((size_t)(count ? count : 1), sizeof *r->models);
-    if (!names || !r->models)
-        goto fail_nomem;
-    got = repo_models(dir, names, count);
-    for (int i = 0; i < got && i < count; i++) {
-        int rc = scan_model(dir, names[i], &r->models[r->n]);
-        if (rc < 0)
-            goto fail_nomem;
-        r->n += rc;
+    if (registry_scan(r) < 0) {
+        snprintf(err, errlen, "out of memory scanning %s", dir);
+        goto fail;
     }
-    free(names);
-    names = NULL;
-    if (r->n)
-        qsort(r->models, (size_t)r->n, sizeof *r->models, cmp_model);
-    if (default_model && *default_model) {
-        for (int i = 0; i < r->n; i++)
-            if (!strcmp(r->models[i].name, default_model))
-                r->def = i;
-        if (r->def < 0) {
-            snprintf(err, errlen, "default model '%s' is not in %s", default_model, dir);
-            goto fail;
-        }
-    } else if (r->n) {
-        r->def = 0;
+    if (r->def_name[0] && !r->def) {
+        snprintf(err, errlen, "default model '%s' is not in %s", r->def_name, dir);
+        goto fail;
     }
     return r;
-fail_nomem:
-    snprintf(err, errlen, "out of memory scanning %s", dir);
 fail:
-    free(names);
     registry_free(r);
     return NULL;
 }
@@ -218,30 +232,72 @@ void registry_free(Registry *r)
     if (!r)
         return;
     for (int i = 0; i < r->n; i++)
-        model_clear(&r->models[i]);
+        model_free(r->models[i]);
     free(r->models);
+    pthread_mutex_destroy(&r->swap);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
 
+/* Call with lock held. */
 static Model *find(Registry *r, const char *name)
 {
-    Model key;
-    if (snprintf(key.name, sizeof key.name, "%s", name) >= (int)sizeof key.name)
+    Model key, *k = &key, **hit;
+    if (!r->n || snprintf(key.name, sizeof key.name, "%s", name) >= (int)sizeof key.name)
         return NULL;
-    return bsearch(&key, r->models, (size_t)r->n, sizeof *r->models, cmp_model);
+    hit = bsearch(&k, r->models, (size_t)r->n, sizeof *r->models, cmp_model);
+    return hit ? *hit : NULL;
+}
+
+static Model *find_locked(Registry *r, const char *name)
+{
+    Model *m;
+    pthread_mutex_lock(&r->lock);
+    m = find(r, name);
+    pthread_mutex_unlock(&r->lock);
+    return m;
+}
+
+/* Adds a new model under lock, keeping the order; NULL when out of memory
+ * or at MAX_MODELS. */
+static Model *add_model(Registry *r, const char *name)
+{
+    Model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    pthread_mutex_lock(&r->lock);
+    if (r->n == r->cap) {
+        int cap = r->cap ? r->cap * 2 : 16;
+        Model **nm = cap <= MAX_MODELS ? realloc(r->models, (size_t)cap * sizeof *nm) : NULL;
+        if (!nm) {
+            pthread_mutex_unlock(&r->lock);
+            free(m);
+            return NULL;
+        }
+        r->models = nm;
+        r->cap = cap;
+    }
+    r->models[r->n++] = m;
+    qsort(r->models, (size_t)r->n, sizeof *r->models, cmp_model);
+    if (!r->def && (!r->def_name[0] || !strcmp(r->def_name, name)))
+        r->def = m;
+    if (!r->def_name[0] && r->def && strcmp(name, r->def->name) < 0 && !r->def->cur)
+        r->def = m;         /* first by name, while nothing is served yet */
+    pthread_mutex_unlock(&r->lock);
+    return m;
 }
 
 const char *registry_default(const Registry *r)
 {
-    return r->def >= 0 ? r->models[r->def].name : NULL;
+    return r->def ? r->def->name : NULL;
 }
 
 int registry_ready(Registry *r)
 {
     int ready;
     pthread_mutex_lock(&r->lock);
-    ready = r->def >= 0 && r->models[r->def].cur != NULL;
+    ready = r->def && r->def->cur != NULL;
     pthread_mutex_unlock(&r->lock);
     return ready;
 }
@@ -274,7 +330,7 @@ static ModelRef *load_ref(Registry *r, const char *name, int version, char *err,
     return ref;
 }
 
-/* Swaps ref in as name's current version (consuming the caller's reference)
+/* Swaps ref in as m's current version (consuming the caller's reference)
  * and remembers its card; the old ref is released outside the lock. */
 static void install(Registry *r, Model *m, ModelRef *ref)
 {
@@ -288,72 +344,225 @@ static void install(Registry *r, Model *m, ModelRef *ref)
     m->card_net = card_copy;
     free(m->error);
     m->error = NULL;
+    if (old) {
+        r->stats.swaps++;
+        if (ref->version < old->version)
+            r->stats.rollbacks++;
+    }
     pthread_mutex_unlock(&r->lock);
+    if (old)
+        log_write("info", "model swapped", "{s:s, s:i, s:i}", "model", m->name, "from",
+                  old->version, "to", ref->version);
     registry_release(old);
 }
 
-static void set_error(Registry *r, Model *m, const char *msg)
+/* Keeps msg as m's error, listed with the model; counted as a load
+ * failure when count is set. */
+static void note_error(Registry *r, Model *m, const char *msg, int count)
 {
     char *copy = strdup(msg);
     pthread_mutex_lock(&r->lock);
     free(m->error);
     m->error = copy;
+    r->stats.load_failures += count;
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Loads the newest version of m other than skip that loads, for when the
- * served one does not: a truncated or unreadable file must not take the
- * model out of service while an older good version is there. NULL when
- * none loads. m->versions is only changed by registry_open, on this
- * thread. */
-static ModelRef *load_fallback(Registry *r, const Model *m, int skip)
+static void set_error(Registry *r, Model *m, const char *msg)
 {
-    for (int j = m->nversions - 1; j >= 0; j--) {
-        char err[256] = "";
-        ModelRef *ref;
-        if (m->versions[j] == skip)
-            continue;
-        if ((ref = load_ref(r, m->name, m->versions[j], err, sizeof err)))
-            return ref;
-        log_write("error", "model failed to load", "{s:s, s:i, s:s}", "model", m->name,
-                  "version", m->versions[j], "error", err);
+    note_error(r, m, msg, 1);
+}
+
+/* 1 when m's version is remembered as bad and its file has not changed
+ * since (swap lock held). */
+static int known_bad(Registry *r, Model *m, int version)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (repo_version_path(r->dir, m->name, version, path, sizeof path) || stat(path, &st))
+        return 1;
+    for (int i = 0; i < m->nbad; i++)
+        if (m->bad[i].version == version)
+            return m->bad[i].size == st.st_size &&
+                   m->bad[i].mtime.tv_sec == st.st_mtim.tv_sec &&
+                   m->bad[i].mtime.tv_nsec == st.st_mtim.tv_nsec;
+    return 0;
+}
+
+static void remember_bad(Registry *r, Model *m, int version)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int i = 0;
+    if (repo_version_path(r->dir, m->name, version, path, sizeof path) || stat(path, &st))
+        return;
+    while (i < m->nbad && m->bad[i].version != version)
+        i++;
+    if (i == MAX_BAD) {
+        memmove(m->bad, m->bad + 1, (MAX_BAD - 1) * sizeof *m->bad);
+        i = MAX_BAD - 1;
+    } else if (i == m->nbad) {
+        m->nbad++;
     }
-    return NULL;
+    m->bad[i] = (BadFile){version, st.st_mtim, st.st_size};
+}
+
+/* Loads and installs version of m (swap lock held). 0, or REGISTRY_ELOAD
+ * after logging and remembering the file. */
+static int try_load(Registry *r, Model *m, int version, char *err, size_t errlen)
+{
+    ModelRef *ref = load_ref(r, m->name, version, err, errlen);
+    if (!ref) {
+        log_write("error", "model failed to load", "{s:s, s:i, s:s}", "model", m->name,
+                  "version", version, "error", err);
+        remember_bad(r, m, version);
+        set_error(r, m, err);
+        return REGISTRY_ELOAD;
+    }
+    log_write("info", "model loaded", "{s:s, s:i, s:I}", "model", m->name, "version",
+              version, "params", (json_int_t)net_param_count(ref->net));
+    install(r, m, ref);
+    return REGISTRY_OK;
+}
+
+/* Brings m's loaded version in line with its versions and pin (swap lock
+ * held): the pinned version, else the newest one that loads; never a bad
+ * file, and the current version stays when nothing better loads (a pin
+ * that does not load, with nothing served yet, falls back to the newest
+ * version that does). Returns
+ * 1 when it swapped, 0 when not, -1 when a load failed. */
+static int converge(Registry *r, Model *m)
+{
+    int pinned, cur, nv, *vs, rc = 0;
+    char err[256], failed_err[256] = "";
+    pthread_mutex_lock(&r->lock);
+    pinned = m->pinned && has_version(m, m->pinned) ? m->pinned : 0;
+    cur = m->cur ? m->cur->version : 0;
+    nv = m->nversions;
+    vs = nv ? malloc((size_t)nv * sizeof *vs) : NULL;
+    if (vs)
+        memcpy(vs, m->versions, (size_t)nv * sizeof *vs);
+    pthread_mutex_unlock(&r->lock);
+    if (pinned) {
+        if (pinned != cur && !known_bad(r, m, pinned))
+            rc = try_load(r, m, pinned, err, sizeof err) ? -1 : 1;
+        if (rc == 1 || cur) {
+            free(vs);
+            return rc;
+        }
+        if (rc == -1)
+            snprintf(failed_err, sizeof failed_err, "%s", err);
+        /* The pinned file does not load and nothing is served: the newest
+         * version that loads stands in, so a bad pin does not take the
+         * model out of service (its error stays listed with the model). */
+    }
+    for (int i = (vs ? nv : 0) - 1; i >= 0; i--) {
+        if (vs[i] == cur)
+            break;          /* nothing newer loads; keep it */
+        if (cur && vs[i] < cur && has_version(m, cur))
+            break;          /* only ever forward while the current file is there */
+        if (known_bad(r, m, vs[i]))
+            continue;
+        if (!try_load(r, m, vs[i], err, sizeof err)) {
+            /* An older version stands in: the newer one's failure stays
+             * listed with the model until a good version replaces it. */
+            if (failed_err[0])
+                note_error(r, m, failed_err, 0);
+            rc = 1;
+            break;
+        }
+        if (!failed_err[0])
+            snprintf(failed_err, sizeof failed_err, "%s", err);
+        rc = -1;
+    }
+    free(vs);
+    return rc;
+}
+
+/* Reads the folder of name into m (swap lock held). -1 when out of memory. */
+static int refresh(Registry *r, Model *m)
+{
+    int *vs, nv, pinned;
+    char *card;
+    if (disk_versions(r->dir, m->name, &vs, &nv))
+        return -1;
+    pinned = repo_pinned_version(r->dir, m->name);
+    card = read_card(r->dir, m->name);
+    pthread_mutex_lock(&r->lock);
+    free(m->versions);
+    m->versions = vs;
+    m->nversions = nv;
+    m->pinned = pinned;
+    free(m->card_file);
+    m->card_file = card;
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+
+/* The scan without loading: new folders added, known ones refreshed. */
+int registry_scan(Registry *r)
+{
+    char (*names)[REPO_NAME_MAX + 1] = NULL;
+    int count = repo_models(r->dir, NULL, 0), got, rc = 0;
+    if (count < 0)
+        return 0;           /* the folder went away: keep what is loaded */
+    if (count > MAX_MODELS)
+        count = MAX_MODELS;
+    names = calloc((size_t)(count ? count : 1), sizeof *names);
+    if (!names)
+        return -1;
+    got = repo_models(r->dir, names, count);
+    pthread_mutex_lock(&r->swap);
+    for (int i = 0; i < got && i < count && !rc; i++) {
+        Model *m = find_locked(r, names[i]);
+        if (!m && !(m = add_model(r, names[i])))
+            rc = -1;
+        else
+            rc = refresh(r, m);
+    }
+    pthread_mutex_unlock(&r->swap);
+    free(names);
+    return rc;
+}
+
+int registry_rescan(Registry *r)
+{
+    int swapped = 0, n;
+    if (registry_scan(r) < 0)
+        return REGISTRY_ENOMEM;
+    pthread_mutex_lock(&r->swap);
+    pthread_mutex_lock(&r->lock);
+    n = r->n;
+    pthread_mutex_unlock(&r->lock);
+    for (int i = 0; i < n; i++) {
+        Model *m;
+        pthread_mutex_lock(&r->lock);
+        m = r->models[i];
+        pthread_mutex_unlock(&r->lock);
+        swapped += converge(r, m) > 0;
+    }
+    pthread_mutex_unlock(&r->swap);
+    return swapped;
 }
 
 int registry_load_all(Registry *r)
 {
-    int failed = 0;
-    for (int i = 0; i < r->n; i++) {
-        Model *m = &r->models[i];
-        char err[256] = "";
-        int version, loaded;
-        ModelRef *ref;
+    int failed = 0, n;
+    pthread_mutex_lock(&r->swap);
+    pthread_mutex_lock(&r->lock);
+    n = r->n;
+    pthread_mutex_unlock(&r->lock);
+    for (int i = 0; i < n; i++) {
+        Model *m;
         pthread_mutex_lock(&r->lock);
-        version = served_version(m);
-        loaded = m->cur != NULL;
+        m = r->models[i];
         pthread_mutex_unlock(&r->lock);
-        if (loaded)
-            continue;
-        ref = load_ref(r, m->name, version, err, sizeof err);
-        if (!ref) {
-            log_write("error", "model failed to load", "{s:s, s:i, s:s}", "model", m->name,
-                      "version", version, "error", err);
-            failed++;
-            if (!(ref = load_fallback(r, m, version))) {
-                set_error(r, m, err);
-                continue;
-            }
-            log_write("warn", "serving an older version", "{s:s, s:i, s:i}", "model", m->name,
-                      "version", ref->version, "failed_version", version);
-            install(r, m, ref);
-            set_error(r, m, err);   /* listed with the model until a good swap */
-            continue;
-        }
-        log_write("info", "model loaded", "{s:s, s:i, s:I}", "model", m->name, "version",
-                  version, "params", (json_int_t)net_param_count(ref->net));
-        install(r, m, ref);
+        converge(r, m);
+        pthread_mutex_lock(&r->lock);
+        failed += !m->cur;
+        pthread_mutex_unlock(&r->lock);
     }
+    pthread_mutex_unlock(&r->swap);
     return failed;
 }
 
@@ -367,10 +576,7 @@ ModelRef *registry_acquire(Registry *r, const char *name, int *code)
         return NULL;
     }
     pthread_mutex_lock(&r->lock);
-    if (!name)
-        m = r->def >= 0 ? &r->models[r->def] : NULL;
-    else
-        m = find(r, name);
+    m = name ? find(r, name) : r->def;
     if (!m)
         rc = REGISTRY_ENOENT;
     else if (!m->cur)
@@ -394,40 +600,140 @@ void registry_release(ModelRef *ref)
     }
 }
 
-int registry_set_current(Registry *r, const char *name, int version, char *err, size_t errlen)
+/* Checks name and version and finds the model (no lock held). */
+static Model *lookup(Registry *r, const char *name, int version, char *err, size_t errlen,
+                     int *rc)
 {
-    Model *m;
-    ModelRef *ref;
     char path[PATH_MAX];
     struct stat st;
+    Model *m;
     if (!registry_valid_name(name)) {
         snprintf(err, errlen, "not a model name");
-        return REGISTRY_EINVAL;
+        *rc = REGISTRY_EINVAL;
+        return NULL;
     }
-    if (!(m = find(r, name))) {
+    if (!(m = find_locked(r, name))) {
         snprintf(err, errlen, "no model '%s'", name);
-        return REGISTRY_ENOENT;
+        *rc = REGISTRY_ENOENT;
+        return NULL;
     }
-    if (repo_version_path(r->dir, name, version, path, sizeof path) || stat(path, &st) ||
-        !S_ISREG(st.st_mode)) {
+    if (version && (repo_version_path(r->dir, name, version, path, sizeof path) ||
+                    stat(path, &st) || !S_ISREG(st.st_mode))) {
+        snprintf(err, errlen, "model '%s' has no version %d", name, version);
+        *rc = REGISTRY_ENOENT;
+        return NULL;
+    }
+    *rc = REGISTRY_OK;
+    return m;
+}
+
+int registry_set_current(Registry *r, const char *name, int version, char *err, size_t errlen)
+{
+    int rc;
+    Model *m = lookup(r, name, version, err, errlen, &rc);
+    if (!m)
+        return rc;
+    if (version < 1) {
         snprintf(err, errlen, "model '%s' has no version %d", name, version);
         return REGISTRY_ENOENT;
     }
-    if (!(ref = load_ref(r, name, version, err, errlen)))
-        return REGISTRY_ELOAD;
-    pthread_mutex_lock(&r->lock);
-    if (!has_version(m, version)) {
-        int *nv = realloc(m->versions, (size_t)(m->nversions + 1) * sizeof *nv);
-        if (nv) {
-            nv[m->nversions++] = version;
-            m->versions = nv;
-            qsort(m->versions, (size_t)m->nversions, sizeof(int), cmp_int);
-        }
+    pthread_mutex_lock(&r->swap);
+    if (refresh(r, m)) {
+        rc = REGISTRY_ENOMEM;
+    } else {
+        pthread_mutex_lock(&r->lock);
+        m->pinned = version;
+        pthread_mutex_unlock(&r->lock);
+        rc = m->cur && m->cur->version == version ? REGISTRY_OK
+                                                  : try_load(r, m, version, err, errlen);
     }
+    pthread_mutex_unlock(&r->swap);
+    return rc;
+}
+
+int registry_pin(Registry *r, const char *name, int version, char *err, size_t errlen)
+{
+    char folder[PATH_MAX], text[32];
+    ModelRef *ref = NULL;
+    int rc, cur;
+    Model *m = lookup(r, name, version, err, errlen, &rc);
+    if (!m)
+        return rc;
+    if (version < 1) {
+        snprintf(err, errlen, "model '%s' has no version %d", name, version);
+        return REGISTRY_ENOENT;
+    }
+    if (snprintf(folder, sizeof folder, "%s/%s", r->dir, name) >= (int)sizeof folder) {
+        snprintf(err, errlen, "path too long");
+        return REGISTRY_EIO;
+    }
+    snprintf(text, sizeof text, "%d\n", version);
+    pthread_mutex_lock(&r->swap);
+    pthread_mutex_lock(&r->lock);
+    cur = m->cur ? m->cur->version : 0;
+    pthread_mutex_unlock(&r->lock);
+    /* Load first: a version that does not load is refused and the pin is
+     * left as it was. */
+    if (cur != version && !(ref = load_ref(r, name, version, err, errlen))) {
+        pthread_mutex_unlock(&r->swap);
+        return REGISTRY_ELOAD;
+    }
+    if (repo_write_atomic(folder, "CURRENT", text, strlen(text))) {
+        snprintf(err, errlen, "cannot write %s/CURRENT: %s", name, strerror(errno));
+        registry_release(ref);
+        pthread_mutex_unlock(&r->swap);
+        return REGISTRY_EIO;
+    }
+    refresh(r, m);
+    pthread_mutex_lock(&r->lock);
     m->pinned = version;
     pthread_mutex_unlock(&r->lock);
-    install(r, m, ref);
+    if (ref)
+        install(r, m, ref);
+    pthread_mutex_unlock(&r->swap);
     return REGISTRY_OK;
+}
+
+int registry_unpin(Registry *r, const char *name, char *err, size_t errlen)
+{
+    char path[PATH_MAX], folder[PATH_MAX];
+    int rc, dfd;
+    Model *m = lookup(r, name, 0, err, errlen, &rc);
+    if (!m)
+        return rc;
+    pthread_mutex_lock(&r->swap);
+    if (snprintf(folder, sizeof folder, "%s/%s", r->dir, name) >= (int)sizeof folder ||
+        snprintf(path, sizeof path, "%s/CURRENT", folder) >= (int)sizeof path ||
+        (unlink(path) && errno != ENOENT)) {
+        snprintf(err, errlen, "cannot remove %s/CURRENT: %s", name, strerror(errno));
+        pthread_mutex_unlock(&r->swap);
+        return REGISTRY_EIO;
+    }
+    if ((dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    rc = refresh(r, m) ? REGISTRY_ENOMEM : REGISTRY_OK;
+    if (!rc) {
+        pthread_mutex_lock(&r->lock);
+        m->pinned = 0;
+        pthread_mutex_unlock(&r->lock);
+        converge(r, m);
+    }
+    pthread_mutex_unlock(&r->swap);
+    return rc;
+}
+
+const char *registry_dir(const Registry *r)
+{
+    return r->dir;
+}
+
+void registry_stats(Registry *r, RegistryStats *out)
+{
+    pthread_mutex_lock(&r->lock);
+    *out = r->stats;
+    pthread_mutex_unlock(&r->lock);
 }
 
 void registry_info_clear(RegistryInfo *info)
@@ -478,7 +784,7 @@ int registry_list(Registry *r, RegistryInfo **out)
     n = r->n;
     infos = calloc((size_t)(n ? n : 1), sizeof *infos);
     for (int i = 0; infos && i < n && !rc; i++)
-        rc = snapshot(&r->models[i], &infos[i]);
+        rc = snapshot(r->models[i], &infos[i]);
     pthread_mutex_unlock(&r->lock);
     if (!infos || rc) {
         registry_list_free(infos, n);

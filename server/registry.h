@@ -15,6 +15,13 @@
  * loads the new version first, then swaps the pointer under the lock:
  * requests in flight finish on the version they started with, and the old
  * version is freed when its last request releases it.
+ *
+ * The repository may change under the server (another process writing a
+ * version as a temporary file and a rename, a training job publishing a
+ * checkpoint, an operator editing CURRENT): registry_rescan, called by the
+ * watch thread (watch.h), re-reads it and swaps in what it now says. Files
+ * not named v<N>.safetensors are never looked at; a version that fails to
+ * load is logged, remembered (by mtime and size) and never served.
  */
 #ifndef ATELIER_REGISTRY_H
 #define ATELIER_REGISTRY_H
@@ -41,8 +48,15 @@ enum {
     REGISTRY_ENOENT = -2,    /* no such model or version (404) */
     REGISTRY_ENOTREADY = -3, /* known but not (yet) loaded (503) */
     REGISTRY_ELOAD = -4,     /* the model file failed to load */
-    REGISTRY_ENOMEM = -5
+    REGISTRY_ENOMEM = -5,
+    REGISTRY_EIO = -6        /* CURRENT could not be written or removed */
 };
+
+typedef struct RegistryStats {
+    long swaps;              /* a served version replaced by another */
+    long rollbacks;          /* ... by an older one */
+    long load_failures;
+} RegistryStats;
 
 /* Scans dir. default_model names the model served when a request names
  * none ("" or NULL: the first by name). Loads nothing. Returns a new
@@ -55,11 +69,11 @@ Registry *registry_open(const char *dir, const char *default_model, char *err, s
 void registry_free(Registry *r);
 
 /* Loads the served version of every model not yet loaded (slow: call it
- * off the HTTP thread). When it fails (truncated, unreadable, not a
- * model), the failure is logged and kept as the model's error, and the
- * newest other version that loads is served instead; a model with no
- * version that loads stays not ready. Returns the number of models whose
- * served version failed. */
+ * off the HTTP thread). A version that fails to load (truncated,
+ * unreadable, not a model) is logged, remembered and kept as the model's
+ * error, and the newest other version that loads is served instead, also
+ * when the failing one is pinned; a model with no version that loads stays
+ * not ready. Returns the number of models left not ready. */
 int registry_load_all(Registry *r);
 
 /* 1 when name is a valid model name. */
@@ -79,10 +93,36 @@ ModelRef *registry_acquire(Registry *r, const char *name, int *code);
 /* Drops a reference; the last one frees the model. Accepts NULL. */
 void registry_release(ModelRef *ref);
 
-/* Loads version of name and makes it current (the atomic swap). The pin
- * file is the caller's business. 0 or REGISTRY_E*, with a message in err;
- * on error the current version is unchanged. */
+/* Loads version of name and makes it current (the atomic swap), pinned in
+ * memory only: the CURRENT file is untouched. 0 or REGISTRY_E*, with a
+ * message in err; on error the current version is unchanged. */
 int registry_set_current(Registry *r, const char *name, int version, char *err, size_t errlen);
+
+/* PUT /models/{name}/current: loads version, writes CURRENT atomically
+ * (temporary file, fsync, rename, fsync of the folder), then swaps. 0, or
+ * REGISTRY_EINVAL / _ENOENT / _ELOAD / _EIO with a message in err; on
+ * error neither the pin nor the served version changed. */
+int registry_pin(Registry *r, const char *name, int version, char *err, size_t errlen);
+
+/* DELETE /models/{name}/current: removes CURRENT and serves the newest
+ * version that loads. 0, or REGISTRY_EINVAL / _ENOENT / _EIO. */
+int registry_unpin(Registry *r, const char *name, char *err, size_t errlen);
+
+/* Re-reads the repository without loading: new model folders are added,
+ * known ones get their versions, pin and card refreshed. 0, or -1 when out
+ * of memory. registry_open calls it. */
+int registry_scan(Registry *r);
+
+/* registry_scan, then loads and swaps in every model's served version
+ * where it changed (slow: off the HTTP thread). Returns how many models
+ * swapped, or REGISTRY_ENOMEM. */
+int registry_rescan(Registry *r);
+
+/* The repository folder (borrowed). */
+const char *registry_dir(const Registry *r);
+
+/* A copy of the counters. */
+void registry_stats(Registry *r, RegistryStats *out);
 
 /* A snapshot of one model, owned by the caller. */
 typedef struct RegistryInfo {

@@ -16,6 +16,9 @@
 #include <strings.h>
 
 #include "server/auth.h"
+#include "server/jobq.h"
+#include "server/modelrepo.h"
+#include "server/train_api.h"
 
 static const struct {
     const char *label;
@@ -156,6 +159,11 @@ static void json_reply(Response *resp, const Request *req, int status, json_t *b
     resp->len = strlen(text);
 }
 
+void routes_json(Response *resp, const Request *req, int status, json_t *body)
+{
+    json_reply(resp, req, status, body);
+}
+
 static void copy_reply(Response *resp, const Request *req, const char *type, const void *data,
                        size_t len)
 {
@@ -283,6 +291,15 @@ static void get_metrics(RoutesCtx *ctx, const Request *req, Response *resp)
     }
     g.inflight = atomic_load(&ctx->inflight);
     g.ready = !atomic_load(&ctx->draining) && registry_ready(ctx->reg);
+    {
+        RegistryStats rs;
+        registry_stats(ctx->reg, &rs);
+        g.swaps = rs.swaps;
+        g.rollbacks = rs.rollbacks;
+        g.load_failures = rs.load_failures;
+    }
+    if (ctx->jobq)
+        jobq_stats(ctx->jobq, &g);
     if (n > 0 && (models = calloc((size_t)n, sizeof *models)))
         for (int i = 0; i < n; i++)
             if (infos[i].loaded)
@@ -310,6 +327,8 @@ static void get_metrics(RoutesCtx *ctx, const Request *req, Response *resp)
 
 /* ---- management API (token) ---------------------------------------------- */
 
+static const char *quote(const char *v, char *buf, size_t len);
+
 static int authorised(RoutesCtx *ctx, const Request *req, Response *resp)
 {
     switch (auth_check(ctx->cfg->token, req->authorization)) {
@@ -330,13 +349,119 @@ static int authorised(RoutesCtx *ctx, const Request *req, Response *resp)
     }
 }
 
-static void management(RoutesCtx *ctx, const Request *req, Response *resp)
+/* The {name} of /models/{name}/current into out; 0, or -1 (404 in resp). */
+static int current_name(const Request *req, Response *resp, char *out, size_t len)
+{
+    const char *p = req->path + strlen("/models/");
+    size_t n = strcspn(p, "/");
+    if (n >= len || n > REGISTRY_NAME_MAX) {
+        routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, NULL, "no model '%.64s...'", p);
+        return -1;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+    if (!registry_valid_name(out)) {
+        routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, NULL, "no model '%s'", out);
+        return -1;
+    }
+    return 0;
+}
+
+/* The registry's answer to a pin change: the model as GET shows it, or
+ * the problem. */
+static void current_reply(RoutesCtx *ctx, const Request *req, Response *resp, const char *name,
+                          int rc, const char *err)
+{
+    RegistryInfo info;
+    const char *def = registry_default(ctx->reg);
+    switch (rc) {
+    case REGISTRY_OK:
+        break;
+    case REGISTRY_EINVAL:
+    case REGISTRY_ENOENT:
+        routes_problem(resp, req, strstr(err, "version") ? PROBLEM_NOT_FOUND
+                                                         : PROBLEM_UNKNOWN_MODEL,
+                       NULL, "%s", err);
+        return;
+    case REGISTRY_ELOAD:
+        routes_problem(resp, req, PROBLEM_BAD_PARAMETER, "version",
+                       "that version does not load, so it is not served: %s", err);
+        return;
+    default:
+        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "%s", err);
+        return;
+    }
+    if (registry_info(ctx->reg, name, &info)) {
+        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    json_reply(resp, req, 200, model_json(&info, def && !strcmp(def, info.name), 1));
+    registry_info_clear(&info);
+}
+
+/* DELETE /models/{name}/current: back to the newest version. */
+static void delete_current(RoutesCtx *ctx, const Request *req, Response *resp)
+{
+    char name[REGISTRY_NAME_MAX + 1], err[256] = "";
+    if (current_name(req, resp, name, sizeof name))
+        return;
+    current_reply(ctx, req, resp, name, registry_unpin(ctx->reg, name, err, sizeof err), err);
+}
+
+/* PUT /models/{name}/current with {"version": N}: the body is here. The
+ * version loads on this (the HTTP) thread before it is swapped in. */
+static int put_current(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    char name[REGISTRY_NAME_MAX + 1], err[256] = "";
+    json_error_t jerr;
+    json_t *body, *v;
+    const char *key;
+    json_int_t version;
+    if (current_name(req, resp, name, sizeof name))
+        return ROUTES_DONE;
+    body = req->body_len ? json_loadb((const char *)req->body, req->body_len, 0, &jerr) : NULL;
+    if (!json_is_object(body)) {
+        routes_problem(resp, req, PROBLEM_BAD_REQUEST, "body",
+                       "send a JSON object {\"version\": N}");
+        json_decref(body);
+        return ROUTES_DONE;
+    }
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "version")) {
+            char q[64];
+            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, quote(key, q, sizeof q),
+                           "unknown field '%s'; the body is {\"version\": N}", q);
+            json_decref(body);
+            return ROUTES_DONE;
+        }
+    }
+    v = json_object_get(body, "version");
+    version = json_is_integer(v) ? json_integer_value(v) : 0;
+    json_decref(body);
+    if (version < 1 || version > REPO_MAX_VERSION) {
+        routes_problem(resp, req, PROBLEM_BAD_PARAMETER, "version",
+                       "version must be an integer in 1..%d", REPO_MAX_VERSION);
+        return ROUTES_DONE;
+    }
+    current_reply(ctx, req, resp, name,
+                  registry_pin(ctx->reg, name, (int)version, err, sizeof err), err);
+    return ROUTES_DONE;
+}
+
+/* The management routes after the token check: ROUTES_BODY when the
+ * handler needs the request body. */
+static int management(RoutesCtx *ctx, Request *req, Response *resp)
 {
     if (!authorised(ctx, req, resp))
-        return;
-    routes_problem(resp, req, PROBLEM_NOT_IMPLEMENTED, NULL,
-                   "%s %s is part of the API but not implemented in this version", req->method,
-                   routes_label(req->route));
+        return ROUTES_DONE;
+    if (req->route == ROUTE_MODEL_CURRENT) {
+        if (!strcmp(req->method, "DELETE")) {
+            delete_current(ctx, req, resp);
+            return ROUTES_DONE;
+        }
+        return ROUTES_BODY;
+    }
+    return train_api_begin(ctx, req, resp);
 }
 
 /* ---- POST /stylize --------------------------------------------------------- */
@@ -542,6 +667,10 @@ int routes_body(RoutesCtx *ctx, Request *req, Response *resp)
     StylizeJob *job = &req->job;
     ImageInfo info;
     int rc, fw, fh;
+    if (req->route == ROUTE_MODEL_CURRENT)
+        return put_current(ctx, req, resp);
+    if (req->route == ROUTE_TRAIN)
+        return train_api_body(ctx, req, resp);
     if (req->multipart && !req->form_has_image) {
         routes_problem(resp, req, PROBLEM_BAD_REQUEST, "image",
                        "the multipart body has no field 'image'");
@@ -631,8 +760,44 @@ void routes_too_large(RoutesCtx *ctx, Request *req, Response *resp)
     resp->close = 1;
 }
 
+int routes_form_field(Request *req, const char *key, uint64_t off, const char *data,
+                      size_t size)
+{
+    FormPart *p;
+    if (off == 0 || !req->nparts) {
+        if (req->nparts == ROUTES_MAX_PARTS) {
+            req->parts_overflow = 1;
+            return 0;
+        }
+        if (!req->parts && !(req->parts = calloc(ROUTES_MAX_PARTS, sizeof *req->parts)))
+            return -1;
+        snprintf(req->parts[req->nparts++].name, sizeof req->parts->name, "%s", key ? key : "");
+    }
+    if (req->parts_overflow)
+        return 0;
+    p = &req->parts[req->nparts - 1];
+    if (size > p->cap - p->len) {
+        size_t want = p->cap ? p->cap : 4096;
+        uint8_t *nb;
+        while (want - p->len < size)
+            want *= 2;
+        if (!(nb = realloc(p->data, want)))
+            return -1;
+        p->data = nb;
+        p->cap = want;
+    }
+    memcpy(p->data + p->len, data, size);
+    p->len += size;
+    return 0;
+}
+
 void routes_finish(Request *req)
 {
+    for (int i = 0; i < req->nparts; i++)
+        free(req->parts[i].data);
+    free(req->parts);
+    req->parts = NULL;
+    req->nparts = 0;
     registry_release(req->job.model);
     req->job.model = NULL;
     infer_result_clear(&req->job.result);
@@ -677,8 +842,7 @@ int routes_begin(RoutesCtx *ctx, Request *req, Response *resp)
         copy_reply(resp, req, "application/yaml", ctx->openapi, ctx->openapi_len);
         break;
     default:
-        management(ctx, req, resp);
-        break;
+        return management(ctx, req, resp);
     }
     return ROUTES_DONE;
 }

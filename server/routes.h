@@ -20,6 +20,7 @@
 #ifndef ATELIER_ROUTES_H
 #define ATELIER_ROUTES_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,16 @@ typedef enum RouteId {
     ROUTE_COUNT
 } RouteId;
 
+/* A multipart field of POST /train, kept whole (the body limit bounds the
+ * sum). */
+typedef struct FormPart {
+    char name[16];            /* "style", "content", "config"; longer names cut */
+    uint8_t *data;            /* malloc'd, owned by the request */
+    size_t len, cap;
+} FormPart;
+
+#define ROUTES_MAX_PARTS 140
+
 typedef struct HttpKV {
     const char *key;
     const char *value;        /* NULL for "?flag" without '=' */
@@ -61,6 +72,7 @@ typedef struct RoutesCtx {
     Metrics *metrics;
     atomic_int draining;      /* 1 after SIGTERM: /readyz answers 503 */
     atomic_int inflight;      /* maintained by http.c */
+    struct Jobq *jobq;        /* training jobs; NULL: /train answers 503 */
     const char *openapi;      /* the contract served at /openapi.yaml */
     size_t openapi_len;
 } RoutesCtx;
@@ -99,6 +111,9 @@ typedef struct Request {
     size_t body_len;
     int multipart;                    /* body came from a form field */
     int form_has_image;               /* multipart: the field was present */
+    FormPart *parts;                  /* POST /train: every field, in order */
+    int nparts;
+    int parts_overflow;               /* more than ROUTES_MAX_PARTS fields */
     /* Set by routes_begin. */
     RouteId route;
     StylizeJob job;
@@ -113,6 +128,7 @@ typedef struct Response {
     int retry_after;                  /* seconds, 0 = no header */
     char model[REGISTRY_NAME_MAX + 16];  /* X-Atelier-Model: NAME/vN */
     char timing[160];                 /* Server-Timing */
+    char location[64];                /* Location, "" = none */
     int close;                        /* ask the client to close */
 } Response;
 
@@ -141,6 +157,16 @@ void routes_finish(Request *req);
 /* Fills resp with a problem body. detail may be NULL. */
 void routes_problem(Response *resp, const Request *req, ProblemKind kind, const char *param,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Fills resp with status and body as compact JSON (consumes body; a
+ * NULL body is a 500). */
+void routes_json(Response *resp, const Request *req, int status, json_t *body);
+
+/* Appends size bytes to the multipart field being received, starting a
+ * new field when off is 0 (http.c's post processor callback, POST /train).
+ * 0, or -1 when out of memory. */
+int routes_form_field(Request *req, const char *key, uint64_t off, const char *data,
+                      size_t size);
 
 /* The body-size problem, for http.c when the body passes the limit. */
 void routes_too_large(RoutesCtx *ctx, Request *req, Response *resp);

@@ -159,22 +159,13 @@ static int read_port(const char *path)
     return port;
 }
 
+static int spawn(Harness *h, const char *const *extra);
+
 int harness_start(Harness *h, const char *const *extra)
 {
-    const char *build = getenv("BUILD");
-    char bin[256], portfile[320];
-    const char *argv[96];
-    const char *wrapper = getenv("ATELIER_SERVER_WRAPPER");
-    char wrap[1024];
-    int n = 0;
     memset(h, 0, sizeof *h);
     h->exit_status = -1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    snprintf(bin, sizeof bin, "%s/atelier", build && *build ? build : "build");
-    if (access(bin, X_OK)) {
-        fprintf(stderr, "harness: %s not built\n", bin);
-        return -1;
-    }
     snprintf(h->root, sizeof h->root, "/tmp/atelier-http-XXXXXX");
     if (!mkdtemp(h->root)) {
         perror("harness: mkdtemp");
@@ -184,7 +175,36 @@ int harness_start(Harness *h, const char *const *extra)
         fprintf(stderr, "harness: cannot make the model repository in %s\n", h->root);
         return -1;
     }
+    return spawn(h, extra);
+}
+
+int harness_restart(Harness *h, const char *const *extra)
+{
+    if (h->pid > 0) {
+        fprintf(stderr, "harness: restart while the server runs\n");
+        return -1;
+    }
+    h->exit_status = -1;
+    h->port = 0;
+    return spawn(h, extra);
+}
+
+static int spawn(Harness *h, const char *const *extra)
+{
+    const char *build = getenv("BUILD");
+    char bin[256], portfile[320], data[320];
+    const char *argv[96];
+    const char *wrapper = getenv("ATELIER_SERVER_WRAPPER");
+    char wrap[1024];
+    int n = 0;
+    snprintf(bin, sizeof bin, "%s/atelier", build && *build ? build : "build");
+    if (access(bin, X_OK)) {
+        fprintf(stderr, "harness: %s not built\n", bin);
+        return -1;
+    }
     snprintf(portfile, sizeof portfile, "%s/port", h->root);
+    unlink(portfile);
+    snprintf(data, sizeof data, "%s/data", h->root);
     snprintf(h->log, sizeof h->log, "%s/server.log", h->root);
     /* ATELIER_SERVER_WRAPPER="valgrind --error-exitcode=99 ..." runs the
      * server under that command (words split at spaces). */
@@ -204,6 +224,8 @@ int harness_start(Harness *h, const char *const *extra)
     argv[n++] = h->models;
     argv[n++] = "--default-model";
     argv[n++] = "tnet";
+    argv[n++] = "--data";
+    argv[n++] = data;
     for (int i = 0; extra && extra[i] && n < 94; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -214,7 +236,7 @@ int harness_start(Harness *h, const char *const *extra)
         return -1;
     }
     if (h->pid == 0) {
-        int fd = open(h->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
         if (fd >= 0) {
             dup2(fd, 1);
@@ -484,8 +506,15 @@ long harness_get(const Harness *h, const char *path, Reply *r)
 long harness_post_form(const Harness *h, const char *path, const Part *parts, int nparts,
                        Reply *r)
 {
+    return harness_post_form_headers(h, path, parts, nparts, NULL, r);
+}
+
+long harness_post_form_headers(const Harness *h, const char *path, const Part *parts,
+                               int nparts, const char *const *headers, Reply *r)
+{
     char url[2048];
     CURL *c = curl_easy_init();
+    struct curl_slist *hdrs = NULL;
     curl_mime *mime;
     memset(r, 0, sizeof *r);
     if (!c)
@@ -503,7 +532,10 @@ long harness_post_form(const Harness *h, const char *path, const Part *parts, in
             curl_mime_type(p, parts[i].type);
     }
     curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
-    perform(c, NULL, r);
+    for (int i = 0; headers && headers[i]; i++)
+        hdrs = curl_slist_append(hdrs, headers[i]);
+    perform(c, hdrs, r);
+    curl_slist_free_all(hdrs);
     curl_mime_free(mime);
     curl_easy_cleanup(c);
     return r->status;

@@ -10,7 +10,8 @@
  *                         the safetensors writer; CURRENT pins v1;
  *                         card.json beside them
  *   broken/v1             not a safetensors file: fails to load
- * and the server is started with --default-model tnet.
+ * and the server is started with --default-model tnet and --data
+ * <root>/data.
  *
  * ATELIER_SERVER_WRAPPER, when set, is a command line the server is run
  * under (tools/valgrind-http.sh sets it to valgrind); its words are split at
@@ -38,6 +39,11 @@ typedef struct Harness {
  * extra arguments (NULL-terminated list, may be NULL); waits for the port.
  * Returns 0, or -1 with a message printed. */
 int harness_start(Harness *h, const char *const *extra);
+
+/* Starts the server again in h's directory (same repository, --data and
+ * log, which grows) after it exited or was killed (harness_wait_exit
+ * saw it go). 0, or -1 with a message printed. */
+int harness_restart(Harness *h, const char *const *extra);
 
 /* Polls GET /readyz until 200. 0, or -1 after seconds. */
 int harness_wait_ready(Harness *h, double seconds);
@@ -91,6 +97,9 @@ long harness_request(const Harness *h, const char *method, const char *path,
 /* A multipart/form-data POST of nparts parts. */
 long harness_post_form(const Harness *h, const char *path, const Part *parts, int nparts,
                        Reply *r);
+/* The same with extra headers (NULL-terminated "Name: value" list). */
+long harness_post_form_headers(const Harness *h, const char *path, const Part *parts,
+                               int nparts, const char *const *headers, Reply *r);
 long harness_get(const Harness *h, const char *path, Reply *r);
 
 /* n identical requests at once over n connections (libcurl multi);

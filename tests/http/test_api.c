@@ -413,7 +413,11 @@ static void test_management(void **state)
         check_problem(&r, 401, "unauthorized", NULL);
         reply_free(&r);
         harness_request(&tok, routes[i].method, routes[i].path, NULL, NULL, 0, right, &r);
-        check_problem(&r, 501, "not-implemented", NULL);
+        if (r.status == 401 || r.status == 403) {
+            print_error("%s %s with the token: %ld\n", routes[i].method, routes[i].path,
+                        r.status);
+            fail();
+        }
         reply_free(&r);
     }
     harness_signal(&tok, SIGTERM);

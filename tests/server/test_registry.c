@@ -276,7 +276,7 @@ static void test_bad_versions(void **state)
 
     r = registry_open(dir, "m", err, sizeof err);
     assert_non_null(r);
-    assert_int_equal(registry_load_all(r), 3);
+    assert_int_equal(registry_load_all(r), 1);   /* only "none" has nothing to serve */
     ref = registry_acquire(r, "m", &code);
     assert_non_null(ref);
     if (ref->version != 2) {

@@ -206,8 +206,13 @@ static void test_management(void **state)
         expect(f, lines[i], NULL, 401, NULL);
         expect(f, lines[i], "Bearer wrong", 401, NULL);
         expect(f, lines[i], "Basic dDBrZW4=", 401, NULL);
-        expect(f, lines[i], "Bearer t0ken", 501, NULL);
     }
+    /* With the token: /train needs a job queue, which this fixture has not
+     * (503); PUT reads a body first (0: not answered yet); the DELETE of a
+     * pin is tested over HTTP (tests/http/test_swap.c). */
+    for (size_t i = 0; i < 5; i++)
+        expect(f, lines[i], "Bearer t0ken", 503, NULL);
+    expect(f, "PUT /models/tiny/current", "Bearer t0ken", 0, NULL);
     expect(f, "GET /models/tiny/current", "Bearer t0ken", 405, NULL);
     /* With no token configured the management API is off: 403. */
     char saved[CONFIG_TOKEN_MAX];

@@ -1,0 +1,751 @@
+/* jobq.c: the training job queue (jobq.h): validation, storage, the
+ * runner threads and the jobs' progress.
+ *
+ * DESIGN
+ * ------
+ * Threads: `runners` runner threads (--train-jobs, default 1), started by
+ * jobq_open and joined by jobq_close. Each takes the oldest queued job and
+ * runs it with trainer_run on its own thread. A runner lowers its own
+ * priority before it trains: nice (setpriority on its thread id,
+ * --train-nice) and SCHED_BATCH, so the inference workers win the cores
+ * whenever both want them; the trainer computes on that one thread (the
+ * engine's BLAS thread count is --engine-threads, as for a forward pass),
+ * so training holds at most `runners` cores' worth of work.
+ * The HTTP thread calls submit / get / list / cancel / preview.
+ *
+ * Lock: one mutex guards the job table and every Job field but `cancel`
+ * (an atomic the trainer polls once per step). It is never held while
+ * training, loading or writing files, except job.json, which is small:
+ * a snapshot of the job is taken under the lock and written after it.
+ * A condition variable wakes runners when a job is queued or at close.
+ *
+ * Durability: job.json is rewritten (temporary file, fsync, rename) when a
+ * job is queued, starts, publishes a checkpoint and ends. A job that was
+ * running when the process stopped is "running" on disk; jobq_open queues
+ * it again, and when it runs again with a trainer state file present
+ * (<models>/<name>/.train/state.safetensors, written by the trainer before
+ * each checkpoint's version) it resumes from it (trainer resume: weights,
+ * Adam moments, step, RNG). A job starting afresh removes a state file
+ * left there by an earlier run, so a resume is always its own. Two jobs
+ * for one model are never queued at once.
+ *
+ * Ownership: the Jobq owns its jobs (never freed before jobq_close), the
+ * threads and the files under <data>/jobs; the registry is borrowed.
+ */
+#include "server/jobq.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/image.h"
+#include "engine/trainer.h"
+#include "server/jobq_spec.h"
+#include "server/log.h"
+#include "server/modelrepo.h"
+
+#define MAX_JOBS 100000
+#define MAX_VERSIONS 4096
+
+enum { ST_QUEUED, ST_RUNNING, ST_SUCCEEDED, ST_FAILED, ST_CANCELLED };
+static const char *const state_names[] = {"queued", "running", "succeeded", "failed",
+                                          "cancelled"};
+
+typedef struct Job {
+    char id[JOBQ_ID_LEN + 1];
+    uint64_t seq;                 /* submission order */
+    int state;
+    JobSpec spec;
+    json_t *config;               /* the validated config, defaults filled */
+    int uploaded_content;
+    int started;                  /* has run before: a state file may be its own */
+    double created, began, ended; /* wall clock, s */
+    TrainProgress last;           /* newest progress (path unused) */
+    int64_t steps_seen;           /* for the steps counter */
+    int *versions;
+    int nversions;
+    char error[256];
+    atomic_int cancel;
+    int cancel_user;              /* the cancel came from DELETE, not shutdown */
+} Job;
+
+struct Jobq {
+    JobqConfig cfg;
+    char jobs_dir[PATH_MAX];
+    char content_dir[PATH_MAX];
+    Registry *reg;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    Job **jobs;
+    int n, cap;
+    uint64_t next_seq;
+    int stopping;
+    pthread_t *threads;
+    int nthreads;
+    long steps_total, published;
+};
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void job_free(Job *j)
+{
+    if (!j)
+        return;
+    json_decref(j->config);
+    free(j->versions);
+    free(j);
+}
+
+static int job_dir(const Jobq *q, const Job *j, const char *sub, char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s/%s%s%s", q->jobs_dir, j->id, sub ? "/" : "", sub ? sub : "");
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* ---- job.json -------------------------------------------------------------- */
+
+/* The job as the API shows it (lock held). */
+static json_t *describe(const Job *j)
+{
+    json_t *o = json_object(), *vs = json_array();
+    const TrainProgress *p = &j->last;
+    if (!o || !vs) {
+        json_decref(o);
+        json_decref(vs);
+        return NULL;
+    }
+    for (int i = 0; i < j->nversions; i++)
+        json_array_append_new(vs, json_integer(j->versions[i]));
+    json_object_set_new(o, "id", json_string(j->id));
+    json_object_set_new(o, "state", json_string(state_names[j->state]));
+    json_object_set_new(o, "model", json_string(j->spec.name));
+    json_object_set_new(o, "step", json_integer(p->step));
+    json_object_set_new(o, "steps", json_integer(j->spec.steps));
+    json_object_set_new(o, "losses", json_pack("{s:f, s:f, s:f, s:f, s:f}", "d", p->d_loss,
+                                               "g_adv", p->g_adv, "content", p->content,
+                                               "style", p->style, "tv", p->tv));
+    json_object_set_new(o, "steps_per_s", json_real(j->state == ST_RUNNING ? p->steps_per_s : 0));
+    json_object_set_new(o, "eta_s", j->state == ST_RUNNING && p->steps_per_s > 0
+                                        ? json_real(p->eta_s) : json_null());
+    json_object_set_new(o, "versions", vs);
+    json_object_set_new(o, "created", json_real(j->created));
+    json_object_set_new(o, "started", j->began > 0 ? json_real(j->began) : json_null());
+    json_object_set_new(o, "finished", j->ended > 0 ? json_real(j->ended) : json_null());
+    json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
+    json_object_set_new(o, "cancel_requested", json_boolean(j->cancel_user));
+    json_object_set_new(o, "config", json_incref(j->config));
+    return o;
+}
+
+/* What job.json holds besides the description (lock held). */
+static json_t *record(const Job *j)
+{
+    json_t *o = describe(j);
+    if (o) {
+        json_object_set_new(o, "seq", json_integer((json_int_t)j->seq));
+        json_object_set_new(o, "uploaded_content", json_boolean(j->uploaded_content));
+        json_object_set_new(o, "has_run", json_boolean(j->started));
+        json_object_set_new(o, "elapsed_s", json_real(j->last.elapsed_s));
+    }
+    return o;
+}
+
+/* Writes job.json atomically; errors are logged (the job goes on). */
+static int save(Jobq *q, Job *j)
+{
+    char dir[PATH_MAX], *text;
+    json_t *o;
+    int rc;
+    pthread_mutex_lock(&q->lock);
+    o = record(j);
+    pthread_mutex_unlock(&q->lock);
+    text = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(o);
+    rc = !text || job_dir(q, j, NULL, dir, sizeof dir) ? -1
+                                                       : repo_write_atomic(dir, "job.json", text,
+                                                                           strlen(text));
+    if (rc)
+        log_write("error", "cannot write job.json", "{s:s, s:s}", "job", j->id, "error",
+                  strerror(errno));
+    free(text);
+    return rc;
+}
+
+/* Restores a job from its job.json; NULL when it is not a job. */
+static Job *restore(Jobq *q, const char *id)
+{
+    char path[PATH_MAX], field[64], err[256];
+    json_t *o = NULL, *v;
+    Job *j = calloc(1, sizeof *j);
+    const char *st;
+    if (!j || strlen(id) != JOBQ_ID_LEN)
+        goto fail;
+    memcpy(j->id, id, JOBQ_ID_LEN + 1);
+    if (job_dir(q, j, "job.json", path, sizeof path) || !(o = json_load_file(path, 0, NULL)))
+        goto fail;
+    st = json_string_value(json_object_get(o, "state"));
+    j->state = -1;
+    for (int i = 0; st && i < 5; i++)
+        if (!strcmp(st, state_names[i]))
+            j->state = i;
+    j->config = json_deep_copy(json_object_get(o, "config"));
+    if (j->state < 0 || !j->config ||
+        jobq_spec_parse(j->config, &j->spec, field, sizeof field, err, sizeof err)) {
+        log_write("error", "ignoring a job that does not parse", "{s:s}", "job", id);
+        goto fail;
+    }
+    j->seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
+    j->uploaded_content = json_is_true(json_object_get(o, "uploaded_content"));
+    j->started = json_is_true(json_object_get(o, "has_run"));
+    j->created = json_number_value(json_object_get(o, "created"));
+    j->began = json_number_value(json_object_get(o, "started"));
+    j->ended = json_number_value(json_object_get(o, "finished"));
+    j->last.step = json_integer_value(json_object_get(o, "step"));
+    j->last.elapsed_s = json_number_value(json_object_get(o, "elapsed_s"));
+    j->steps_seen = j->last.step;
+    if ((v = json_object_get(o, "error")) && json_is_string(v))
+        snprintf(j->error, sizeof j->error, "%s", json_string_value(v));
+    v = json_object_get(o, "versions");
+    if (json_array_size(v) && (j->versions = calloc(json_array_size(v), sizeof(int))))
+        for (size_t i = 0; i < json_array_size(v) && i < MAX_VERSIONS; i++)
+            j->versions[j->nversions++] = (int)json_integer_value(json_array_get(v, i));
+    if (j->state == ST_RUNNING)
+        j->state = ST_QUEUED;     /* interrupted: runs again, resuming */
+    json_decref(o);
+    return j;
+fail:
+    json_decref(o);
+    job_free(j);
+    return NULL;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+    uint64_t x = (*(Job *const *)a)->seq, y = (*(Job *const *)b)->seq;
+    return (x > y) - (x < y);
+}
+
+/* Adds j to the table (lock held). */
+static int add_job(Jobq *q, Job *j)
+{
+    if (q->n == q->cap) {
+        int cap = q->cap ? q->cap * 2 : 32;
+        Job **nj = cap <= MAX_JOBS ? realloc(q->jobs, (size_t)cap * sizeof *nj) : NULL;
+        if (!nj)
+            return -1;
+        q->jobs = nj;
+        q->cap = cap;
+    }
+    q->jobs[q->n++] = j;
+    if (j->seq >= q->next_seq)
+        q->next_seq = j->seq + 1;
+    return 0;
+}
+
+static Job *find(Jobq *q, const char *id)
+{
+    for (int i = 0; id && i < q->n; i++)
+        if (!strcmp(q->jobs[i]->id, id))
+            return q->jobs[i];
+    return NULL;
+}
+
+/* ---- running a job ------------------------------------------------------- */
+
+typedef struct RunCtx {
+    Jobq *q;
+    Job *job;
+} RunCtx;
+
+static void on_progress(void *arg, const TrainProgress *p)
+{
+    RunCtx *rc = arg;
+    Jobq *q = rc->q;
+    Job *j = rc->job;
+    pthread_mutex_lock(&q->lock);
+    j->last = *p;
+    j->last.path = NULL;
+    if (p->step > j->steps_seen) {
+        q->steps_total += p->step - j->steps_seen;
+        j->steps_seen = p->step;
+    }
+    if (p->version > 0 && j->nversions < MAX_VERSIONS) {
+        int *nv = realloc(j->versions, (size_t)(j->nversions + 1) * sizeof *nv);
+        if (nv) {
+            nv[j->nversions++] = p->version;
+            j->versions = nv;
+        }
+        q->published++;
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (p->version > 0) {
+        save(q, j);
+        /* Published: swap it in now rather than at the watch's next look. */
+        registry_rescan(q->reg);
+        log_write("info", "training checkpoint published", "{s:s, s:s, s:i, s:I}", "job", j->id,
+                  "model", j->spec.name, "version", p->version, "step", (json_int_t)p->step);
+    }
+}
+
+/* The files of a job's upload folder, as new paths (caller frees). */
+static int list_files(const char *dir, char ***out)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **v = NULL;
+    int n = 0;
+    *out = NULL;
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        char **nv;
+        if (e->d_name[0] == '.' || n >= JOBQ_MAX_FILES)
+            continue;
+        if (!(nv = realloc(v, (size_t)(n + 1) * sizeof *nv)) ||
+            asprintf(&nv[n], "%s/%s", dir, e->d_name) < 0) {
+            v = nv ? nv : v;
+            break;
+        }
+        v = nv;
+        n++;
+    }
+    closedir(d);
+    *out = v;
+    return n;
+}
+
+static int run_job(Jobq *q, Job *j)
+{
+    char style_dir[PATH_MAX], content[PATH_MAX], state[PATH_MAX], init[PATH_MAX];
+    char err[512] = "", **styles = NULL;
+    int nstyles, rc = -1, resume;
+    struct stat st;
+    TrainConfig tc;
+    Trainer *t;
+    RunCtx ctx = {q, j};
+    const char *models = registry_dir(q->reg);
+    trainer_defaults(&tc);
+    if (job_dir(q, j, "style", style_dir, sizeof style_dir) ||
+        (j->uploaded_content ? job_dir(q, j, "content", content, sizeof content)
+                             : snprintf(content, sizeof content, "%s", q->content_dir) < 0) ||
+        snprintf(state, sizeof state, "%s/%s/.train/state.safetensors", models,
+                 j->spec.name) >= (int)sizeof state) {
+        pthread_mutex_lock(&q->lock);
+        snprintf(j->error, sizeof j->error, "path too long");
+        pthread_mutex_unlock(&q->lock);
+        return -1;
+    }
+    nstyles = list_files(style_dir, &styles);
+    resume = j->started && !stat(state, &st);
+    if (!j->started && !stat(state, &st) && unlink(state))
+        log_write("warn", "cannot remove an old trainer state", "{s:s}", "path", state);
+    pthread_mutex_lock(&q->lock);
+    j->started = 1;
+    pthread_mutex_unlock(&q->lock);
+    save(q, j);
+    jobq_spec_apply(&j->spec, &tc);
+    tc.styles = (const char *const *)styles;
+    tc.nstyles = nstyles;
+    tc.content_dir = content;
+    tc.models_dir = models;
+    tc.resume = resume;
+    tc.log_every = 1;
+    tc.command = "POST /train";
+    if (j->spec.init_version > 0 && !resume) {
+        repo_version_path(models, j->spec.init, j->spec.init_version, init, sizeof init);
+        tc.init = init;
+    }
+    log_write("info", resume ? "training job resumes" : "training job starts",
+              "{s:s, s:s, s:I}", "job", j->id, "model", j->spec.name, "steps",
+              (json_int_t)j->spec.steps);
+    if ((t = trainer_new(&tc, err, sizeof err))) {
+        rc = trainer_run(t, &j->cancel, on_progress, &ctx, err, sizeof err);
+        trainer_free(t);
+    }
+    if (rc < 0) {
+        pthread_mutex_lock(&q->lock);
+        snprintf(j->error, sizeof j->error, "%s", err);
+        pthread_mutex_unlock(&q->lock);
+    }
+    for (int i = 0; i < nstyles; i++)
+        free(styles[i]);
+    free(styles);
+    return rc;
+}
+
+static void lower_priority(int nice)
+{
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
+}
+
+static Job *next_queued(Jobq *q)
+{
+    Job *best = NULL;
+    for (int i = 0; i < q->n; i++)
+        if (q->jobs[i]->state == ST_QUEUED && (!best || q->jobs[i]->seq < best->seq))
+            best = q->jobs[i];
+    return best;
+}
+
+static void *runner_main(void *arg)
+{
+    Jobq *q = arg;
+    lower_priority(q->cfg.nice);
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        Job *j;
+        int rc;
+        while (!q->stopping && !(j = next_queued(q)))
+            pthread_cond_wait(&q->wake, &q->lock);
+        if (q->stopping)
+            break;
+        j->state = ST_RUNNING;
+        j->began = wall();
+        j->error[0] = '\0';
+        pthread_mutex_unlock(&q->lock);
+        rc = run_job(q, j);
+        pthread_mutex_lock(&q->lock);
+        if (rc == 1 && !j->cancel_user) {
+            /* Stopped by jobq_close: "running" on disk, resumed at start. */
+            pthread_mutex_unlock(&q->lock);
+            save(q, j);
+            pthread_mutex_lock(&q->lock);
+            break;
+        }
+        j->state = rc == 0 ? ST_SUCCEEDED : rc == 1 ? ST_CANCELLED : ST_FAILED;
+        j->ended = wall();
+        pthread_mutex_unlock(&q->lock);
+        save(q, j);
+        log_write(rc < 0 ? "error" : "info", "training job ended", "{s:s, s:s, s:s}", "job",
+                  j->id, "state", state_names[j->state], "error", j->error);
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+Jobq *jobq_open(const JobqConfig *cfg, Registry *reg, char *err, size_t errlen)
+{
+    Jobq *q = calloc(1, sizeof *q);
+    DIR *d;
+    struct dirent *e;
+    if (!q) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    q->cfg = *cfg;
+    q->reg = reg;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->wake, NULL);
+    if (snprintf(q->jobs_dir, sizeof q->jobs_dir, "%s/jobs", cfg->data_dir) >=
+            (int)sizeof q->jobs_dir - 64 ||
+        snprintf(q->content_dir, sizeof q->content_dir, "%s",
+                 cfg->content_dir ? cfg->content_dir : "") >= (int)sizeof q->content_dir) {
+        snprintf(err, errlen, "--data or --content path too long");
+        goto fail;
+    }
+    q->cfg.content_dir = q->content_dir;
+    q->cfg.data_dir = NULL;
+    if ((mkdir(cfg->data_dir, 0755) && errno != EEXIST) ||
+        (mkdir(q->jobs_dir, 0755) && errno != EEXIST)) {
+        snprintf(err, errlen, "cannot create %s: %s", q->jobs_dir, strerror(errno));
+        goto fail;
+    }
+    if (!(d = opendir(q->jobs_dir))) {
+        snprintf(err, errlen, "cannot read %s: %s", q->jobs_dir, strerror(errno));
+        goto fail;
+    }
+    while ((e = readdir(d))) {
+        Job *j;
+        if (e->d_name[0] == '.' || !(j = restore(q, e->d_name)))
+            continue;
+        if (add_job(q, j)) {
+            job_free(j);
+            break;
+        }
+    }
+    closedir(d);
+    if (q->n)
+        qsort(q->jobs, (size_t)q->n, sizeof *q->jobs, cmp_seq);
+    q->threads = calloc((size_t)cfg->runners, sizeof *q->threads);
+    if (!q->threads) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (; q->nthreads < cfg->runners; q->nthreads++)
+        if (pthread_create(&q->threads[q->nthreads], NULL, runner_main, q)) {
+            snprintf(err, errlen, "cannot start a training thread");
+            goto fail;
+        }
+    return q;
+fail:
+    jobq_close(q);
+    return NULL;
+}
+
+void jobq_close(Jobq *q)
+{
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->stopping = 1;
+    for (int i = 0; i < q->n; i++)
+        if (q->jobs[i]->state == ST_RUNNING)
+            atomic_store(&q->jobs[i]->cancel, 1);
+    pthread_cond_broadcast(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+    for (int i = 0; i < q->nthreads; i++)
+        pthread_join(q->threads[i], NULL);
+    free(q->threads);
+    for (int i = 0; i < q->n; i++)
+        job_free(q->jobs[i]);
+    free(q->jobs);
+    pthread_cond_destroy(&q->wake);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+/* ---- submit ----------------------------------------------------------- */
+
+/* Writes the uploads to dir/NN.jpg|png. 0, or -1 with errno. */
+static int store_files(const char *dir, const JobFile *f, int n)
+{
+    char name[32];
+    if (mkdir(dir, 0755) && errno != EEXIST)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%03d.%s", i,
+                 image_sniff(f[i].data, f[i].len) == IMG_PNG ? "png" : "jpg");
+        if (repo_write_atomic(dir, name, (const char *)f[i].data, f[i].len))
+            return -1;
+    }
+    return 0;
+}
+
+/* Checks the uploads are images. 0, or -1 with field and err. */
+static int check_images(const char *what, const JobFile *f, int n, char *field, size_t fieldlen,
+                        char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        ImageInfo info;
+        if (image_probe(f[i].data, f[i].len, &info)) {
+            snprintf(field, fieldlen, "%s", what);
+            snprintf(err, errlen, "%s file %d is not a JPEG or PNG image", what, i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void new_id(char *id)
+{
+    uint8_t b[JOBQ_ID_LEN / 2];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (uint8_t)(rand() ^ (int)(wall() * 1e6));
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(id + 2 * i, 3, "%02x", b[i]);
+}
+
+int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
+                const JobFile *content, int ncontent, char *id, char *field, size_t fieldlen,
+                char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    Job *j = calloc(1, sizeof *j);
+    int queued = 0, rc = JOBQ_EINVAL;
+    RegistryInfo info;
+    if (!j)
+        return JOBQ_ENOMEM;
+    field[0] = '\0';
+    if (jobq_spec_parse(config, &j->spec, field, fieldlen, err, errlen))
+        goto fail;
+    if (nstyles < 1 || nstyles > JOBQ_MAX_FILES) {
+        snprintf(field, fieldlen, "style");
+        snprintf(err, errlen, "send 1..%d files in the field 'style'", JOBQ_MAX_FILES);
+        goto fail;
+    }
+    if (ncontent > JOBQ_MAX_FILES) {
+        snprintf(field, fieldlen, "content");
+        snprintf(err, errlen, "at most %d files in the field 'content'", JOBQ_MAX_FILES);
+        goto fail;
+    }
+    if (check_images("style", styles, nstyles, field, fieldlen, err, errlen) ||
+        check_images("content", content, ncontent, field, fieldlen, err, errlen))
+        goto fail;
+    if (!ncontent && !q->content_dir[0]) {
+        snprintf(field, fieldlen, "content");
+        snprintf(err, errlen, "upload content photos: the server has no photo folder "
+                              "(--content)");
+        goto fail;
+    }
+    if (j->spec.init[0]) {
+        if (registry_info(q->reg, j->spec.init, &info)) {
+            snprintf(field, fieldlen, "init");
+            snprintf(err, errlen, "no model '%s' to start from", j->spec.init);
+            goto fail;
+        }
+        j->spec.init_version = info.current;
+        registry_info_clear(&info);
+    }
+    if (!(j->config = jobq_spec_json(&j->spec))) {
+        rc = JOBQ_ENOMEM;
+        goto fail;
+    }
+    new_id(j->id);
+    j->uploaded_content = ncontent > 0;
+    j->created = wall();
+    pthread_mutex_lock(&q->lock);
+    for (int i = 0; i < q->n; i++) {
+        queued += q->jobs[i]->state == ST_QUEUED;
+        if ((q->jobs[i]->state == ST_QUEUED || q->jobs[i]->state == ST_RUNNING) &&
+            !strcmp(q->jobs[i]->spec.name, j->spec.name)) {
+            pthread_mutex_unlock(&q->lock);
+            snprintf(field, fieldlen, "name");
+            snprintf(err, errlen, "job %s already trains model '%s'", q->jobs[i]->id,
+                     j->spec.name);
+            goto fail;
+        }
+    }
+    j->seq = q->next_seq++;
+    pthread_mutex_unlock(&q->lock);
+    if (queued >= q->cfg.max_queued) {
+        rc = JOBQ_EFULL;
+        snprintf(err, errlen, "%d training jobs are queued already", queued);
+        goto fail;
+    }
+    if (job_dir(q, j, NULL, dir, sizeof dir) || mkdir(dir, 0755) ||
+        job_dir(q, j, "style", dir, sizeof dir) || store_files(dir, styles, nstyles) ||
+        job_dir(q, j, "content", dir, sizeof dir) ||
+        (ncontent && store_files(dir, content, ncontent)) || save(q, j)) {
+        snprintf(err, errlen, "cannot store the job: %s", strerror(errno));
+        rc = JOBQ_EIO;
+        goto fail;
+    }
+    pthread_mutex_lock(&q->lock);
+    if (add_job(q, j)) {
+        pthread_mutex_unlock(&q->lock);
+        rc = JOBQ_ENOMEM;
+        goto fail;
+    }
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+    memcpy(id, j->id, JOBQ_ID_LEN + 1);
+    log_write("info", "training job queued", "{s:s, s:s}", "job", j->id, "model", j->spec.name);
+    return JOBQ_OK;
+fail:
+    job_free(j);
+    return rc;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+json_t *jobq_get(Jobq *q, const char *id, int *code)
+{
+    json_t *o = NULL;
+    Job *j;
+    pthread_mutex_lock(&q->lock);
+    if ((j = find(q, id)))
+        o = describe(j);
+    pthread_mutex_unlock(&q->lock);
+    *code = !j ? JOBQ_ENOENT : !o ? JOBQ_ENOMEM : JOBQ_OK;
+    return o;
+}
+
+json_t *jobq_list(Jobq *q)
+{
+    json_t *a = json_array();
+    pthread_mutex_lock(&q->lock);
+    for (int i = q->n - 1; a && i >= 0; i--)
+        json_array_append_new(a, describe(q->jobs[i]));
+    pthread_mutex_unlock(&q->lock);
+    return a;
+}
+
+json_t *jobq_cancel(Jobq *q, const char *id, int *code)
+{
+    Job *j;
+    int changed = 0;
+    pthread_mutex_lock(&q->lock);
+    if ((j = find(q, id))) {
+        if (j->state == ST_QUEUED) {
+            j->state = ST_CANCELLED;
+            j->ended = wall();
+            j->cancel_user = 1;
+            changed = 1;
+        } else if (j->state == ST_RUNNING) {
+            j->cancel_user = 1;
+            atomic_store(&j->cancel, 1);
+        }
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (changed)
+        save(q, j);
+    return jobq_get(q, id, code);
+}
+
+uint8_t *jobq_preview(Jobq *q, const char *id, size_t *len, int *code)
+{
+    char path[PATH_MAX];
+    Job *j;
+    int v = 0, ok = 0;
+    FILE *f;
+    uint8_t *buf = NULL;
+    long size;
+    pthread_mutex_lock(&q->lock);
+    if ((j = find(q, id)) && j->nversions) {
+        v = j->versions[j->nversions - 1];
+        ok = snprintf(path, sizeof path, "%s/%s/v%d.preview.jpg", registry_dir(q->reg),
+                      j->spec.name, v) < (int)sizeof path;
+    }
+    pthread_mutex_unlock(&q->lock);
+    *code = JOBQ_ENOENT;
+    if (!ok || !(f = fopen(path, "rbe")))
+        return NULL;
+    if (!fseek(f, 0, SEEK_END) && (size = ftell(f)) > 0 && size < (64L << 20) &&
+        !fseek(f, 0, SEEK_SET) && (buf = malloc((size_t)size))) {
+        if (fread(buf, 1, (size_t)size, f) == (size_t)size) {
+            *len = (size_t)size;
+            *code = JOBQ_OK;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+void jobq_stats(Jobq *q, MetricsGauges *g)
+{
+    g->jobs_known = 1;
+    pthread_mutex_lock(&q->lock);
+    for (int i = 0; i < q->n; i++) {
+        g->jobs[q->jobs[i]->state]++;
+        if (q->jobs[i]->state == ST_RUNNING)
+            g->train_steps_per_s += q->jobs[i]->last.steps_per_s;
+    }
+    g->train_steps = q->steps_total;
+    g->versions_published = q->published;
+    pthread_mutex_unlock(&q->lock);
+}

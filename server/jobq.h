@@ -1,0 +1,89 @@
+/* jobq.h: the training job queue behind /train.
+ *
+ * A job trains one model (engine/trainer.h) from uploaded style images and
+ * either uploaded content photos or the server's photo folder. Its state
+ * lives in <data>/jobs/<id>/: job.json (written atomically: temporary file,
+ * fsync, rename) and the uploads (style/, content/). Each checkpoint the
+ * trainer writes is the next version of the model in the repository and
+ * is swapped in at once (registry_rescan).
+ *
+ * States: queued -> running -> succeeded | failed | cancelled. A job is
+ * cancelled while queued at once, while running at its next step (it
+ * keeps its last checkpoint). When the server stops, or dies, a running
+ * job stays "running" on disk; jobq_open puts it back at the head of the
+ * queue and it resumes from its last checkpoint with its optimizer state.
+ */
+#ifndef ATELIER_JOBQ_H
+#define ATELIER_JOBQ_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "server/metrics.h"
+#include "server/registry.h"
+
+#define JOBQ_ID_LEN 16
+#define JOBQ_MAX_FILES 64          /* style or content files per job */
+
+typedef struct Jobq Jobq;
+
+typedef struct JobqConfig {
+    const char *data_dir;     /* jobs go to <data_dir>/jobs/ */
+    const char *content_dir;  /* photo folder when a job uploads none; "" = none */
+    int max_queued;           /* queued jobs before JOBQ_EFULL */
+    int runners;              /* jobs running at once */
+    int nice;                 /* nice value of the runner threads */
+} JobqConfig;
+
+enum {
+    JOBQ_OK = 0,
+    JOBQ_EINVAL = -1,         /* a bad config or upload (400), field named */
+    JOBQ_ENOENT = -2,         /* no such job */
+    JOBQ_EFULL = -3,          /* the queue is full (503) */
+    JOBQ_EIO = -4,            /* the job could not be stored */
+    JOBQ_ENOMEM = -5
+};
+
+/* One uploaded file (borrowed). */
+typedef struct JobFile {
+    const uint8_t *data;
+    size_t len;
+} JobFile;
+
+/* Reads every job under <data_dir>/jobs (queued and interrupted jobs are
+ * queued again, interrupted ones first), then starts the runner threads.
+ * reg is borrowed and must outlive the queue; its folder is where models
+ * are written. NULL with a message in err. */
+Jobq *jobq_open(const JobqConfig *cfg, Registry *reg, char *err, size_t errlen);
+
+/* Stops the runners: a running job finishes its step, writes a checkpoint
+ * and stays resumable. Frees q. Accepts NULL. */
+void jobq_close(Jobq *q);
+
+/* Validates config (a JSON object, borrowed) and the uploads, stores the
+ * job and queues it. On success writes the id (JOBQ_ID_LEN + 1 bytes) and
+ * returns JOBQ_OK; otherwise JOBQ_EINVAL with the offending field in field
+ * and a sentence in err, JOBQ_EFULL, JOBQ_EIO or JOBQ_ENOMEM. */
+int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
+                const JobFile *content, int ncontent, char *id, char *field, size_t fieldlen,
+                char *err, size_t errlen);
+
+/* A new JSON object describing the job (the TrainJob schema), or NULL with
+ * JOBQ_ENOENT / JOBQ_ENOMEM in *code. Caller decrefs. */
+json_t *jobq_get(Jobq *q, const char *id, int *code);
+
+/* A new JSON array of every job, newest first. NULL when out of memory. */
+json_t *jobq_list(Jobq *q);
+
+/* Cancels the job: at once when queued, at its next step when running;
+ * a finished job is left as it is. Returns its description as jobq_get. */
+json_t *jobq_cancel(Jobq *q, const char *id, int *code);
+
+/* The newest preview image of the job (JPEG), a new buffer, or NULL with
+ * JOBQ_ENOENT (no such job, or no checkpoint yet) or JOBQ_ENOMEM. */
+uint8_t *jobq_preview(Jobq *q, const char *id, size_t *len, int *code);
+
+/* Fills the training fields of g (jobs by state, steps/s, steps, versions). */
+void jobq_stats(Jobq *q, MetricsGauges *g);
+
+#endif

@@ -1,0 +1,426 @@
+/* test_swap.c: the registry under change: PUT / DELETE of a model's
+ * CURRENT pin, versions written into the repository by another process
+ * (a temporary file and a rename) picked up by the watch, broken files
+ * skipped, new model folders, and all of it while clients stylize and a
+ * training job publishes into the same model. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/http/server_harness.h"
+#include "tests/http/train_util.h"
+
+#define TOKEN TRAIN_TOKEN
+
+static const char *const auth[] = {"Authorization: Bearer " TOKEN, NULL};
+static const char *const auth_json[] = {"Authorization: Bearer " TOKEN,
+                                        "Content-Type: application/json", NULL};
+
+static int start(Harness *h)
+{
+    const char *args[] = {"--workers", "2", "--token", TOKEN, "--rescan-ms", "500", NULL};
+    if (harness_start(h, args) || harness_wait_ready(h, 60))
+        return -1;
+    return 0;
+}
+
+static long put_current(const Harness *h, const char *model, const char *body, Reply *r)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/models/%s/current", model);
+    return harness_request(h, "PUT", path, NULL, body, strlen(body), auth_json, r);
+}
+
+/* The version X-Atelier-Model names for a stylize of model, or -1. */
+static int served(const Harness *h, const char *model)
+{
+    static uint8_t *jpeg;
+    static size_t len;
+    char path[128], v[96];
+    const char *slash;
+    Reply r;
+    int version = -1;
+    if (!jpeg)
+        jpeg = harness_jpeg(48, 32, 90, &len);
+    snprintf(path, sizeof path, "/stylize?model=%s", model);
+    if (harness_request(h, "POST", path, "image/jpeg", jpeg, len, NULL, &r) == 200 &&
+        reply_header(&r, "X-Atelier-Model", v, sizeof v) && (slash = strstr(v, "/v")))
+        version = atoi(slash + 2);
+    reply_free(&r);
+    return version;
+}
+
+/* Polls until model serves version; the seconds it took, or -1. */
+static double wait_served(const Harness *h, const char *model, int version, double limit)
+{
+    double t0 = harness_now();
+    while (harness_now() - t0 < limit) {
+        if (served(h, model) == version)
+            return harness_now() - t0;
+        usleep(20000);
+    }
+    return -1;
+}
+
+/* Writes a version as another process would: a temporary name in the
+ * folder, then a rename. garbage writes a file that does not load. */
+static void publish(const Harness *h, const char *model, int version, int garbage)
+{
+    char dir[400], tmp[480], path[480];
+    snprintf(dir, sizeof dir, "%s/%s", h->models, model);
+    mkdir(dir, 0755);
+    snprintf(tmp, sizeof tmp, "%s/.v%d.safetensors.tmp1234", dir, version);
+    snprintf(path, sizeof path, "%s/v%d.safetensors", dir, version);
+    if (garbage) {
+        FILE *f = fopen(tmp, "w");
+        assert_non_null(f);
+        fputs("this is not a safetensors file", f);
+        fclose(f);
+    } else {
+        assert_int_equal(harness_write_tiny_model(tmp, 100 + version), 0);
+    }
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+static int count_in_log(const Harness *h, const char *a, const char *b)
+{
+    char *text = harness_log_text(h), *p = text, *eol;
+    int n = 0;
+    while (p && *p) {
+        eol = strchr(p, '\n');
+        if (eol)
+            *eol = '\0';
+        n += strstr(p, a) && strstr(p, b);
+        p = eol ? eol + 1 : NULL;
+    }
+    free(text);
+    return n;
+}
+
+static json_t *json_of(const Reply *r)
+{
+    json_t *j = json_loadb((const char *)r->body, r->len, 0, NULL);
+    if (!j)
+        print_error("not JSON: %.*s\n", (int)r->len, r->body ? (char *)r->body : "");
+    assert_non_null(j);
+    return j;
+}
+
+static void expect_problem(const Reply *r, long status, const char *param)
+{
+    json_t *j;
+    if (r->status != status) {
+        print_error("status %ld, want %ld: %.*s\n", r->status, status, (int)r->len,
+                    r->body ? (char *)r->body : "");
+        fail();
+    }
+    j = json_of(r);
+    if (param) {
+        const char *p = json_string_value(json_object_get(j, "param"));
+        if (!p || strcmp(p, param)) {
+            print_error("param %s, want %s\n", p ? p : "(none)", param);
+            fail();
+        }
+    }
+    json_decref(j);
+}
+
+static void test_pin_and_unpin(void **state)
+{
+    Harness h;
+    Reply r;
+    char path[480], text[32] = "";
+    FILE *f;
+    json_t *j;
+    assert_int_equal(start(&h), 0);
+    assert_int_equal(served(&h, "tiny"), 1);      /* CURRENT pins v1 */
+
+    assert_int_equal(put_current(&h, "tiny", "{\"version\": 2}", &r), 200);
+    j = json_of(&r);
+    assert_int_equal(json_integer_value(json_object_get(j, "current")), 2);
+    json_decref(j);
+    reply_free(&r);
+    assert_int_equal(served(&h, "tiny"), 2);
+    snprintf(path, sizeof path, "%s/tiny/CURRENT", h.models);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(text, sizeof text, f));
+    fclose(f);
+    assert_string_equal(text, "2\n");
+
+    /* Roll back, then the bad bodies: each names its field. */
+    assert_int_equal(put_current(&h, "tiny", "{\"version\": 1}", &r), 200);
+    reply_free(&r);
+    assert_int_equal(served(&h, "tiny"), 1);
+    put_current(&h, "tiny", "{\"version\": 9}", &r);
+    expect_problem(&r, 404, NULL);
+    reply_free(&r);
+    put_current(&h, "tiny", "{\"versio\": 2}", &r);
+    expect_problem(&r, 400, "versio");
+    reply_free(&r);
+    put_current(&h, "tiny", "{\"version\": \"2\"}", &r);
+    expect_problem(&r, 400, "version");
+    reply_free(&r);
+    put_current(&h, "tiny", "{\"version\": 0}", &r);
+    expect_problem(&r, 400, "version");
+    reply_free(&r);
+    put_current(&h, "tiny", "[2]", &r);
+    expect_problem(&r, 400, "body");
+    reply_free(&r);
+    put_current(&h, "tiny", "", &r);
+    expect_problem(&r, 400, "body");
+    reply_free(&r);
+    put_current(&h, "nope", "{\"version\": 1}", &r);
+    expect_problem(&r, 404, NULL);
+    reply_free(&r);
+    put_current(&h, "..", "{\"version\": 1}", &r);
+    expect_problem(&r, 404, NULL);
+    reply_free(&r);
+    /* A version that does not load is refused and changes nothing. */
+    put_current(&h, "broken", "{\"version\": 1}", &r);
+    expect_problem(&r, 400, "version");
+    reply_free(&r);
+    harness_request(&h, "PUT", "/models/tiny/current", NULL, "{\"version\": 2}", 14, NULL, &r);
+    expect_problem(&r, 401, NULL);
+    reply_free(&r);
+    assert_int_equal(served(&h, "tiny"), 1);
+
+    /* DELETE: back to the newest. */
+    assert_int_equal(harness_request(&h, "DELETE", "/models/tiny/current", NULL, NULL, 0, auth,
+                                     &r), 200);
+    reply_free(&r);
+    assert_int_equal(served(&h, "tiny"), 2);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(harness_request(&h, "DELETE", "/models/tiny/current", NULL, NULL, 0, auth,
+                                     &r), 200);
+    reply_free(&r);
+    harness_request(&h, "DELETE", "/models/nope/current", NULL, NULL, 0, auth, &r);
+    expect_problem(&r, 404, NULL);
+    reply_free(&r);
+
+    harness_get(&h, "/metrics", &r);
+    assert_non_null(strstr((char *)r.body, "atelier_model_swaps_total 3"));
+    assert_non_null(strstr((char *)r.body, "atelier_model_rollbacks_total 1"));
+    reply_free(&r);
+    assert_int_equal(harness_stop(&h), 0);
+}
+
+static void test_external_versions(void **state)
+{
+    Harness h;
+    Reply r;
+    double s;
+    assert_int_equal(start(&h), 0);
+    assert_int_equal(harness_request(&h, "DELETE", "/models/tiny/current", NULL, NULL, 0, auth,
+                                     &r), 200);
+    reply_free(&r);
+    /* Another process writes v3: served within 2 s. */
+    publish(&h, "tiny", 3, 0);
+    s = wait_served(&h, "tiny", 3, 2.0);
+    printf("v3 served %.3f s after its rename\n", s);
+    assert_true(s >= 0);
+    /* A broken v4 is never served, tried once, and v3 stays. */
+    publish(&h, "tiny", 4, 1);
+    usleep(1300 * 1000);                          /* two periodic rescans */
+    assert_int_equal(served(&h, "tiny"), 3);
+    assert_int_equal(count_in_log(&h, "model failed to load", "\"version\":4"), 1);
+    /* A temporary file alone is ignored. */
+    {
+        char tmp[480];
+        snprintf(tmp, sizeof tmp, "%s/tiny/.v5.safetensors.tmpABCD", h.models);
+        assert_int_equal(harness_write_tiny_model(tmp, 5), 0);
+    }
+    /* v5 after the broken v4 is served. */
+    publish(&h, "tiny", 5, 0);
+    assert_true(wait_served(&h, "tiny", 5, 2.0) >= 0);
+    /* A new model folder appears. */
+    publish(&h, "fresh", 1, 0);
+    s = wait_served(&h, "fresh", 1, 2.0);
+    printf("new model served %.3f s after its rename\n", s);
+    assert_true(s >= 0);
+    harness_get(&h, "/models/fresh", &r);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    assert_int_equal(harness_stop(&h), 0);
+}
+
+/* ---- under load --------------------------------------------------------- */
+
+#define MAXV 32
+
+typedef struct Shared {
+    const Harness *h;
+    atomic_int stop;
+    /* Per version: when it may first have become current (the moment the
+     * action making it current began) and when it surely stopped being
+     * current (the action replacing it was confirmed). */
+    double from[MAXV], until[MAXV];
+    pthread_mutex_t lock;
+    long ok, failed, bad_version;
+} Shared;
+
+typedef struct Client {
+    Shared *s;
+    pthread_t thread;
+} Client;
+
+static void *client_main(void *arg)
+{
+    Client *c = arg;
+    Shared *s = c->s;
+    size_t len;
+    uint8_t *jpeg = harness_jpeg(64, 48, 90, &len);
+    while (!atomic_load(&s->stop)) {
+        Reply r;
+        char v[96];
+        const char *slash;
+        double t0 = harness_now(), t1;
+        long status = harness_request(s->h, "POST", "/stylize?model=tiny", "image/jpeg", jpeg,
+                                      len, NULL, &r);
+        int version = -1;
+        t1 = harness_now();
+        if (status == 200 && reply_header(&r, "X-Atelier-Model", v, sizeof v) &&
+            (slash = strstr(v, "/v")))
+            version = atoi(slash + 2);
+        pthread_mutex_lock(&s->lock);
+        if (version < 1 || version >= MAXV) {
+            s->failed++;
+            print_error("request failed: status %ld %.*s\n", status, (int)r.len,
+                        r.body ? (char *)r.body : "");
+        } else if (!(s->from[version] > 0 && s->from[version] <= t1 &&
+                     (s->until[version] == 0 ||
+                      s->until[version] >= t0))) {
+            s->bad_version++;
+            print_error("v%d answered over [%.3f, %.3f] but was current over [%.3f, %.3f]\n",
+                        version, t0, t1, s->from[version], s->until[version]);
+        } else {
+            s->ok++;
+        }
+        pthread_mutex_unlock(&s->lock);
+        reply_free(&r);
+    }
+    free(jpeg);
+    return NULL;
+}
+
+/* Makes version current by action (already begun at t_begin), then waits
+ * until the server serves it, and closes the window of the previous one. */
+static void confirm(Shared *s, int prev, int version, double t_begin)
+{
+    assert_true(wait_served(s->h, "tiny", version, 3.0) >= 0);
+    pthread_mutex_lock(&s->lock);
+    if (s->from[version] == 0 || s->until[version] != 0)
+        s->from[version] = t_begin;
+    s->until[version] = 0;
+    s->until[prev] = harness_now();
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void begin(Shared *s, int version, double *t)
+{
+    *t = harness_now();
+    pthread_mutex_lock(&s->lock);
+    if (s->until[version] != 0 || s->from[version] == 0) {
+        s->from[version] = *t;
+        s->until[version] = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void test_swap_under_load(void **state)
+{
+    enum { NCLIENTS = 4 };
+    Harness h;
+    Shared s;
+    Client c[NCLIENTS];
+    Reply r;
+    double t;
+    assert_int_equal(start(&h), 0);
+    memset(&s, 0, sizeof s);
+    s.h = &h;
+    pthread_mutex_init(&s.lock, NULL);
+    s.from[1] = 1;              /* pinned at start */
+    for (int i = 0; i < NCLIENTS; i++) {
+        c[i].s = &s;
+        assert_int_equal(pthread_create(&c[i].thread, NULL, client_main, &c[i]), 0);
+    }
+    usleep(200 * 1000);
+    /* Unpin: v2. */
+    begin(&s, 2, &t);
+    assert_int_equal(harness_request(&h, "DELETE", "/models/tiny/current", NULL, NULL, 0, auth,
+                                     &r), 200);
+    reply_free(&r);
+    confirm(&s, 1, 2, t);
+    /* A training job publishes v3, v4, v5 into the same model. Each may be
+     * current from the submission on, and none after the job's last one is
+     * served (a loose but sound window: the true one lies inside it). */
+    {
+        char id[17];
+        json_t *job;
+        begin(&s, 3, &t);
+        begin(&s, 4, &t);
+        begin(&s, 5, &t);
+        assert_int_equal(train_submit(&h, "{\"name\": \"tiny\", \"steps\": 6, \"size\": 32, "
+                                          "\"checkpoint_every\": 2, \"width\": 4, "
+                                          "\"blocks\": 1}", 1, 2, &r), 202);
+        assert_int_equal(train_id(&r, id), 0);
+        reply_free(&r);
+        job = train_wait(&h, id, "succeeded", 120);
+        assert_non_null(job);
+        assert_string_equal(json_string_value(json_object_get(job, "state")), "succeeded");
+        assert_int_equal(json_array_size(json_object_get(job, "versions")), 3);
+        json_decref(job);
+        confirm(&s, 2, 5, t);
+        pthread_mutex_lock(&s.lock);
+        s.until[3] = s.until[4] = s.until[2];
+        pthread_mutex_unlock(&s.lock);
+    }
+    /* Versions from another process. */
+    for (int v = 6; v <= 8; v++) {
+        begin(&s, v, &t);
+        publish(&h, "tiny", v, 0);
+        confirm(&s, v - 1, v, t);
+        usleep(150 * 1000);
+    }
+    /* A broken one changes nothing. */
+    publish(&h, "tiny", 9, 1);
+    usleep(300 * 1000);
+    /* Roll back to v4 (the job's) over PUT. */
+    begin(&s, 4, &t);
+    assert_int_equal(put_current(&h, "tiny", "{\"version\": 4}", &r), 200);
+    reply_free(&r);
+    confirm(&s, 8, 4, t);
+    usleep(300 * 1000);
+    atomic_store(&s.stop, 1);
+    for (int i = 0; i < NCLIENTS; i++)
+        pthread_join(c[i].thread, NULL);
+    printf("under load: %ld answers, %ld failed, %ld named a version not current\n", s.ok,
+           s.failed, s.bad_version);
+    assert_int_equal(s.failed, 0);
+    assert_int_equal(s.bad_version, 0);
+    assert_true(s.ok > 20);
+    pthread_mutex_destroy(&s.lock);
+    assert_int_equal(harness_stop(&h), 0);   /* clean exit: no leak under ASan */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pin_and_unpin),
+        cmocka_unit_test(test_external_versions),
+        cmocka_unit_test(test_swap_under_load),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
