@@ -1,6 +1,8 @@
 # Atelier build. `make` builds build/atelier; `make test` runs every test;
 # `make run` starts the service on the model that ships; `make asan` runs the
-# test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# test suite under AddressSanitizer + UndefinedBehaviorSanitizer; `make image`
+# builds the container image without a Docker engine and `make image-test`
+# smoke-tests it (docker/, docs/deploy.md).
 #
 # Sources are found by wildcard: engine/*.c make the engine library,
 # server/*.c the binary, tests/<dir>/test_*.c one cmocka program each.
@@ -32,13 +34,16 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all test run asan clean deps check-deps
+.PHONY: all test run asan clean deps check-deps image image-test
 .SECONDARY:
 all: $(BUILD)/atelier
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HARDEN) -c $< -o $@
+
+# server/openapi.c embeds the contract with .incbin.
+$(BUILD)/server/openapi.o: openapi.yaml
 
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	@mkdir -p $(dir $@); rm -f $@
@@ -73,6 +78,14 @@ deps:
 
 check-deps:
 	@pkg-config --exists $(PKGS) libcurl || tools/install-deps.sh
+
+# The image from docker/Dockerfile, built with buildah from a debootstrapped
+# Debian base (cached in build-image/, which `clean` keeps).
+image:
+	docker/build-local.sh
+
+image-test: image
+	docker/smoke-test.sh
 
 clean:
 	rm -rf build build-asan

@@ -110,26 +110,38 @@ static void add_bias(float *out, const float *bias, int c, size_t hw)
     }
 }
 
-void conv2d_forward(float *out, const float *in, const float *weight,
-                    const float *bias, const ConvGeom *g, float *work)
+void conv2d_forward_rows(float *out, const float *in, const float *weight,
+                         const float *bias, const ConvGeom *g, float *work,
+                         int oy0, int n, int tile_rows)
 {
     const int K = g->cin * g->k * g->k;
     const size_t ohw = (size_t)g->oh * g->ow;
-    if (is_pointwise(g)) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, (int)ohw,
-                    g->cin, 1.0f, weight, g->cin, in, (int)ohw, 0.0f, out, (int)ohw);
-    } else {
-        int rows = conv_tile_rows((size_t)K * g->ow, g->oh);
-        for (int oy0 = 0; oy0 < g->oh; oy0 += rows) {
-            int n = g->oh - oy0 < rows ? g->oh - oy0 : rows;
-            int ncol = n * g->ow;
-            im2col_rows(work, in, g, oy0, n);
+    for (int y = oy0; y < oy0 + n; y += tile_rows) {
+        int m = oy0 + n - y < tile_rows ? oy0 + n - y : tile_rows;
+        int ncol = m * g->ow;
+        float *dst = out + (size_t)y * g->ow;
+        if (is_pointwise(g)) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, ncol,
+                        g->cin, 1.0f, weight, g->cin, in + (size_t)y * g->ow, (int)ohw,
+                        0.0f, dst, (int)ohw);
+        } else {
+            im2col_rows(work, in, g, y, m);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, ncol, K,
-                        1.0f, weight, K, work, ncol, 0.0f,
-                        out + (size_t)oy0 * g->ow, (int)ohw);
+                        1.0f, weight, K, work, ncol, 0.0f, dst, (int)ohw);
         }
+        if (bias)
+            for (int c = 0; c < g->cout; c++)
+                for (int i = 0; i < ncol; i++)
+                    dst[(size_t)c * ohw + i] += bias[c];
     }
-    add_bias(out, bias, g->cout, ohw);
+}
+
+void conv2d_forward(float *out, const float *in, const float *weight,
+                    const float *bias, const ConvGeom *g, float *work)
+{
+    int rows = is_pointwise(g) ? g->oh
+                               : conv_tile_rows((size_t)g->cin * g->k * g->k * g->ow, g->oh);
+    conv2d_forward_rows(out, in, weight, bias, g, work, 0, g->oh, rows);
 }
 
 void conv2d_forward_ref(float *out, const float *in, const float *weight,
@@ -160,15 +172,15 @@ void conv2d_forward_ref(float *out, const float *in, const float *weight,
 /* Scatters col (cout*k*k, rows*w), computed from input rows [iy0, iy0+rows),
  * into out (cout, oh, ow). */
 static void col2im_rows(float *out, const float *col, const ConvGeom *g,
-                        int iy0, int rows)
+                        int iy0, int rows, int co0, int co1)
 {
     const int k = g->k, s = g->stride, w = g->w;
     const size_t ncol = (size_t)rows * w;
-    for (int co = 0; co < g->cout; co++) {
+    for (int co = co0; co < co1; co++) {
         float *dst = out + (size_t)co * g->oh * g->ow;
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                const float *src = col + ((size_t)(co * k + ky) * k + kx) * ncol;
+                const float *src = col + ((size_t)((co - co0) * k + ky) * k + kx) * ncol;
                 int ox0 = kx - g->pad_l;   /* ox = ix*s + ox0 */
                 int lo = ox0 < 0 ? (-ox0 + s - 1) / s : 0;
                 int hi = g->ow - 1 - ox0 < 0 ? 0 : (g->ow - 1 - ox0) / s + 1;
@@ -187,22 +199,30 @@ static void col2im_rows(float *out, const float *col, const ConvGeom *g,
     }
 }
 
+void conv_transpose2d_forward_channels(float *out, const float *in, const float *weight,
+                                       const float *bias, const ConvGeom *g, float *work,
+                                       int co0, int co1, int tile_rows)
+{
+    const int kk = g->k * g->k, M = g->cout * kk, m = (co1 - co0) * kk;
+    const size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    memset(out + (size_t)co0 * ohw, 0, (size_t)(co1 - co0) * ohw * sizeof(float));
+    for (int iy0 = 0; iy0 < g->h; iy0 += tile_rows) {
+        int n = g->h - iy0 < tile_rows ? g->h - iy0 : tile_rows;
+        int ncol = n * g->w;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, ncol, g->cin,
+                    1.0f, weight + (size_t)co0 * kk, M, in + (size_t)iy0 * g->w, (int)hw,
+                    0.0f, work, ncol);
+        col2im_rows(out, work, g, iy0, n, co0, co1);
+    }
+    if (bias)
+        add_bias(out + (size_t)co0 * ohw, bias + co0, co1 - co0, ohw);
+}
+
 void conv_transpose2d_forward(float *out, const float *in, const float *weight,
                               const float *bias, const ConvGeom *g, float *work)
 {
-    const int M = g->cout * g->k * g->k;
-    const size_t hw = (size_t)g->h * g->w;
-    memset(out, 0, (size_t)g->cout * g->oh * g->ow * sizeof(float));
-    int rows = conv_tile_rows((size_t)M * g->w, g->h);
-    for (int iy0 = 0; iy0 < g->h; iy0 += rows) {
-        int n = g->h - iy0 < rows ? g->h - iy0 : rows;
-        int ncol = n * g->w;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, ncol, g->cin,
-                    1.0f, weight, M, in + (size_t)iy0 * g->w, (int)hw, 0.0f,
-                    work, ncol);
-        col2im_rows(out, work, g, iy0, n);
-    }
-    add_bias(out, bias, g->cout, (size_t)g->oh * g->ow);
+    int rows = conv_tile_rows((size_t)g->cout * g->k * g->k * g->w, g->h);
+    conv_transpose2d_forward_channels(out, in, weight, bias, g, work, 0, g->cout, rows);
 }
 
 void conv_transpose2d_forward_ref(float *out, const float *in, const float *weight,

@@ -34,6 +34,13 @@ size_t conv_transpose2d_work_floats(const ConvGeom *g);
 void conv2d_forward(float *out, const float *in, const float *weight,
                     const float *bias, const ConvGeom *g, float *work);
 
+/* Output rows [oy0, oy0+n) of conv2d_forward (bias included), im2col in
+ * bands of tile_rows rows: work needs cin*k*k*ow*tile_rows floats. Lets a
+ * caller split one convolution across threads by rows. */
+void conv2d_forward_rows(float *out, const float *in, const float *weight,
+                         const float *bias, const ConvGeom *g, float *work,
+                         int oy0, int n, int tile_rows);
+
 /* The naive seven-loop convolution the tests compare against. */
 void conv2d_forward_ref(float *out, const float *in, const float *weight,
                         const float *bias, const ConvGeom *g);
@@ -44,6 +51,12 @@ void conv2d_forward_ref(float *out, const float *in, const float *weight,
  * (positions past the full size are zero), plus bias (may be NULL). */
 void conv_transpose2d_forward(float *out, const float *in, const float *weight,
                               const float *bias, const ConvGeom *g, float *work);
+/* Output channels [co0, co1) of conv_transpose2d_forward (bias included),
+ * in bands of tile_rows input rows: work needs (co1-co0)*k*k*w*tile_rows
+ * floats. Lets a caller split one layer across threads by channels. */
+void conv_transpose2d_forward_channels(float *out, const float *in, const float *weight,
+                                       const float *bias, const ConvGeom *g, float *work,
+                                       int co0, int co1, int tile_rows);
 void conv_transpose2d_forward_ref(float *out, const float *in, const float *weight,
                                   const float *bias, const ConvGeom *g);
 

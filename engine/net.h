@@ -79,6 +79,9 @@ double net_flops(const Net *net, int h, int w);
  * at a time; a Net may be shared read-only by many plans. */
 NetPlan *net_plan(const Net *net, int h, int w);
 void net_plan_free(NetPlan *plan);            /* accepts NULL */
+/* The bytes net_plan() followed by net_plan_set_threads(plan, threads)
+ * would hold, without allocating them; SIZE_MAX for a size it refuses. */
+size_t net_plan_estimate_bytes(const Net *net, int h, int w, int threads);
 size_t net_plan_bytes(const NetPlan *plan);   /* arena + workspace */
 
 /* Runs the network: in is (3, h, w) pixels 0..255, out is (3, h, w) pixels
@@ -86,8 +89,60 @@ size_t net_plan_bytes(const NetPlan *plan);   /* arena + workspace */
  * Returns 0 or a negative error. */
 int net_forward(const Net *net, NetPlan *plan, const float *in, float *out);
 
-/* Engine threads: how many cores one forward pass may use. */
+/* Tiled forward for large images, in bounded memory (net_tiled.c): the
+ * image is cut into bands of rows that overlap by the network's reach, and
+ * instance-norm statistics are gathered over the whole image first (one
+ * sweep per norm layer), so the output equals net_forward()'s up to float
+ * rounding while memory no longer grows with the image. Slower: the sweeps
+ * recompute earlier layers (2.6x the work for ml5 with a checkpoint of the
+ * residual stage, 10x without one).
+ * net_tiled_plan() plans for an h x w input within budget bytes (band
+ * buffers, workspace for `threads` threads, transformed weights; not the
+ * caller's in/out). Returns NULL when the budget cannot hold even one-row
+ * bands, on a bad size, or with no memory. Caller frees with
+ * net_tiled_free() (accepts NULL). net_tiled_forward() has
+ * net_forward()'s contract except that in and out may be the same buffer
+ * only when net_tiled_in_place() says so (a checkpoint is used, so the
+ * input is not read again), and must not overlap otherwise; one thread at a
+ * time per NetTiled. */
+typedef struct NetTiled NetTiled;
+NetTiled *net_tiled_plan(const Net *net, int h, int w, size_t budget, int threads);
+void net_tiled_free(NetTiled *t);
+int net_tiled_forward(const Net *net, NetTiled *t, const float *in, float *out);
+size_t net_tiled_bytes(const NetTiled *t);    /* memory it holds */
+int net_tiled_bands(const NetTiled *t);       /* bands of the output sweep */
+int net_tiled_sweeps(const NetTiled *t);      /* passes over the image */
+int net_tiled_in_place(const NetTiled *t);    /* 1: in and out may be one buffer */
+
+/* Threads. Each plan owns a pool of threads that its forward passes use
+ * (OpenBLAS is kept single-threaded: the engine splits every layer itself).
+ * A service running N workers gives each plan its share, e.g. two requests
+ * at once with one thread each, or one request with two.
+ * net_plan_set_threads() sets a plan's thread count (1..64, clamped),
+ * replacing its pool and per-thread workspace; call it between forwards,
+ * never during one. Returns 0, or -1 with the plan unchanged (no memory,
+ * no thread). net_plan_threads() reads it back. */
+int net_plan_set_threads(NetPlan *plan, int n);
+int net_plan_threads(const NetPlan *plan);
+
+/* The thread count new plans start with (default 1), process-wide; set it
+ * once at start-up, before planning. It also keeps OpenBLAS at one thread
+ * (as the first plan does), since plans split their layers themselves. */
 void engine_set_threads(int n);
 int engine_get_threads(void);
+
+/* For code that calls the layer kernels (conv2d_forward, ...) directly
+ * rather than through a plan, e.g. training: lets OpenBLAS itself use n
+ * threads from then on (later plans do not pin it back). Do not run
+ * multi-threaded plans at the same time: their tasks would each start
+ * OpenBLAS threads. Set it after engine_set_threads(). */
+void engine_set_blas_threads(int n);
+
+/* Per-layer timing: net_plan_set_profile(plan, 1) starts summing the wall
+ * time of every step over the following forwards (0 stops; -1 on no
+ * memory). net_plan_profile_step() gives step i's name and mean ms per
+ * forward; -1 past the last step or when profiling is off. */
+int net_plan_set_profile(NetPlan *plan, int on);
+int net_plan_profile_step(const NetPlan *plan, int i, const char **name, double *ms);
 
 #endif

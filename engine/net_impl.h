@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include "engine/layers.h"
 #include "engine/net.h"
+#include "engine/threadpool.h"
 
 #define NET_MAX_OPS 4096
 #define NET_MAX_DEPTH 8
@@ -40,8 +41,19 @@ struct Net {
     char *spec_json, *card_json;
 };
 
+/* n floats rounded up to whole 64-byte lines: aligned_alloc() wants a size
+ * that is a multiple of the alignment. */
+static inline size_t net_round_floats(size_t n)
+{
+    return (n + NET_ALIGN_FLOATS - 1) / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
+}
+
+typedef enum ConvAlgo { ALGO_IM2COL, ALGO_WINOGRAD, ALGO_DIRECT } ConvAlgo;
+
 typedef struct Step {
     const Op *op;
+    ConvAlgo algo;
+    size_t u_off;          /* winograd: offset of its weights in NetPlan.wino */
     ConvGeom g;            /* conv / convt geometry; c, h, w otherwise in g.cin, g.h, g.w */
     size_t in_off, out_off, aux_off;  /* aux: saved residual input */
     int copy_first;        /* in-place op on a value that must survive */
@@ -56,8 +68,39 @@ struct NetPlan {
     size_t in_off, out_off;
     float *arena;
     size_t arena_floats;
-    float *work;
-    size_t work_floats;
+    float *work;           /* threads slices of work_floats, work_stride apart */
+    size_t work_floats, work_stride;
+    float *wino;           /* Winograd-transformed weights of the steps using it */
+    size_t wino_floats;
+    ThreadPool *pool;
+    int threads;
+    double *prof_ms;       /* per step, summed over forwards; NULL when off */
+    int prof_runs;
 };
+
+/* Full-image geometry of a conv or transposed conv op on an h x w input;
+ * -1 when the size does not fit the op (net_run.c). */
+int net_conv_geom(const Op *op, int h, int w, ConvGeom *g);
+
+/* net_par.c: layers split across a pool. Workspace slices are `stride`
+ * floats apart, one per pool thread; each needs the *_work_floats(). */
+#define PAR_WORK_TARGET_FLOATS ((size_t)1 << 19)
+#define PAR_MIN_TASKS 8
+int par_conv_tile_rows(const ConvGeom *g);
+size_t par_conv_work_floats(const ConvGeom *g);
+void par_conv2d(ThreadPool *tp, float *out, const float *in, const float *w,
+                const float *b, const ConvGeom *g, float *work, size_t stride);
+int par_convt_tile_rows(const ConvGeom *g);
+size_t par_convt_work_floats(const ConvGeom *g);
+void par_conv_transpose2d(ThreadPool *tp, float *out, const float *in, const float *w,
+                          const float *b, const ConvGeom *g, float *work, size_t stride);
+void par_instance_norm(ThreadPool *tp, float *x, const float *gamma, const float *beta,
+                       float eps, int c, size_t hw, int relu);
+/* x (c, hw) = x * scale[c] + shift[c], then ReLU when relu != 0. */
+void par_norm_apply(ThreadPool *tp, float *x, const float *scale, const float *shift, int c,
+                    size_t hw, int relu);
+void par_elementwise(ThreadPool *tp, OpKind kind, float *x, const float *y, float slope,
+                     size_t n);
+void par_upsample(ThreadPool *tp, float *out, const float *in, int c, int h, int w, int s);
 
 #endif

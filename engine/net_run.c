@@ -6,25 +6,45 @@
  * until the block's add). The forward pass only reads that plan.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
+#include <time.h>
 #include "engine/net_impl.h"
+#include "engine/conv_direct.h"
+#include "engine/winograd.h"
 
-static int engine_threads = 1;
+/* Winograd pays off once the GEMMs are wide enough to hide the transforms. */
+#define WINOGRAD_MIN_CHANNELS 16
+#define MAX_THREADS 64
+
+static _Atomic int engine_threads = 1;
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+/* The engine runs its own threads (one pool per plan) and calls OpenBLAS
+ * from inside them, so OpenBLAS itself must stay single-threaded. */
+static void blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
 
 void engine_set_threads(int n)
 {
-    if (n < 1)
-        n = 1;
-    engine_threads = n;
-    openblas_set_num_threads(n);
+    engine_threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+    pthread_once(&blas_once, blas_single_thread);
 }
 
 int engine_get_threads(void)
 {
     return engine_threads;
+}
+
+void engine_set_blas_threads(int n)
+{
+    pthread_once(&blas_once, blas_single_thread);
+    openblas_set_num_threads(n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n);
 }
 
 /* ---- first-fit arena allocator (planning time only) -------------------- */
@@ -75,7 +95,7 @@ static void alloc_give(Alloc *a, size_t off)
 
 /* ---- geometry ---------------------------------------------------------- */
 
-static int conv_geom(const Op *op, int h, int w, ConvGeom *g)
+int net_conv_geom(const Op *op, int h, int w, ConvGeom *g)
 {
     memset(g, 0, sizeof(*g));
     g->cin = op->cin;
@@ -127,7 +147,7 @@ double net_flops(const Net *net, int h, int w)
         const Op *op = &net->ops[i];
         ConvGeom g;
         if (op->kind == OP_CONV || op->kind == OP_CONVT) {
-            if (conv_geom(op, h, w, &g))
+            if (net_conv_geom(op, h, w, &g))
                 return 0;
             double px = op->kind == OP_CONV ? (double)g.oh * g.ow : (double)h * w;
             flops += 2.0 * op->cin * op->cout * op->k * op->k * px;
@@ -145,7 +165,9 @@ double net_flops(const Net *net, int h, int w)
 
 #define MAX_SIDE 65536
 
-NetPlan *net_plan(const Net *net, int h, int w)
+/* The layout of a plan; with allocate 0 only its sizes (steps, geometry,
+ * arena and workspace floats), for net_plan_estimate_bytes(). */
+static NetPlan *plan_make(const Net *net, int h, int w, int allocate)
 {
     if (!net || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return NULL;
@@ -174,10 +196,23 @@ NetPlan *net_plan(const Net *net, int h, int w)
         switch (op->kind) {
         case OP_CONV:
         case OP_CONVT: {
-            if (conv_geom(op, h, w, &s->g))
+            if (net_conv_geom(op, h, w, &s->g))
                 goto fail;
-            size_t wf = op->kind == OP_CONV ? conv2d_work_floats(&s->g)
-                                            : conv_transpose2d_work_floats(&s->g);
+            size_t wf;
+            if (op->kind == OP_CONVT) {
+                wf = par_convt_work_floats(&s->g);
+            } else if (winograd_applies(&s->g) && op->cin >= WINOGRAD_MIN_CHANNELS &&
+                       op->cout >= WINOGRAD_MIN_CHANNELS) {
+                s->algo = ALGO_WINOGRAD;
+                s->u_off = p->wino_floats;
+                p->wino_floats += winograd_weight_floats(&s->g);
+                wf = winograd_work_floats(&s->g);
+            } else if (conv_direct_applies(&s->g)) {
+                s->algo = ALGO_DIRECT;
+                wf = conv_direct_work_floats(&s->g);
+            } else {
+                wf = par_conv_work_floats(&s->g);
+            }
             if (wf > p->work_floats)
                 p->work_floats = wf;
             c = op->cout;
@@ -232,14 +267,39 @@ NetPlan *net_plan(const Net *net, int h, int w)
     p->ow = w;
     p->out_off = cur;
     p->arena_floats = a.high;
+    if (!allocate)
+        return p;
     p->arena = aligned_alloc(64, p->arena_floats * sizeof(float));
-    p->work = aligned_alloc(64, (p->work_floats + NET_ALIGN_FLOATS) * sizeof(float));
-    if (!p->arena || !p->work)
+    p->wino = aligned_alloc(64, net_round_floats(p->wino_floats + 1) * sizeof(float));
+    if (!p->arena || !p->wino)
+        goto fail;
+    for (int i = 0; i < p->nsteps; i++) {
+        const Step *s = &p->steps[i];
+        if (s->algo == ALGO_WINOGRAD)
+            winograd_weights(p->wino + s->u_off, net->params + s->op->w_off, &s->g);
+    }
+    if (net_plan_set_threads(p, engine_get_threads()))
         goto fail;
     return p;
 fail:
     net_plan_free(p);
     return NULL;
+}
+
+NetPlan *net_plan(const Net *net, int h, int w)
+{
+    return plan_make(net, h, w, 1);
+}
+
+size_t net_plan_estimate_bytes(const Net *net, int h, int w, int threads)
+{
+    NetPlan *p = plan_make(net, h, w, 0);
+    if (!p)
+        return SIZE_MAX;
+    size_t stride = p->work_floats + 2 * NET_ALIGN_FLOATS;
+    size_t floats = p->arena_floats + p->wino_floats + stride * (size_t)(threads < 1 ? 1 : threads);
+    net_plan_free(p);
+    return floats * sizeof(float);
 }
 
 void net_plan_free(NetPlan *plan)
@@ -249,12 +309,79 @@ void net_plan_free(NetPlan *plan)
     free(plan->steps);
     free(plan->arena);
     free(plan->work);
+    free(plan->wino);
+    free(plan->prof_ms);
+    threadpool_free(plan->pool);
     free(plan);
 }
 
 size_t net_plan_bytes(const NetPlan *plan)
 {
-    return (plan->arena_floats + plan->work_floats) * sizeof(float);
+    return (plan->arena_floats + plan->work_stride * (size_t)plan->threads +
+            plan->wino_floats) * sizeof(float);
+}
+
+int net_plan_set_threads(NetPlan *plan, int n)
+{
+    if (!plan)
+        return -1;
+    n = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+    pthread_once(&blas_once, blas_single_thread);
+    if (plan->pool && n == plan->threads)
+        return 0;
+    size_t stride = (plan->work_floats + NET_ALIGN_FLOATS - 1) / NET_ALIGN_FLOATS *
+                    NET_ALIGN_FLOATS + NET_ALIGN_FLOATS;
+    if (stride > SIZE_MAX / sizeof(float) / (size_t)n)
+        return -1;
+    float *work = aligned_alloc(64, stride * (size_t)n * sizeof(float));
+    ThreadPool *pool = work ? threadpool_create(n) : NULL;
+    if (!pool) {
+        free(work);
+        return -1;
+    }
+    threadpool_free(plan->pool);
+    free(plan->work);
+    plan->pool = pool;
+    plan->work = work;
+    plan->work_stride = stride;
+    plan->threads = n;
+    return 0;
+}
+
+int net_plan_threads(const NetPlan *plan)
+{
+    return plan ? plan->threads : 0;
+}
+
+int net_plan_set_profile(NetPlan *plan, int on)
+{
+    if (!plan)
+        return -1;
+    free(plan->prof_ms);
+    plan->prof_ms = NULL;
+    plan->prof_runs = 0;
+    if (on && !(plan->prof_ms = calloc((size_t)plan->nsteps, sizeof(double))))
+        return -1;
+    return 0;
+}
+
+int net_plan_profile_step(const NetPlan *plan, int i, const char **name, double *ms)
+{
+    if (!plan || !plan->prof_ms || i < 0 || i >= plan->nsteps)
+        return -1;
+    const Op *op = plan->steps[i].op;
+    static const char *const kinds[] = { "conv2d", "conv_transpose2d", "instance_norm",
+        "relu", "leaky_relu", "tanh", "upsample", "res_begin", "res_add", "nop" };
+    *name = op->name[0] ? op->name : kinds[op->kind];
+    *ms = plan->prof_runs ? plan->prof_ms[i] / plan->prof_runs : 0.0;
+    return 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -277,37 +404,45 @@ int net_forward(const Net *net, NetPlan *plan, const float *in, float *out)
         size_t n = (size_t)s->g.cin * s->g.h * s->g.w;
         if (s->copy_first)
             memcpy(dst, src, n * sizeof(float));
+        double t0 = plan->prof_ms ? now_ms() : 0.0;
+        ThreadPool *tp = plan->pool;
         switch (op->kind) {
         case OP_CONV:
-            conv2d_forward(dst, src, wt, bs, &s->g, plan->work);
+            if (s->algo == ALGO_WINOGRAD)
+                winograd_conv3x3_forward(dst, src, plan->wino + s->u_off, bs, &s->g,
+                                         plan->work, plan->work_stride, tp);
+            else if (s->algo == ALGO_DIRECT)
+                conv_direct_forward(dst, src, wt, bs, &s->g, plan->work, plan->work_stride, tp);
+            else
+                par_conv2d(tp, dst, src, wt, bs, &s->g, plan->work, plan->work_stride);
             break;
         case OP_CONVT:
-            conv_transpose2d_forward(dst, src, wt, bs, &s->g, plan->work);
+            par_conv_transpose2d(tp, dst, src, wt, bs, &s->g, plan->work, plan->work_stride);
             break;
         case OP_IN:
-            instance_norm_forward(dst, wt, bs, op->eps, s->g.cin,
-                                  (size_t)s->g.h * s->g.w, op->fuse_relu);
+            par_instance_norm(tp, dst, wt, bs, op->eps, s->g.cin,
+                              (size_t)s->g.h * s->g.w, op->fuse_relu);
             break;
         case OP_RELU:
-            relu_forward(dst, n);
-            break;
         case OP_LRELU:
-            leaky_relu_forward(dst, op->slope, n);
-            break;
         case OP_TANH:
-            tanh_forward(dst, n);
+            par_elementwise(tp, op->kind, dst, NULL, op->slope, n);
             break;
         case OP_UP:
-            upsample_nearest_forward(dst, src, s->g.cin, s->g.h, s->g.w, op->stride);
+            par_upsample(tp, dst, src, s->g.cin, s->g.h, s->g.w, op->stride);
             break;
         case OP_RES_END:
-            add_forward(dst, A + s->aux_off, n);
+            par_elementwise(tp, OP_RES_END, dst, A + s->aux_off, 0.0f, n);
             break;
         case OP_RES_BEGIN:
         case OP_NOP:
             break;
         }
+        if (plan->prof_ms)
+            plan->prof_ms[i] += now_ms() - t0;
     }
+    if (plan->prof_ms)
+        plan->prof_runs++;
     /* Output mapping, clamp, and the crop back to the input size. */
     const float *y = A + plan->out_off;
     for (int c = 0; c < 3; c++)

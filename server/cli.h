@@ -9,6 +9,11 @@ int cmd_stylize(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+/* `atelier healthcheck`: GET /healthz of a running server; exit 0 on 2xx
+ * (server/cmd_healthcheck.c). */
+int cmd_healthcheck(int argc, char **argv);
+/* `atelier serve`: the HTTP service (server/cmd_serve.c). */
+int cmd_serve(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 /* `atelier bench --train`, called by cmd_bench. */
 int cmd_bench_train(int argc, char **argv);

@@ -12,14 +12,45 @@
 
 static const char bench_usage[] =
     "usage: atelier bench --model M [--size N|WxH] [--threads T] [--runs R]\n"
-    "                     [--warmup W] [--models DIR]\n"
+    "                     [--warmup W] [--layers] [--mem-budget MB] [--models DIR]\n"
     "\n"
     "Times the forward pass of model M (a NAME, a .safetensors file or an ml5\n"
     "folder) on an N x N input (default 512) with T engine threads (default:\n"
     "all cores): W warm-up runs (default 1), then R timed runs (default 5).\n"
-    "Prints one JSON line last: ms_median, ms_min, ms_mean, gflop, gflops,\n"
-    "peak_rss_mb, plan_mb.\n"
+    "--layers prints each layer's mean time over the timed runs to stderr.\n"
+    "--mem-budget MB runs the banded forward within MB when the whole-image\n"
+    "plan would need more (as stylize does).\n"
+    "Prints one JSON line last: ms_median, ms_min, ms_mean, cpu_ms_median (CPU\n"
+    "time of the process per run: all threads, spinning included), gflop, gflops,\n"
+    "peak_rss_mb (this process's high-water mark, VmHWM), plan_mb.\n"
     "atelier bench --train --help: timing a training step.\n";
+
+/* Peak resident memory of this process image in MB. VmHWM, unlike
+ * getrusage's ru_maxrss, does not count a parent's memory from before exec. */
+static double peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = (double)ru.ru_maxrss;
+    }
+    return kb / 1024.0;
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 static double now_ms(void)
 {
@@ -63,11 +94,14 @@ int cmd_bench(int argc, char **argv)
         { "models", required_argument, 0, 'M' }, { "model", required_argument, 0, 'm' },
         { "size", required_argument, 0, 's' }, { "threads", required_argument, 0, 't' },
         { "runs", required_argument, 0, 'r' }, { "warmup", required_argument, 0, 'w' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+        { "layers", no_argument, 0, 'L' }, { "mem-budget", required_argument, 0, 'B' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 }
     };
     const char *models = NULL, *model = NULL;
     long threads = cli_cores(), runs = 5, warmup = 1;
-    int w = 512, h = 512, c;
+    int w = 512, h = 512, c, layers = 0;
+    long budget_mb = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -89,6 +123,11 @@ int cmd_bench(int argc, char **argv)
             if (cli_parse_int(optarg, 0, 1000, &warmup))
                 return fprintf(stderr, "atelier bench: --warmup takes 0..1000\n"), 2;
             break;
+        case 'L': layers = 1; break;
+        case 'B':
+            if (cli_parse_int(optarg, 16, 1 << 20, &budget_mb))
+                return fprintf(stderr, "atelier bench: --mem-budget takes 16..1048576 (MB)\n"), 2;
+            break;
         case 'h': fputs(bench_usage, stdout); return 0;
         default: fputs(bench_usage, stderr); return 2;
         }
@@ -103,10 +142,23 @@ int cmd_bench(int argc, char **argv)
     if (!net)
         return 1;
     int rc = 1;
-    float *in = malloc((size_t)3 * w * h * sizeof(float));
+    float *in = malloc((size_t)3 * w * h * sizeof(float)), *out = NULL;
     double *ms = malloc((size_t)runs * sizeof(double));
-    NetPlan *plan = net_plan(net, h, w);
-    if (!in || !ms || !plan) {
+    double *cpu = malloc((size_t)runs * sizeof(double));
+    NetPlan *plan = NULL;
+    NetTiled *tiled = NULL;
+    size_t budget = (size_t)budget_mb << 20;
+    if (!budget || net_plan_estimate_bytes(net, h, w, (int)threads) <= budget) {
+        plan = net_plan(net, h, w);
+    } else {
+        tiled = net_tiled_plan(net, h, w, budget, (int)threads);
+        out = malloc((size_t)3 * w * h * sizeof(float));
+        if (tiled)
+            fprintf(stderr, "atelier bench: banded, %d sweeps of %d bands in %.0f MB\n",
+                    net_tiled_sweeps(tiled), net_tiled_bands(tiled),
+                    net_tiled_bytes(tiled) / 1048576.0);
+    }
+    if (!in || !ms || !cpu || !(plan || (tiled && out))) {
         fprintf(stderr, "atelier bench: cannot plan %dx%d (too small or out of memory)\n", w, h);
         goto out;
     }
@@ -116,29 +168,40 @@ int cmd_bench(int argc, char **argv)
         in[i] = (float)(seed >> 24);
     }
     for (long i = 0; i < warmup + runs; i++) {
-        double t0 = now_ms();
-        if (net_forward(net, plan, in, in)) {
+        if (layers && plan && i == warmup && net_plan_set_profile(plan, 1)) {
+            fprintf(stderr, "atelier bench: out of memory\n");
+            goto out;
+        }
+        double t0 = now_ms(), c0 = cpu_ms();
+        if (plan ? net_forward(net, plan, in, in) : net_tiled_forward(net, tiled, in, out)) {
             fprintf(stderr, "atelier bench: the forward pass failed\n");
             goto out;
         }
-        if (i >= warmup)
+        if (i >= warmup) {
             ms[i - warmup] = now_ms() - t0;
+            cpu[i - warmup] = cpu_ms() - c0;
+        }
     }
     double sum = 0;
     for (long i = 0; i < runs; i++)
         sum += ms[i];
     qsort(ms, (size_t)runs, sizeof(double), cmp_double);
     double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+    qsort(cpu, (size_t)runs, sizeof(double), cmp_double);
+    double cpu_median = runs % 2 ? cpu[runs / 2] : (cpu[runs / 2 - 1] + cpu[runs / 2]) / 2;
     double gflop = net_flops(net, h, w) / 1e9;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
+    const char *lname;
+    double lms;
+    for (int i = 0; layers && plan && net_plan_profile_step(plan, i, &lname, &lms) == 0; i++)
+        if (lms >= 0.05)
+            fprintf(stderr, "  %-24s %9.2f ms\n", lname, lms);
     fprintf(stderr, "atelier bench: %s %dx%d threads=%ld: median %.1f ms, %.1f GFLOP/s\n",
             what, w, h, threads, median, gflop / (median / 1e3));
-    json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+    json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
         "model", what, "width", w, "height", h, "threads", (int)threads, "runs", (int)runs,
-        "ms_median", median, "ms_min", ms[0], "ms_mean", sum / runs, "gflop", gflop,
-        "gflops", gflop / (median / 1e3), "peak_rss_mb", ru.ru_maxrss / 1024.0,
-        "plan_mb", net_plan_bytes(plan) / 1048576.0);
+        "ms_median", median, "ms_min", ms[0], "cpu_ms_median", cpu_median, "ms_mean", sum / runs, "gflop", gflop,
+        "gflops", gflop / (median / 1e3), "peak_rss_mb", peak_rss_mb(),
+        "plan_mb", (plan ? net_plan_bytes(plan) : net_tiled_bytes(tiled)) / 1048576.0);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     if (line)
         printf("%s\n", line);
@@ -147,8 +210,11 @@ int cmd_bench(int argc, char **argv)
     rc = line ? 0 : 1;
 out:
     net_plan_free(plan);
+    net_tiled_free(tiled);
+    free(out);
     free(in);
     free(ms);
+    free(cpu);
     net_free(net);
     return rc;
 }

@@ -8,10 +8,12 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *help;
 } commands[] = {
+    { "serve", cmd_serve, "run the HTTP service" },
     { "stylize", cmd_stylize, "stylize one image, no server" },
     { "convert", cmd_convert, "import a foreign checkpoint (ml5)" },
     { "inspect", cmd_inspect, "print a model's card, spec and tensors" },
     { "bench", cmd_bench, "time the engine" },
+    { "healthcheck", cmd_healthcheck, "exit 0 if a running server answers /healthz" },
     { "train", cmd_train, "train a style from photos and paintings" },
 };
 
@@ -19,7 +21,7 @@ static void usage(FILE *f)
 {
     fputs("usage: atelier COMMAND [OPTIONS]\n\ncommands:\n", f);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
     fputs("\natelier COMMAND --help says more.\n", f);
 }
 

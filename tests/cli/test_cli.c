@@ -119,6 +119,58 @@ static void test_stylize(void **state)
     image_free(img);
 }
 
+static Image *load(const char *path)
+{
+    int code;
+    char err[256];
+    Image *img = image_load_file(path, 1 << 20, &code, err, sizeof(err));
+    assert_non_null(img);
+    return img;
+}
+
+/* --strength 0 gives the photo back; --preserve-colors keeps a grey photo
+ * grey (its chroma is the photo's, zero). */
+static void test_stylize_blend_and_colors(void **state)
+{
+    (void)state;
+    char in[128], outp[128], *out;
+    snprintf(in, sizeof(in), "%s/photo.png", tmpdir);
+    snprintf(outp, sizeof(outp), "%s/blend.png", tmpdir);
+    write_photo(in, 33, 21);
+    assert_int_equal(atelier(&out, "stylize --model %s --strength 0 %s %s", TORCH_MODEL, in, outp), 0);
+    free(out);
+    Image *a = load(in), *b = load(outp);
+    assert_memory_equal(a->px, b->px, (size_t)3 * 33 * 21);
+    image_free(b);
+    assert_int_equal(atelier(&out, "stylize --model %s --strength 0.5 %s %s", TORCH_MODEL, in, outp), 0);
+    free(out);
+    b = load(outp);
+    assert_memory_not_equal(a->px, b->px, (size_t)3 * 33 * 21);
+    image_free(b);
+    for (size_t i = 0; i < (size_t)33 * 21; i++)
+        a->px[3 * i + 1] = a->px[3 * i + 2] = a->px[3 * i];
+    assert_int_equal(image_save_file(a, in, 0), 0);
+    assert_int_equal(atelier(&out, "stylize --model %s --preserve-colors %s %s", TORCH_MODEL, in, outp), 0);
+    free(out);
+    b = load(outp);
+    int spread = 0;
+    for (size_t i = 0; i < (size_t)33 * 21; i++) {
+        const uint8_t *p = b->px + 3 * i;
+        int lo = p[0] < p[1] ? (p[0] < p[2] ? p[0] : p[2]) : (p[1] < p[2] ? p[1] : p[2]);
+        int hi = p[0] > p[1] ? (p[0] > p[2] ? p[0] : p[2]) : (p[1] > p[2] ? p[1] : p[2]);
+        spread = hi - lo > spread ? hi - lo : spread;
+    }
+    printf("  preserve-colors on a grey photo: max channel spread %d\n", spread);
+    assert_true(spread <= 1);
+    image_free(a);
+    image_free(b);
+    assert_int_equal(atelier(&out, "stylize --model %s --strength 1.5 %s %s", TORCH_MODEL, in, outp), 2);
+    assert_non_null(strstr(out, "--strength"));
+    free(out);
+    assert_int_equal(atelier(&out, "stylize --model %s --strength nan %s %s", TORCH_MODEL, in, outp), 2);
+    free(out);
+}
+
 static void test_stylize_errors(void **state)
 {
     (void)state;
@@ -223,6 +275,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_and_usage),
         cmocka_unit_test(test_stylize),
+        cmocka_unit_test(test_stylize_blend_and_colors),
         cmocka_unit_test(test_stylize_errors),
         cmocka_unit_test(test_model_repository),
         cmocka_unit_test(test_inspect_and_bench),

@@ -1,0 +1,277 @@
+/* winograd.c: F(4x4, 3x3) Winograd convolution (winograd.h).
+ *
+ * Work is split into tasks of R consecutive rows of 4x4 output tiles. A
+ * task, on one thread with its own workspace:
+ *   1. input transform  V[e][c][n] = (B^T d B)[e] for the 6x6 input patch d
+ *      of tile n (n = row-in-task * ntx + tile column), every channel c;
+ *   2. 36 GEMMs         M[e] (cout, N) = U[e] (cout, cin) x V[e] (cin, N);
+ *   3. output transform out tile = A^T M[.][co][n] A + bias.
+ * Tasks touch disjoint output rows, so there are no barriers inside a layer.
+ * The transforms run over whole rows of tiles at once with the tile index
+ * innermost, so they are plain vector arithmetic on contiguous arrays (the
+ * row is first spread into six "phase" arrays S_j[t] = row[4t + j]); they
+ * are compiled for AVX-512 as well as the baseline and picked at run time
+ * (gcc target_clones).
+ *
+ * Matrices (Lavin and Gray 2015, points 0, 1, -1, 2, -2, inf):
+ *   B^T = [4  0 -5  0 1 0; 0 -4 -4  1 1 0; 0 4 -4 -1 1 0;
+ *          0 -2 -1  2 1 0; 0  2 -1 -2 1 0; 0 4  0 -5 0 1]
+ *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6;
+ *          1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ */
+#include <string.h>
+#include <cblas.h>
+#include "engine/winograd.h"
+
+#define VL 16              /* tiles per vector step; arrays are padded to it */
+#define TASK_COLS 128      /* aim for this many tiles per GEMM */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define WG_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define WG_CLONES
+#endif
+
+typedef struct WgDims {
+    int ntx, ntxp, nty;    /* tiles across, padded to VL, tiles down */
+    int rows;              /* tile rows per task */
+    size_t ncols;          /* rows * ntx + ntxp - ntx: GEMM columns. Rows of tiles
+                            * are packed ntx apart; each row's transforms run
+                            * over ntxp, spilling into the next row's columns
+                            * before that row overwrites them, and past the
+                            * last row into the ntxp - ntx spare columns. */
+} WgDims;
+
+static WgDims wg_dims(const ConvGeom *g)
+{
+    WgDims d;
+    d.ntx = (g->ow + 3) / 4;
+    d.ntxp = (d.ntx + VL - 1) / VL * VL;
+    d.nty = (g->oh + 3) / 4;
+    d.rows = TASK_COLS / d.ntxp;
+    if (d.rows < 1)
+        d.rows = 1;
+    if (d.rows > d.nty)
+        d.rows = d.nty;
+    d.ncols = (size_t)d.rows * d.ntx + (size_t)(d.ntxp - d.ntx);
+    return d;
+}
+
+static size_t round16(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+int winograd_applies(const ConvGeom *g)
+{
+    return g->k == 3 && g->stride == 1 && g->oh >= 1 && g->ow >= 1;
+}
+
+size_t winograd_weight_floats(const ConvGeom *g)
+{
+    return (size_t)36 * g->cout * g->cin;
+}
+
+/* Scratch after V and M: line (4*ntxp + VL), S/O (16*ntxp), H/P (36*ntxp). */
+size_t winograd_work_floats(const ConvGeom *g)
+{
+    WgDims d = wg_dims(g);
+    size_t vm = (size_t)36 * (g->cin + g->cout) * d.ncols;
+    return vm + round16((size_t)4 * d.ntxp + VL) + (size_t)52 * d.ntxp;
+}
+
+void winograd_weights(float *u, const float *weight, const ConvGeom *g)
+{
+    static const double G[6][3] = {
+        { 1.0 / 4, 0, 0 }, { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
+        { -1.0 / 6, 1.0 / 6, -1.0 / 6 }, { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
+        { 1.0 / 24, -1.0 / 12, 1.0 / 6 }, { 0, 0, 1 }
+    };
+    const size_t plane = (size_t)g->cout * g->cin;
+    for (int co = 0; co < g->cout; co++)
+        for (int ci = 0; ci < g->cin; ci++) {
+            const float *w = weight + ((size_t)co * g->cin + ci) * 9;
+            double t[6][3];
+            for (int a = 0; a < 6; a++)
+                for (int j = 0; j < 3; j++)
+                    t[a][j] = G[a][0] * w[j] + G[a][1] * w[3 + j] + G[a][2] * w[6 + j];
+            for (int a = 0; a < 6; a++)
+                for (int b = 0; b < 6; b++) {
+                    double v = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];
+                    u[(size_t)(a * 6 + b) * plane + (size_t)co * g->cin + ci] = (float)v;
+                }
+        }
+}
+
+/* o_k = (B^T i)_k for six arrays of n (a multiple of VL) values. */
+static inline void bt6(float *restrict o0, float *restrict o1, float *restrict o2,
+                       float *restrict o3, float *restrict o4, float *restrict o5,
+                       const float *i0, const float *i1, const float *i2,
+                       const float *i3, const float *i4, const float *i5, int n)
+{
+    for (int t0 = 0; t0 < n; t0 += VL)
+        for (int k = t0; k < t0 + VL; k++) {
+            float a0 = i0[k], a1 = i1[k], a2 = i2[k], a3 = i3[k], a4 = i4[k], a5 = i5[k];
+            o0[k] = 4.0f * a0 - 5.0f * a2 + a4;
+            o1[k] = -4.0f * (a1 + a2) + a3 + a4;
+            o2[k] = 4.0f * (a1 - a2) - a3 + a4;
+            o3[k] = 2.0f * (a3 - a1) - a2 + a4;
+            o4[k] = 2.0f * (a1 - a3) - a2 + a4;
+            o5[k] = 4.0f * a1 - 5.0f * a3 + a5;
+        }
+}
+
+/* o_k = (A^T m)_k. */
+static inline void at4(float *restrict o0, float *restrict o1, float *restrict o2,
+                       float *restrict o3, const float *m0, const float *m1,
+                       const float *m2, const float *m3, const float *m4,
+                       const float *m5, int n)
+{
+    for (int t0 = 0; t0 < n; t0 += VL)
+        for (int k = t0; k < t0 + VL; k++) {
+            float s12 = m1[k] + m2[k], d12 = m1[k] - m2[k];
+            float s34 = m3[k] + m4[k], d34 = m3[k] - m4[k];
+            o0[k] = m0[k] + s12 + s34;
+            o1[k] = d12 + 2.0f * d34;
+            o2[k] = s12 + 4.0f * s34;
+            o3[k] = d12 + 8.0f * d34 + m5[k];
+        }
+}
+
+/* line[p] = row[p - pad_l] for p in [0, len), zero or reflected outside. */
+static void load_line(float *line, const float *row, int w, int pad_l,
+                      int reflect, int len)
+{
+    int lo = pad_l < len ? pad_l : len;                 /* first p inside */
+    int hi = pad_l + w < len ? pad_l + w : len;         /* one past the last */
+    for (int p = 0; p < lo; p++)
+        line[p] = reflect ? row[reflect_index(p - pad_l, w)] : 0.0f;
+    if (hi > lo)
+        memcpy(line + lo, row + (lo - pad_l), (size_t)(hi - lo) * sizeof(float));
+    for (int p = hi > lo ? hi : lo; p < len; p++)
+        line[p] = reflect ? row[reflect_index(p - pad_l, w)] : 0.0f;
+}
+
+/* Input transform of channel c for tile row ty into column block col0 of V
+ * (36, cin, ncols). */
+WG_CLONES
+static void input_rows(float *V, const float *in, const ConvGeom *g, const WgDims *d,
+                       int c, int ty, size_t col0, float *line, float *S, float *H)
+{
+    const int n = d->ntxp, len = 4 * n + 2;
+    const float *plane = in + (size_t)c * g->h * g->w;
+    for (int i = 0; i < 6; i++) {
+        float *Hi = H + (size_t)i * 6 * n;
+        int iy = 4 * ty - g->pad_t + i;
+        if (iy < 0 || iy >= g->h) {
+            if (!g->reflect) {
+                memset(Hi, 0, (size_t)6 * n * sizeof(float));
+                continue;
+            }
+            iy = reflect_index(iy, g->h);
+        }
+        load_line(line, plane + (size_t)iy * g->w, g->w, g->pad_l, g->reflect, len);
+        for (int j = 0; j < 6; j++)
+            for (int t = 0; t < n; t++)
+                S[(size_t)j * n + t] = line[4 * t + j];
+        bt6(Hi, Hi + n, Hi + 2 * n, Hi + 3 * n, Hi + 4 * n, Hi + 5 * n,
+            S, S + n, S + 2 * n, S + 3 * n, S + 4 * n, S + 5 * n, n);
+    }
+    const size_t es = (size_t)g->cin * d->ncols;
+    float *v = V + (size_t)c * d->ncols + col0;
+    for (int j = 0; j < 6; j++) {
+        const float *h = H + (size_t)j * n;
+        const size_t rs = (size_t)6 * n;     /* H row stride */
+        bt6(v + (0 * 6 + j) * es, v + (1 * 6 + j) * es, v + (2 * 6 + j) * es,
+            v + (3 * 6 + j) * es, v + (4 * 6 + j) * es, v + (5 * 6 + j) * es,
+            h, h + rs, h + 2 * rs, h + 3 * rs, h + 4 * rs, h + 5 * rs, n);
+    }
+}
+
+/* Output transform of channel co for tile row ty from column block col0 of
+ * M (36, cout, ncols). */
+WG_CLONES
+static void output_rows(float *out, const float *M, const ConvGeom *g, const WgDims *d,
+                        int co, int ty, size_t col0, float bias, float *P, float *O)
+{
+    const int n = d->ntxp;
+    const size_t es = (size_t)g->cout * d->ncols;
+    const float *m = M + (size_t)co * d->ncols + col0;
+    for (int b = 0; b < 6; b++) {
+        float *p = P + (size_t)b * n;          /* P[a][b] at (a*6 + b) * n */
+        at4(p, p + 6 * n, p + 12 * n, p + 18 * n,
+            m + (0 * 6 + b) * es, m + (1 * 6 + b) * es, m + (2 * 6 + b) * es,
+            m + (3 * 6 + b) * es, m + (4 * 6 + b) * es, m + (5 * 6 + b) * es, n);
+    }
+    float *dst = out + (size_t)co * g->oh * g->ow;
+    for (int a = 0; a < 4; a++) {
+        int oy = 4 * ty + a;
+        if (oy >= g->oh)
+            break;
+        const float *p = P + (size_t)a * 6 * n;
+        at4(O, O + n, O + 2 * n, O + 3 * n, p, p + n, p + 2 * n, p + 3 * n,
+            p + 4 * n, p + 5 * n, n);
+        float *row = dst + (size_t)oy * g->ow;
+        int full = g->ow / 4;
+        for (int t = 0; t < full; t++)
+            for (int c = 0; c < 4; c++)
+                row[4 * t + c] = O[(size_t)c * n + t] + bias;
+        for (int x = 4 * full; x < g->ow; x++)
+            row[x] = O[(size_t)(x & 3) * n + (x >> 2)] + bias;
+    }
+}
+
+typedef struct WgJob {
+    float *out;
+    const float *in, *u, *bias;
+    const ConvGeom *g;
+    WgDims d;
+    float *work;
+    size_t work_stride;
+} WgJob;
+
+static void wg_task(void *ctx, int task, int thread)
+{
+    const WgJob *j = ctx;
+    const ConvGeom *g = j->g;
+    const WgDims *d = &j->d;
+    int ty0 = task * d->rows;
+    int nrows = d->nty - ty0 < d->rows ? d->nty - ty0 : d->rows;
+    float *V = j->work + (size_t)thread * j->work_stride;
+    float *M = V + (size_t)36 * g->cin * d->ncols;
+    float *line = M + (size_t)36 * g->cout * d->ncols;
+    float *S = line + round16((size_t)4 * d->ntxp + VL);   /* also O */
+    float *H = S + (size_t)16 * d->ntxp;                    /* also P */
+    for (int c = 0; c < g->cin; c++)
+        for (int r = 0; r < nrows; r++)
+            input_rows(V, j->in, g, d, c, ty0 + r, (size_t)r * d->ntx, line, S, H);
+    const int ncol = nrows * d->ntx + (d->ntxp - d->ntx);
+    const size_t plane = (size_t)g->cout * g->cin;
+    for (int e = 0; e < 36; e++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, ncol, g->cin,
+                    1.0f, j->u + e * plane, g->cin,
+                    V + (size_t)e * g->cin * d->ncols, (int)d->ncols, 0.0f,
+                    M + (size_t)e * g->cout * d->ncols, (int)d->ncols);
+    for (int co = 0; co < g->cout; co++)
+        for (int r = 0; r < nrows; r++)
+            output_rows(j->out, M, g, d, co, ty0 + r, (size_t)r * d->ntx,
+                        j->bias ? j->bias[co] : 0.0f, H, S);
+}
+
+void winograd_conv3x3_forward(float *out, const float *in, const float *u,
+                              const float *bias, const ConvGeom *g,
+                              float *work, size_t work_stride, ThreadPool *tp)
+{
+    WgJob j = { out, in, u, bias, g, wg_dims(g), work, work_stride };
+    /* At least two tasks per thread when there are rows enough, so a thread
+     * that is descheduled for a while does not hold the layer up. */
+    int per = (j.d.nty + 2 * threadpool_size(tp) - 1) / (2 * threadpool_size(tp));
+    if (j.d.rows > per) {
+        j.d.rows = per < 1 ? 1 : per;
+        j.d.ncols = (size_t)j.d.rows * j.d.ntx + (size_t)(j.d.ntxp - j.d.ntx);
+    }
+    int ntasks = (j.d.nty + j.d.rows - 1) / j.d.rows;
+    threadpool_run(tp, wg_task, &j, ntasks);
+}

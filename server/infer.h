@@ -1,0 +1,62 @@
+/* infer.h: one stylize request as a worker runs it, and the worker's own
+ * memory.
+ *
+ * infer_run: decode (pixel limit), fit to max_size (engine/stylize.h),
+ * plan or reuse a plan, net_forward, stylize_finish, encode. It runs on a
+ * pool worker, never on the HTTP thread. Each worker has an InferWorker: a
+ * small LRU cache of network plans (arena + workspace + the input and
+ * output buffers for one model version and input size), bounded in bytes,
+ * so repeated sizes run with no allocation and a worker's memory never
+ * exceeds its budget plus one decoded image.
+ */
+#ifndef ATELIER_INFER_H
+#define ATELIER_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "engine/image.h"
+#include "engine/stylize.h"
+#include "server/problem.h"
+#include "server/registry.h"
+
+typedef struct InferParams {
+    StylizeOptions opt;
+    int max_size;             /* STYLIZE_MAX_SIZE_MIN..MAX */
+    ImageFormat format;       /* IMG_UNKNOWN: the input's format */
+    int quality;              /* JPEG 1..100 */
+    int64_t max_pixels;       /* decoded image limit */
+} InferParams;
+
+typedef struct InferResult {
+    int ok;                   /* 1: data holds the image */
+    ProblemKind problem;      /* when !ok */
+    char detail[256];
+    uint8_t *data;            /* encoded image, malloc'd; owned by the result */
+    size_t len;
+    ImageFormat format;
+    int w, h;                 /* size inferred and returned */
+    double decode_s, infer_s, encode_s;
+} InferResult;
+
+typedef struct InferWorker InferWorker;
+
+/* A worker's memory: plans are cached while their total stays within
+ * budget_bytes; a request needing more than that alone is refused (413).
+ * Returns NULL when out of memory. Caller frees with infer_worker_free(). */
+InferWorker *infer_worker_new(size_t budget_bytes);
+void infer_worker_free(InferWorker *w);       /* accepts NULL; releases models */
+
+/* Bytes held by w's cached plans. */
+size_t infer_worker_bytes(const InferWorker *w);
+
+/* Stylizes img[0..len) with model (borrowed) into res, which it fills
+ * whole; on failure res->ok is 0 with the problem and a detail. res->data
+ * is the caller's to free (infer_result_clear). */
+void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
+               const InferParams *p, InferResult *res);
+void infer_result_clear(InferResult *res);
+
+/* The problem an IMG_E* code stands for. */
+ProblemKind infer_image_problem(int img_code);
+
+#endif

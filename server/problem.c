@@ -1,0 +1,85 @@
+/* problem.c: the table of problem kinds and their JSON rendering. */
+#include "server/problem.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    int status;
+    const char *type;
+    const char *title;
+} kinds[PROBLEM_KIND_COUNT] = {
+    [PROBLEM_BAD_PARAMETER] = {400, "urn:atelier:problem:bad-parameter", "Bad parameter"},
+    [PROBLEM_BAD_REQUEST] = {400, "urn:atelier:problem:bad-request", "Malformed request"},
+    [PROBLEM_UNAUTHORIZED] = {401, "urn:atelier:problem:unauthorized", "Missing or wrong token"},
+    [PROBLEM_FORBIDDEN] = {403, "urn:atelier:problem:forbidden", "Management API disabled"},
+    [PROBLEM_NOT_FOUND] = {404, "urn:atelier:problem:not-found", "No such resource"},
+    [PROBLEM_UNKNOWN_MODEL] = {404, "urn:atelier:problem:unknown-model", "Unknown model"},
+    [PROBLEM_METHOD_NOT_ALLOWED] = {405, "urn:atelier:problem:method-not-allowed",
+                                    "Method not allowed"},
+    [PROBLEM_BODY_TOO_LARGE] = {413, "urn:atelier:problem:body-too-large", "Request body too large"},
+    [PROBLEM_IMAGE_TOO_LARGE] = {413, "urn:atelier:problem:image-too-large", "Image too large"},
+    [PROBLEM_UNSUPPORTED_MEDIA_TYPE] = {415, "urn:atelier:problem:unsupported-media-type",
+                                        "Unsupported media type"},
+    [PROBLEM_UNDECODABLE_IMAGE] = {422, "urn:atelier:problem:undecodable-image",
+                                   "Image does not decode"},
+    [PROBLEM_INTERNAL] = {500, "urn:atelier:problem:internal", "Internal error"},
+    [PROBLEM_NOT_IMPLEMENTED] = {501, "urn:atelier:problem:not-implemented", "Not implemented"},
+    [PROBLEM_OVERLOADED] = {503, "urn:atelier:problem:overloaded", "Service overloaded"},
+    [PROBLEM_NOT_READY] = {503, "urn:atelier:problem:not-ready", "Service not ready"},
+};
+
+static int valid(ProblemKind kind)
+{
+    return (int)kind >= 0 && kind < PROBLEM_KIND_COUNT;
+}
+
+int problem_status(ProblemKind kind)
+{
+    return valid(kind) ? kinds[kind].status : 500;
+}
+
+const char *problem_type(ProblemKind kind)
+{
+    return valid(kind) ? kinds[kind].type : kinds[PROBLEM_INTERNAL].type;
+}
+
+const char *problem_title(ProblemKind kind)
+{
+    return valid(kind) ? kinds[kind].title : kinds[PROBLEM_INTERNAL].title;
+}
+
+static int set_str(json_t *o, const char *key, const char *value)
+{
+    /* json_string refuses invalid UTF-8; a client-supplied fragment in a
+     * detail must not make the whole body disappear. */
+    json_t *s;
+    if (!value)
+        return 0;
+    s = json_string(value);
+    if (!s)
+        s = json_string("(not valid UTF-8)");
+    return json_object_set_new(o, key, s);
+}
+
+char *problem_render(ProblemKind kind, const char *detail, const char *param,
+                     const char *instance, const char *request_id, size_t *len)
+{
+    json_t *o = json_object();
+    char *text = NULL;
+    if (!o)
+        return NULL;
+    if (set_str(o, "type", problem_type(kind)) ||
+        set_str(o, "title", problem_title(kind)) ||
+        json_object_set_new(o, "status", json_integer(problem_status(kind))) ||
+        set_str(o, "detail", detail) || set_str(o, "param", param) ||
+        set_str(o, "instance", instance) || set_str(o, "request_id", request_id))
+        goto done;
+    text = json_dumps(o, JSON_COMPACT);
+    if (text && len)
+        *len = strlen(text);
+done:
+    json_decref(o);
+    return text;
+}

@@ -1,0 +1,659 @@
+/* routes.c: route matching, the handlers of every route, and the
+ * conversion of a finished stylize job into a response.
+ *
+ * Parameters of POST /stylize come from the query string only; unknown or
+ * repeated parameters are refused (400) rather than ignored, so a typo such
+ * as `strenght=0.3` never passes silently.
+ */
+#include "server/routes.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/auth.h"
+
+static const struct {
+    const char *label;
+    const char *allow;
+} routes[ROUTE_COUNT] = {
+    [ROUTE_NONE] = {"other", ""},
+    [ROUTE_STYLIZE] = {"/stylize", "POST"},
+    [ROUTE_MODELS] = {"/models", "GET, HEAD"},
+    [ROUTE_MODEL] = {"/models/{name}", "GET, HEAD"},
+    [ROUTE_MODEL_CURRENT] = {"/models/{name}/current", "PUT, DELETE"},
+    [ROUTE_TRAIN] = {"/train", "GET, HEAD, POST"},
+    [ROUTE_TRAIN_JOB] = {"/train/{id}", "GET, HEAD, DELETE"},
+    [ROUTE_TRAIN_PREVIEW] = {"/train/{id}/preview", "GET, HEAD"},
+    [ROUTE_HEALTHZ] = {"/healthz", "GET, HEAD"},
+    [ROUTE_READYZ] = {"/readyz", "GET, HEAD"},
+    [ROUTE_METRICS] = {"/metrics", "GET, HEAD"},
+    [ROUTE_OPENAPI] = {"/openapi.yaml", "GET, HEAD"},
+};
+
+const char *routes_label(RouteId id)
+{
+    return (int)id >= 0 && id < ROUTE_COUNT ? routes[id].label : routes[ROUTE_NONE].label;
+}
+
+const char *routes_allow(RouteId id)
+{
+    return (int)id >= 0 && id < ROUTE_COUNT ? routes[id].allow : "";
+}
+
+/* Length of the path segment at p (up to '/' or the end), or 0 if empty. */
+static size_t segment(const char *p)
+{
+    return strcspn(p, "/");
+}
+
+RouteId routes_match(const char *path)
+{
+    static const struct {
+        const char *path;
+        RouteId id;
+    } fixed[] = {
+        {"/stylize", ROUTE_STYLIZE}, {"/models", ROUTE_MODELS},   {"/train", ROUTE_TRAIN},
+        {"/healthz", ROUTE_HEALTHZ}, {"/readyz", ROUTE_READYZ},   {"/metrics", ROUTE_METRICS},
+        {"/openapi.yaml", ROUTE_OPENAPI},
+    };
+    size_t n;
+    if (!path)
+        return ROUTE_NONE;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (!strcmp(path, fixed[i].path))
+            return fixed[i].id;
+    if (!strncmp(path, "/models/", 8) && (n = segment(path + 8)) > 0) {
+        if (!path[8 + n])
+            return ROUTE_MODEL;
+        if (!strcmp(path + 8 + n, "/current"))
+            return ROUTE_MODEL_CURRENT;
+    }
+    if (!strncmp(path, "/train/", 7) && (n = segment(path + 7)) > 0) {
+        if (!path[7 + n])
+            return ROUTE_TRAIN_JOB;
+        if (!strcmp(path + 7 + n, "/preview"))
+            return ROUTE_TRAIN_PREVIEW;
+    }
+    return ROUTE_NONE;
+}
+
+static int method_allowed(RouteId id, const char *method)
+{
+    const char *allow = routes_allow(id), *p = allow;
+    size_t n = strlen(method);
+    while ((p = strstr(p, method))) {
+        int start = p == allow || p[-1] == ' ';
+        int end = p[n] == '\0' || p[n] == ',';
+        if (start && end)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+void routes_problem(Response *resp, const Request *req, ProblemKind kind, const char *param,
+                    const char *fmt, ...)
+{
+    char detail[384];
+    va_list ap;
+    if (fmt) {
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof detail, fmt, ap);
+        va_end(ap);
+    }
+    free(resp->body);
+    resp->status = problem_status(kind);
+    resp->content_type = PROBLEM_CONTENT_TYPE;
+    resp->body = (uint8_t *)problem_render(kind, fmt ? detail : NULL, param,
+                                           req ? req->path : NULL,
+                                           req ? req->request_id : NULL, &resp->len);
+    if (!resp->body)
+        resp->len = 0;
+}
+
+static void json_reply(Response *resp, const Request *req, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    free(resp->body);
+    resp->status = status;
+    resp->content_type = "application/json";
+    resp->body = (uint8_t *)text;
+    resp->len = strlen(text);
+}
+
+static void copy_reply(Response *resp, const Request *req, const char *type, const void *data,
+                       size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) {
+        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    memcpy(copy, data, len);
+    free(resp->body);
+    resp->status = 200;
+    resp->content_type = type;
+    resp->body = copy;
+    resp->len = len;
+}
+
+/* ---- models ------------------------------------------------------------- */
+
+static json_t *model_json(const RegistryInfo *info, int is_default, int detailed)
+{
+    json_t *o = json_object(), *versions = json_array(), *card = NULL;
+    if (!o || !versions) {
+        json_decref(o);
+        json_decref(versions);
+        return NULL;
+    }
+    for (int i = 0; i < info->nversions; i++)
+        json_array_append_new(versions, json_integer(info->versions[i]));
+    if (info->card)
+        card = json_loads(info->card, 0, NULL);
+    json_object_set_new(o, "name", json_string(info->name));
+    json_object_set_new(o, "current", json_integer(info->current));
+    json_object_set_new(o, "versions", versions);
+    json_object_set_new(o, "ready", json_boolean(info->loaded != 0));
+    json_object_set_new(o, "default", json_boolean(is_default));
+    json_object_set_new(o, "card", json_is_object(card) ? card : json_object());
+    if (!json_is_object(card))
+        json_decref(card);
+    if (detailed) {
+        json_object_set_new(o, "loaded", info->loaded ? json_integer(info->loaded) : json_null());
+        json_object_set_new(o, "params", json_integer(info->params));
+        if (info->error)
+            json_object_set_new(o, "error", json_string(info->error));
+    }
+    return o;
+}
+
+static void get_models(RoutesCtx *ctx, const Request *req, Response *resp)
+{
+    RegistryInfo *infos = NULL;
+    const char *def = registry_default(ctx->reg);
+    int n = registry_list(ctx->reg, &infos);
+    json_t *list = json_array(), *body = json_object();
+    if (n < 0 || !list || !body) {
+        json_decref(list);
+        json_decref(body);
+        registry_list_free(infos, n < 0 ? 0 : n);
+        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        json_array_append_new(list, model_json(&infos[i], def && !strcmp(def, infos[i].name), 0));
+    registry_list_free(infos, n);
+    json_object_set_new(body, "default", def ? json_string(def) : json_null());
+    json_object_set_new(body, "models", list);
+    json_reply(resp, req, 200, body);
+}
+
+static void get_model(RoutesCtx *ctx, const Request *req, Response *resp)
+{
+    const char *name = req->path + strlen("/models/");
+    const char *def = registry_default(ctx->reg);
+    RegistryInfo info;
+    int rc = registry_info(ctx->reg, name, &info);
+    if (rc == REGISTRY_EINVAL || rc == REGISTRY_ENOENT) {
+        /* A path segment that is not a model name names no model: 404,
+         * and no file is looked at (registry_info checks the name). */
+        routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, NULL, "no model '%.64s'", name);
+        return;
+    }
+    if (rc) {
+        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    json_reply(resp, req, 200, model_json(&info, def && !strcmp(def, info.name), 1));
+    registry_info_clear(&info);
+}
+
+/* ---- probes and documents ---------------------------------------------- */
+
+static void get_readyz(RoutesCtx *ctx, const Request *req, Response *resp)
+{
+    const char *def = registry_default(ctx->reg);
+    if (atomic_load(&ctx->draining)) {
+        routes_problem(resp, req, PROBLEM_NOT_READY, NULL, "shutting down");
+        resp->close = 1;
+        return;
+    }
+    if (!def || !registry_ready(ctx->reg)) {
+        routes_problem(resp, req, PROBLEM_NOT_READY, NULL,
+                       def ? "the default model %s is not loaded" : "no model to serve%s",
+                       def ? def : "");
+        resp->retry_after = 1;
+        return;
+    }
+    json_reply(resp, req, 200, json_pack("{s:s, s:s}", "status", "ready", "default_model", def));
+}
+
+static void get_metrics(RoutesCtx *ctx, const Request *req, Response *resp)
+{
+    MetricsGauges g = {0};
+    MetricsModel *models = NULL;
+    RegistryInfo *infos = NULL;
+    int n = registry_list(ctx->reg, &infos), nm = 0;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    if (ctx->pool) {
+        PoolStats st;
+        pool_stats(ctx->pool, &st);
+        g.queue_depth = st.depth;
+        g.queue_capacity = st.capacity;
+        g.workers = st.workers;
+        g.workers_busy = st.busy;
+    }
+    g.inflight = atomic_load(&ctx->inflight);
+    g.ready = !atomic_load(&ctx->draining) && registry_ready(ctx->reg);
+    if (n > 0 && (models = calloc((size_t)n, sizeof *models)))
+        for (int i = 0; i < n; i++)
+            if (infos[i].loaded)
+                models[nm++] = (MetricsModel){infos[i].name, infos[i].loaded};
+    f = open_memstream(&text, &len);
+    if (f) {
+        int rc = metrics_render(ctx->metrics, f, &g, models, nm);
+        if (fclose(f) || rc) {
+            free(text);
+            text = NULL;
+        }
+    }
+    free(models);
+    registry_list_free(infos, n < 0 ? 0 : n);
+    if (!text) {
+        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "out of memory");
+        return;
+    }
+    free(resp->body);
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp->body = (uint8_t *)text;
+    resp->len = len;
+}
+
+/* ---- management API (token) ---------------------------------------------- */
+
+static int authorised(RoutesCtx *ctx, const Request *req, Response *resp)
+{
+    switch (auth_check(ctx->cfg->token, req->authorization)) {
+    case AUTH_OK:
+        return 1;
+    case AUTH_DISABLED:
+        routes_problem(resp, req, PROBLEM_FORBIDDEN, NULL,
+                       "the management API is disabled: start the server with ATELIER_TOKEN "
+                       "or --token-file to enable it");
+        return 0;
+    case AUTH_MISSING:
+        routes_problem(resp, req, PROBLEM_UNAUTHORIZED, NULL,
+                       "send Authorization: Bearer <token>");
+        return 0;
+    default:
+        routes_problem(resp, req, PROBLEM_UNAUTHORIZED, NULL, "wrong token");
+        return 0;
+    }
+}
+
+static void management(RoutesCtx *ctx, const Request *req, Response *resp)
+{
+    if (!authorised(ctx, req, resp))
+        return;
+    routes_problem(resp, req, PROBLEM_NOT_IMPLEMENTED, NULL,
+                   "%s %s is part of the API but not implemented in this version", req->method,
+                   routes_label(req->route));
+}
+
+/* ---- POST /stylize --------------------------------------------------------- */
+
+static const char *const stylize_params[] = {"model", "strength", "preserve_colors",
+                                             "max_size", "format", "quality"};
+#define NPARAMS (sizeof stylize_params / sizeof stylize_params[0])
+
+/* A client value quoted in a detail, cut short. */
+static const char *quote(const char *v, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.40s%s", v ? v : "", v && strlen(v) > 40 ? "..." : "");
+    return buf;
+}
+
+static int parse_int(const char *v, long lo, long hi, int *out)
+{
+    char *end;
+    long x;
+    if (!v || !*v || strlen(v) > 12)
+        return -1;
+    x = strtol(v, &end, 10);
+    if (*end || x < lo || x > hi)
+        return -1;
+    *out = (int)x;
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"", "1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    if (!v) {
+        *out = 1;       /* "?preserve_colors" alone */
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (!strcasecmp(v, yes[i]))
+            return *out = 1, 0;
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (!strcasecmp(v, no[i]))
+            return *out = 0, 0;
+    return -1;
+}
+
+/* Fills job params and picks the model name from the query. Returns 0, or
+ * -1 with the 400 in resp. */
+static int stylize_params_parse(const Request *req, Response *resp, InferParams *p,
+                                const char **model)
+{
+    char q[64];
+    *model = NULL;
+    p->opt.strength = 1.0f;
+    p->opt.preserve_colors = 0;
+    p->max_size = STYLIZE_MAX_SIZE_DEFAULT;
+    p->format = IMG_UNKNOWN;
+    p->quality = 90;
+    if (req->query_overflow) {
+        routes_problem(resp, req, PROBLEM_BAD_PARAMETER, NULL, "more than %d query parameters",
+                       ROUTES_MAX_QUERY);
+        return -1;
+    }
+    for (int i = 0; i < req->nquery; i++) {
+        const char *k = req->query[i].key, *v = req->query[i].value;
+        size_t known = 0;
+        while (known < NPARAMS && strcmp(k, stylize_params[known]))
+            known++;
+        if (known == NPARAMS) {
+            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, quote(k, q, sizeof q),
+                           "unknown parameter '%s'; known: model, strength, preserve_colors, "
+                           "max_size, format, quality", q);
+            return -1;
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcmp(req->query[j].key, k)) {
+                routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k, "%s given twice", k);
+                return -1;
+            }
+        if (!strcmp(k, "model")) {
+            if (!registry_valid_name(v)) {
+                routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
+                               "model must match [a-z0-9_-]{1,64}, got '%s'",
+                               quote(v, q, sizeof q));
+                return -1;
+            }
+            *model = v;
+        } else if (!strcmp(k, "strength")) {
+            char *end;
+            double s = v && *v ? strtod(v, &end) : NAN;
+            if (!v || !*v || *end || !(s >= 0 && s <= 1)) {
+                routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
+                               "strength must be a number in 0..1, got '%s'",
+                               quote(v, q, sizeof q));
+                return -1;
+            }
+            p->opt.strength = (float)s;
+        } else if (!strcmp(k, "preserve_colors")) {
+            if (parse_bool(v, &p->opt.preserve_colors)) {
+                routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
+                               "preserve_colors must be true or false, got '%s'",
+                               quote(v, q, sizeof q));
+                return -1;
+            }
+        } else if (!strcmp(k, "max_size")) {
+            if (parse_int(v, STYLIZE_MAX_SIZE_MIN, STYLIZE_MAX_SIZE_MAX, &p->max_size)) {
+                routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
+                               "max_size must be an integer in %d..%d, got '%s'",
+                               STYLIZE_MAX_SIZE_MIN, STYLIZE_MAX_SIZE_MAX,
+                               quote(v, q, sizeof q));
+                return -1;
+            }
+        } else if (!strcmp(k, "format")) {
+            if (v && (!strcasecmp(v, "jpeg") || !strcasecmp(v, "jpg"))) {
+                p->format = IMG_JPEG;
+            } else if (v && !strcasecmp(v, "png")) {
+                p->format = IMG_PNG;
+            } else {
+                routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
+                               "format must be jpeg or png, got '%s'", quote(v, q, sizeof q));
+                return -1;
+            }
+        } else if (parse_int(v, 1, 100, &p->quality)) {
+            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
+                           "quality must be an integer in 1..100, got '%s'",
+                           quote(v, q, sizeof q));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The media type of a Content-Type value, lower case, without parameters. */
+static void media_type(const char *value, char *out, size_t len)
+{
+    size_t i = 0;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    for (; *value && *value != ';' && *value != ' ' && i + 1 < len; value++)
+        out[i++] = (char)(*value >= 'A' && *value <= 'Z' ? *value + 32 : *value);
+    out[i] = '\0';
+}
+
+static int stylize_begin(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    StylizeJob *job = &req->job;
+    const char *name;
+    char mt[64];
+    int code;
+    if (req->content_length > ctx->cfg->max_body_bytes) {
+        routes_too_large(ctx, req, resp);
+        return ROUTES_DONE;
+    }
+    if (req->content_type) {
+        media_type(req->content_type, mt, sizeof mt);
+        if (!strcmp(mt, "multipart/form-data")) {
+            req->multipart = 1;
+        } else if (strcmp(mt, "image/jpeg") && strcmp(mt, "image/png") &&
+                   strcmp(mt, "application/octet-stream")) {
+            routes_problem(resp, req, PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
+                           "Content-Type %.60s: send image/jpeg, image/png, or "
+                           "multipart/form-data with the field 'image'", mt);
+            return ROUTES_DONE;
+        }
+    }
+    if (stylize_params_parse(req, resp, &job->params, &name))
+        return ROUTES_DONE;
+    job->params.max_pixels = ctx->cfg->max_pixels;
+    job->model = registry_acquire(ctx->reg, name, &code);
+    if (!job->model) {
+        if (code == REGISTRY_ENOTREADY) {
+            routes_problem(resp, req, PROBLEM_NOT_READY, NULL, "model %s is not loaded",
+                           name ? name : registry_default(ctx->reg));
+            resp->retry_after = 1;
+        } else if (name) {
+            routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, "model", "no model '%s'", name);
+        } else {
+            routes_problem(resp, req, PROBLEM_NOT_READY, NULL, "no model to serve");
+        }
+        return ROUTES_DONE;
+    }
+    job->ctx = ctx;
+    return ROUTES_BODY;
+}
+
+static void job_run(PoolJob *base, void *worker)
+{
+    StylizeJob *job = (StylizeJob *)base;
+    infer_run(worker, job->model, job->image, job->len, &job->params, &job->result);
+    if (job->done)
+        job->done(job, job->done_arg);
+}
+
+static void job_cancel(PoolJob *base, void *unused)
+{
+    StylizeJob *job = (StylizeJob *)base;
+    job->cancelled = 1;
+    if (job->done)
+        job->done(job, job->done_arg);
+}
+
+int routes_body(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    StylizeJob *job = &req->job;
+    ImageInfo info;
+    int rc, fw, fh;
+    if (req->multipart && !req->form_has_image) {
+        routes_problem(resp, req, PROBLEM_BAD_REQUEST, "image",
+                       "the multipart body has no field 'image'");
+        return ROUTES_DONE;
+    }
+    if (!req->body || !req->body_len) {
+        routes_problem(resp, req, PROBLEM_BAD_REQUEST, "image",
+                       "the body is empty: send the image");
+        return ROUTES_DONE;
+    }
+    rc = image_probe(req->body, req->body_len, &info);
+    if (rc) {
+        routes_problem(resp, req, infer_image_problem(rc), NULL, "%s",
+                       rc == IMG_EFORMAT ? "the body is not a JPEG or PNG image"
+                                         : "the image header does not decode");
+        return ROUTES_DONE;
+    }
+    if ((int64_t)info.w * info.h > ctx->cfg->max_pixels) {
+        routes_problem(resp, req, PROBLEM_IMAGE_TOO_LARGE, NULL,
+                       "%dx%d is %lld pixels, above the limit of %lld", info.w, info.h,
+                       (long long)info.w * info.h, (long long)ctx->cfg->max_pixels);
+        return ROUTES_DONE;
+    }
+    if (stylize_fit(info.w, info.h, job->params.max_size, &fw, &fh) < 0) {
+        routes_problem(resp, req, PROBLEM_UNDECODABLE_IMAGE, NULL, "the image has no pixels");
+        return ROUTES_DONE;
+    }
+    job->image = req->body;
+    job->len = req->body_len;
+    job->base.run = job_run;
+    job->base.cancel = job_cancel;
+    job->base.cost = (double)fw * fh / 1e6;
+    return ROUTES_DEFER;
+}
+
+void routes_rejected(RoutesCtx *ctx, Request *req, Response *resp, int rc)
+{
+    if (rc == POOL_EFULL) {
+        routes_problem(resp, req, PROBLEM_OVERLOADED, NULL,
+                       "all workers are busy and the queue is full; retry later");
+        resp->retry_after = ctx->pool ? pool_retry_after(ctx->pool) : 1;
+    } else {
+        routes_problem(resp, req, PROBLEM_NOT_READY, NULL, "shutting down");
+        resp->close = 1;
+    }
+}
+
+void routes_complete(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    StylizeJob *job = &req->job;
+    InferResult *res = &job->result;
+    double queue_s = job->base.t_started > 0 ? job->base.t_started - job->base.t_queued : 0;
+    if (job->cancelled) {
+        routes_problem(resp, req, PROBLEM_NOT_READY, NULL, "shutting down");
+        resp->close = 1;
+        return;
+    }
+    metrics_stage(ctx->metrics, METRIC_QUEUE, queue_s);
+    snprintf(resp->model, sizeof resp->model, "%s/v%d", job->model->name, job->model->version);
+    snprintf(resp->timing, sizeof resp->timing,
+             "decode;dur=%.1f, queue;dur=%.1f, infer;dur=%.1f, encode;dur=%.1f",
+             res->decode_s * 1e3, queue_s * 1e3, res->infer_s * 1e3, res->encode_s * 1e3);
+    if (!res->ok) {
+        routes_problem(resp, req, res->problem, NULL, "%s", res->detail);
+        if (res->problem == PROBLEM_OVERLOADED)
+            resp->retry_after = ctx->pool ? pool_retry_after(ctx->pool) : 1;
+        return;
+    }
+    metrics_stage(ctx->metrics, METRIC_DECODE, res->decode_s);
+    metrics_stage(ctx->metrics, METRIC_INFER, res->infer_s);
+    metrics_stage(ctx->metrics, METRIC_ENCODE, res->encode_s);
+    metrics_megapixels(ctx->metrics, (double)res->w * res->h / 1e6);
+    free(resp->body);
+    resp->status = 200;
+    resp->content_type = res->format == IMG_PNG ? "image/png" : "image/jpeg";
+    resp->body = res->data;       /* ownership moves to the response */
+    resp->len = res->len;
+    res->data = NULL;
+    res->len = 0;
+}
+
+void routes_too_large(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    routes_problem(resp, req, PROBLEM_BODY_TOO_LARGE, NULL,
+                   "the body is larger than the limit of %lld MiB",
+                   (long long)(ctx->cfg->max_body_bytes >> 20));
+    resp->close = 1;
+}
+
+void routes_finish(Request *req)
+{
+    registry_release(req->job.model);
+    req->job.model = NULL;
+    infer_result_clear(&req->job.result);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+int routes_begin(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    req->route = routes_match(req->path);
+    if (req->route == ROUTE_NONE) {
+        routes_problem(resp, req, PROBLEM_NOT_FOUND, NULL, "no route %.200s", req->path);
+        return ROUTES_DONE;
+    }
+    if (!method_allowed(req->route, req->method)) {
+        routes_problem(resp, req, PROBLEM_METHOD_NOT_ALLOWED, NULL, "%.20s is not allowed on %s",
+                       req->method, routes_label(req->route));
+        snprintf(resp->allow, sizeof resp->allow, "%s", routes_allow(req->route));
+        return ROUTES_DONE;
+    }
+    if (atomic_load(&ctx->draining))
+        resp->close = 1;      /* finish this one, then let the client go elsewhere */
+    switch (req->route) {
+    case ROUTE_STYLIZE:
+        return stylize_begin(ctx, req, resp);
+    case ROUTE_MODELS:
+        get_models(ctx, req, resp);
+        break;
+    case ROUTE_MODEL:
+        get_model(ctx, req, resp);
+        break;
+    case ROUTE_HEALTHZ:
+        json_reply(resp, req, 200, json_pack("{s:s}", "status", "ok"));
+        break;
+    case ROUTE_READYZ:
+        get_readyz(ctx, req, resp);
+        break;
+    case ROUTE_METRICS:
+        get_metrics(ctx, req, resp);
+        break;
+    case ROUTE_OPENAPI:
+        copy_reply(resp, req, "application/yaml", ctx->openapi, ctx->openapi_len);
+        break;
+    default:
+        management(ctx, req, resp);
+        break;
+    }
+    return ROUTES_DONE;
+}

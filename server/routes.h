@@ -1,0 +1,141 @@
+/* routes.h: the HTTP API as plain functions over a Request and a Response.
+ *
+ * Nothing here knows libmicrohttpd: http.c fills a Request from a
+ * connection, calls these functions, and turns the Response into an MHD
+ * response. Tests call them directly. The contract is openapi.yaml.
+ *
+ * A request goes through at most three calls:
+ *   routes_begin     headers and query only: everything but POST /stylize
+ *                    is answered here; /stylize's parameters, model, media
+ *                    type and declared length are checked before any body
+ *                    byte is read. Returns ROUTES_DONE or ROUTES_BODY.
+ *   routes_body      the body has arrived (req->body): the image header is
+ *                    probed and the job prepared. Returns ROUTES_DONE or
+ *                    ROUTES_DEFER: the caller queues &req->job.base on the
+ *                    pool (routes_rejected if that fails).
+ *   routes_complete  after the job ran (job.done was called on the worker):
+ *                    the image or the problem becomes the Response.
+ * routes_finish releases what the request holds, whatever path it took.
+ */
+#ifndef ATELIER_ROUTES_H
+#define ATELIER_ROUTES_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "server/config.h"
+#include "server/infer.h"
+#include "server/metrics.h"
+#include "server/pool.h"
+#include "server/problem.h"
+#include "server/registry.h"
+
+#define ROUTES_MAX_QUERY 32
+
+typedef enum RouteId {
+    ROUTE_NONE,               /* no such path: 404 */
+    ROUTE_STYLIZE,
+    ROUTE_MODELS,
+    ROUTE_MODEL,
+    ROUTE_MODEL_CURRENT,
+    ROUTE_TRAIN,
+    ROUTE_TRAIN_JOB,
+    ROUTE_TRAIN_PREVIEW,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_OPENAPI,
+    ROUTE_COUNT
+} RouteId;
+
+typedef struct HttpKV {
+    const char *key;
+    const char *value;        /* NULL for "?flag" without '=' */
+} HttpKV;
+
+/* State shared by every request: borrowed, outlives the server. */
+typedef struct RoutesCtx {
+    const Config *cfg;
+    Registry *reg;
+    Pool *pool;               /* may be NULL in tests: no gauges */
+    Metrics *metrics;
+    atomic_int draining;      /* 1 after SIGTERM: /readyz answers 503 */
+    atomic_int inflight;      /* maintained by http.c */
+    const char *openapi;      /* the contract served at /openapi.yaml */
+    size_t openapi_len;
+} RoutesCtx;
+
+typedef struct StylizeJob StylizeJob;
+struct StylizeJob {
+    PoolJob base;             /* first: the pool sees only this */
+    RoutesCtx *ctx;
+    ModelRef *model;          /* the request's reference */
+    const uint8_t *image;     /* borrowed from the request body */
+    size_t len;
+    InferParams params;
+    InferResult result;
+    int cancelled;            /* the pool stopped before running it */
+    /* Called on the worker (or the stopping thread) when the job is over;
+     * the HTTP layer resumes the connection here. After it returns the
+     * job may be freed. */
+    void (*done)(StylizeJob *job, void *arg);
+    void *done_arg;
+};
+
+typedef struct Request {
+    /* Filled by the caller before routes_begin. */
+    const char *method;
+    const char *path;                 /* without the query */
+    HttpKV query[ROUTES_MAX_QUERY];
+    int nquery;
+    int query_overflow;               /* more than ROUTES_MAX_QUERY given */
+    const char *authorization;        /* header, or NULL */
+    const char *content_type;         /* header, or NULL */
+    int64_t content_length;           /* -1 when not declared */
+    const char *request_id;
+    /* Filled by the caller before routes_body: the image bytes, from the
+     * raw body or the multipart field "image". */
+    const uint8_t *body;
+    size_t body_len;
+    int multipart;                    /* body came from a form field */
+    int form_has_image;               /* multipart: the field was present */
+    /* Set by routes_begin. */
+    RouteId route;
+    StylizeJob job;
+} Request;
+
+typedef struct Response {
+    int status;
+    const char *content_type;         /* static string */
+    uint8_t *body;                    /* malloc'd; the caller frees */
+    size_t len;
+    char allow[48];                   /* Allow, for 405 */
+    int retry_after;                  /* seconds, 0 = no header */
+    char model[REGISTRY_NAME_MAX + 16];  /* X-Atelier-Model: NAME/vN */
+    char timing[160];                 /* Server-Timing */
+    int close;                        /* ask the client to close */
+} Response;
+
+enum { ROUTES_DONE = 0, ROUTES_BODY = 1, ROUTES_DEFER = 2 };
+
+/* Which route path names, and the methods it allows ("GET, HEAD"). */
+RouteId routes_match(const char *path);
+const char *routes_allow(RouteId id);
+/* The route's pattern, a static string used as the metrics label. */
+const char *routes_label(RouteId id);
+
+int routes_begin(RoutesCtx *ctx, Request *req, Response *resp);
+int routes_body(RoutesCtx *ctx, Request *req, Response *resp);
+/* The pool refused the job (rc from pool_submit): 503 with Retry-After. */
+void routes_rejected(RoutesCtx *ctx, Request *req, Response *resp, int rc);
+void routes_complete(RoutesCtx *ctx, Request *req, Response *resp);
+void routes_finish(Request *req);
+
+/* Fills resp with a problem body. detail may be NULL. */
+void routes_problem(Response *resp, const Request *req, ProblemKind kind, const char *param,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The body-size problem, for http.c when the body passes the limit. */
+void routes_too_large(RoutesCtx *ctx, Request *req, Response *resp);
+
+#endif
