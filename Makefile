@@ -121,8 +121,9 @@ fuzz-build:
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
+FUZZ_SMOKE_SECONDS ?= 20
 fuzz-smoke: fuzz-build
-	tests/fuzz/run.sh 20 $(FUZZ_NAMES)
+	tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_NAMES)
 
 fuzz-replay: $(FUZZ_NAMES:%=$(BUILD)/replay/%)
 	@for t in $(FUZZ_NAMES); do \

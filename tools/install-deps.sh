@@ -1,10 +1,11 @@
 #!/bin/sh
-# Installs the Debian 12 packages Atelier needs to build and test.
-# As root it runs apt-get; with sudo it uses sudo; otherwise it prints the
-# exact command and fails.
+# Installs the Debian 12 packages Atelier needs to build and test, and any
+# further packages named as arguments (CI adds clang and its sanitizer and
+# fuzzer runtimes). As root it runs apt-get; with sudo it uses sudo;
+# otherwise it prints the exact command and fails.
 set -e
 PKGS="gcc make pkg-config libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev \
-libjansson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev"
+libjansson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev $*"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
