@@ -380,7 +380,7 @@ static int run_job(Jobq *q, Job *j)
     }
     if (rc < 0) {
         pthread_mutex_lock(&q->lock);
-        snprintf(j->error, sizeof j->error, "%s", err);
+        snprintf(j->error, sizeof j->error, "%.*s", (int)sizeof j->error - 1, err);
         pthread_mutex_unlock(&q->lock);
     }
     for (int i = 0; i < nstyles; i++)

@@ -65,7 +65,7 @@ static int check_fixture_dir(const char *shared, const char *dir)
         assert_non_null(plan);
         float *y = malloc((size_t)3 * h * w * sizeof(float));
         assert_int_equal(net_forward(net, plan, st_f32(in), y), 0);
-        char label[256];
+        char label[512];
         snprintf(label, sizeof(label), "%s (%s, %dx%d)", e->d_name, model, w, h);
         double diff = tu_report(label, y, st_f32(out), (size_t)3 * h * w);
         assert_true(diff < TOLERANCE);
