@@ -112,7 +112,7 @@ static inline float *net_alloc_floats(size_t n)
 {
     if (n > (SIZE_MAX - 63) / sizeof(float))
         return NULL;
-    return aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+    return aligned_alloc(64, net_round_floats(n) * sizeof(float));
 }
 
 #endif

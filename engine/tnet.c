@@ -196,52 +196,6 @@ void tnet_init(TNet *t, uint64_t seed)
 
 /* ---- planning ------------------------------------------------------------ */
 
-/* Convolution geometry; the same rules as inference (net_run.c). */
-static int conv_geom(const Op *op, int h, int w, ConvGeom *g)
-{
-    memset(g, 0, sizeof(*g));
-    g->cin = op->cin;
-    g->cout = op->cout;
-    g->k = op->k;
-    g->stride = op->stride;
-    g->h = h;
-    g->w = w;
-    int s = op->stride, k = op->k;
-    if (op->kind == OP_CONV) {
-        g->reflect = op->reflect;
-        if (op->pad_same) {
-            g->oh = (h + s - 1) / s;
-            g->ow = (w + s - 1) / s;
-            int ph = (g->oh - 1) * s + k - h, pw = (g->ow - 1) * s + k - w;
-            g->pad_t = ph > 0 ? ph / 2 : 0;
-            g->pad_l = pw > 0 ? pw / 2 : 0;
-            if (g->reflect && (ph - g->pad_t >= h || pw - g->pad_l >= w))
-                return -1;
-        } else {
-            const int *p = op->pad;
-            if (h + p[0] + p[1] < k || w + p[2] + p[3] < k)
-                return -1;
-            if (op->reflect && (p[0] >= h || p[1] >= h || p[2] >= w || p[3] >= w))
-                return -1;
-            g->pad_t = p[0];
-            g->pad_l = p[2];
-            g->oh = (h + p[0] + p[1] - k) / s + 1;
-            g->ow = (w + p[2] + p[3] - k) / s + 1;
-        }
-    } else {
-        if (op->pad_same) {
-            g->oh = h * s;
-            g->ow = w * s;
-            g->pad_t = g->pad_l = k > s ? (k - s) / 2 : 0;
-        } else {
-            g->pad_t = g->pad_l = op->pad[0];
-            g->oh = (h - 1) * s - 2 * op->pad[0] + k + op->out_pad;
-            g->ow = (w - 1) * s - 2 * op->pad[0] + k + op->out_pad;
-        }
-    }
-    return g->oh >= 1 && g->ow >= 1 ? 0 : -1;
-}
-
 static int new_value(TNet *t, int c, int h, int w, size_t *floats)
 {
     Value *v = &t->vals[t->nvals];
@@ -290,7 +244,7 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
         switch (op->kind) {
         case OP_CONV:
         case OP_CONVT: {
-            if (conv_geom(op, v->h, v->w, &s->g)) {
+            if (net_conv_geom(op, v->h, v->w, &s->g)) {
                 seterr(err, errlen, "input too small for layer", op->name);
                 goto fail;
             }
