@@ -1,5 +1,5 @@
-/* loss.c: adversarial, content, total-variation and random-feature Gram
- * style losses (loss.h). */
+/* loss.c: adversarial, content, total-variation and random-feature style
+ * losses, Gram and sliced Wasserstein (loss.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,27 +145,44 @@ double loss_tv(float *dout, const float *out, int b, int h, int w, float weight)
     return weight * sum * inv;
 }
 
-/* ---- random-feature Gram style loss ------------------------------------------ */
+/* ---- random-feature style losses: Gram and sliced Wasserstein ---------------- */
 
 #define STYLE_STAGES 4
+#define SWD_LEVELS (STYLE_STAGES + 1)   /* the pixels, then each stage's features */
+#define SWD_MIN_DIRS 16                 /* projections for levels narrower than this */
 
 static const int stage_ch[STYLE_STAGES + 1] = { 3, 32, 64, 128, 256 };
 static const int stage_stride[STYLE_STAGES] = { 1, 2, 2, 2 };
 
+typedef struct SortPair { uint32_t k, i; } SortPair;   /* an ordered key, its index */
+
 struct StyleNet {
+    StyleKind kind;
     TNet *net[STYLE_STAGES];
-    float *target;             /* per stage C x C, concatenated */
-    size_t toff[STYLE_STAGES + 1];
-    float *gram;               /* scratch, the largest C x C */
+    float *target;             /* Gram: per stage C x C; SWD: per level C x n samples */
+    size_t toff[SWD_LEVELS + 1];
+    size_t n[SWD_LEVELS];      /* SWD: pixels per image at each level */
+    float *gram;               /* Gram scratch, the largest C x C */
+    float *pf, *pt, *dpf, *dirs; /* SWD scratch: projections (K x n) and directions */
+    SortPair *pairs, *ptmp;    /* SWD: one projection row's keys and indices, radix scratch */
+    float *sorted;             /* SWD: one target projection row, sorted */
+    Rng rng;                   /* SWD: directions and target sampling */
     int ntarget;
     int b;
 };
 
-StyleNet *style_new(uint64_t seed, char *err, size_t errlen)
+static int swd_dirs(int c)
+{
+    return c < SWD_MIN_DIRS ? SWD_MIN_DIRS : c;
+}
+
+StyleNet *style_new(uint64_t seed, StyleKind kind, char *err, size_t errlen)
 {
     StyleNet *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
+    s->kind = kind;
+    s->rng = rng_seed(seed ^ 0x5ed5a11ce5ull);
     Rng r = rng_seed(seed ^ 0x5eed5717e0ull);
     for (int i = 0; i < STYLE_STAGES; i++) {
         char spec[512];
@@ -187,14 +204,30 @@ StyleNet *style_new(uint64_t seed, char *err, size_t errlen)
             p[j] = (float)(sd * rng_normal(&r));
         s->toff[i + 1] = s->toff[i] + (size_t)co * co;
     }
-    s->target = calloc(s->toff[STYLE_STAGES], sizeof(float));
-    s->gram = calloc((size_t)stage_ch[STYLE_STAGES] * stage_ch[STYLE_STAGES], sizeof(float));
-    if (!s->target || !s->gram)
-        goto fail;
+    if (kind == STYLE_GRAM) {
+        s->target = calloc(s->toff[STYLE_STAGES], sizeof(float));
+        s->gram = calloc((size_t)stage_ch[STYLE_STAGES] * stage_ch[STYLE_STAGES],
+                         sizeof(float));
+        if (!s->target || !s->gram)
+            goto fail;
+    }
     return s;
 fail:
     style_free(s);
     return NULL;
+}
+
+static void swd_scratch_free(StyleNet *s)
+{
+    free(s->pf);
+    free(s->pt);
+    free(s->dpf);
+    free(s->dirs);
+    free(s->pairs);
+    free(s->ptmp);
+    free(s->sorted);
+    s->pf = s->pt = s->dpf = s->dirs = s->sorted = NULL;
+    s->pairs = s->ptmp = NULL;
 }
 
 void style_free(StyleNet *s)
@@ -205,11 +238,42 @@ void style_free(StyleNet *s)
         tnet_free(s->net[i]);
     free(s->target);
     free(s->gram);
+    swd_scratch_free(s);
     free(s);
+}
+
+/* SWD: the target holds, per level, n samples of C channels (C x n). */
+static int swd_plan(StyleNet *s, int h, int w)
+{
+    size_t most = 0;
+    s->toff[0] = 0;
+    for (int l = 0; l < SWD_LEVELS; l++) {
+        int c = stage_ch[l];
+        if (l > 0)
+            tnet_out_shape(s->net[l - 1], &c, &h, &w);
+        s->n[l] = (size_t)h * w;
+        s->toff[l + 1] = s->toff[l] + (size_t)c * s->n[l];
+        size_t kn = (size_t)swd_dirs(c) * s->n[l];
+        most = kn > most ? kn : most;
+    }
+    free(s->target);
+    swd_scratch_free(s);
+    s->target = calloc(s->toff[SWD_LEVELS], sizeof(float));
+    s->pf = malloc(most * sizeof(float));
+    s->pt = malloc(most * sizeof(float));
+    s->dpf = malloc(most * sizeof(float));
+    s->dirs = malloc((size_t)swd_dirs(stage_ch[STYLE_STAGES]) * stage_ch[STYLE_STAGES] *
+                     sizeof(float));
+    s->pairs = malloc(s->n[0] * sizeof(SortPair));
+    s->ptmp = malloc(s->n[0] * sizeof(SortPair));
+    s->sorted = malloc(s->n[0] * sizeof(float));
+    return s->target && s->pf && s->pt && s->dpf && s->dirs && s->pairs && s->ptmp &&
+           s->sorted ? 0 : -1;
 }
 
 int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen)
 {
+    int h0 = h, w0 = w;
     for (int i = 0; i < STYLE_STAGES; i++) {
         if (tnet_plan(s->net[i], b, h, w, err, errlen))
             return -1;
@@ -217,6 +281,10 @@ int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen)
         tnet_out_shape(s->net[i], &c, &h, &w);
     }
     s->b = b;
+    if (s->kind == STYLE_SWD && swd_plan(s, h0, w0)) {
+        snprintf(err, errlen, "out of memory for the style target");
+        return -1;
+    }
     return 0;
 }
 
@@ -238,10 +306,44 @@ static void gram_of(float *gram, const float *f, int c, size_t n)
             gram[(size_t)i * c + j] = gram[(size_t)j * c + i];
 }
 
+/* One level's features of batch image b: the pixels or a stage's output. */
+static const float *level_of(const StyleNet *s, const float *img, const float **outs, int l,
+                             int b)
+{
+    size_t per = (size_t)stage_ch[l] * s->n[l];
+    return (l ? outs[l - 1] : img) + (size_t)b * per;
+}
+
+/* SWD target: each of a level's n slots keeps the features at its pixel of
+ * one patch drawn uniformly from those added (reservoir sampling per
+ * slot), so the target is a sample of the painting's feature distribution
+ * at the training scale. */
+static void swd_target_add(StyleNet *s, const float *imgs, const float **outs)
+{
+    for (int b = 0; b < s->b; b++) {
+        s->ntarget++;
+        for (int l = 0; l < SWD_LEVELS; l++) {
+            const float *f = level_of(s, imgs, outs, l, b);
+            float *t = s->target + s->toff[l];
+            size_t n = s->n[l];
+            for (size_t j = 0; j < n; j++) {
+                if (s->ntarget > 1 && rng_int(&s->rng, s->ntarget) != 0)
+                    continue;
+                for (int ch = 0; ch < stage_ch[l]; ch++)
+                    t[(size_t)ch * n + j] = f[(size_t)ch * n + j];
+            }
+        }
+    }
+}
+
 void style_target_add(StyleNet *s, const float *imgs)
 {
     const float *outs[STYLE_STAGES];
     style_forward(s, imgs, outs);
+    if (s->kind == STYLE_SWD) {
+        swd_target_add(s, imgs, outs);
+        return;
+    }
     for (int i = 0; i < STYLE_STAGES; i++) {
         int c, h, w;
         tnet_out_shape(s->net[i], &c, &h, &w);
@@ -260,20 +362,149 @@ void style_target_done(StyleNet *s)
 {
     if (!s->ntarget)
         return;
-    float k = 1.0f / (float)s->ntarget;
-    for (size_t j = 0; j < s->toff[STYLE_STAGES]; j++)
-        s->target[j] *= k;
+    if (s->kind == STYLE_GRAM) {
+        float k = 1.0f / (float)s->ntarget;
+        for (size_t j = 0; j < s->toff[STYLE_STAGES]; j++)
+            s->target[j] *= k;
+    }
     s->ntarget = 0;
 }
 
 float *style_target(StyleNet *s, size_t *floats)
 {
-    *floats = s->toff[STYLE_STAGES];
+    *floats = s->toff[s->kind == STYLE_SWD ? SWD_LEVELS : STYLE_STAGES];
     return s->target;
+}
+
+uint64_t *style_rng(StyleNet *s)
+{
+    return &s->rng.s;
+}
+
+/* The float's bits as an unsigned key in the same order (negatives
+ * flipped whole, positives with the sign bit set). */
+static uint32_t float_key(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
+/* Sorts v[0..n) into s->pairs by key (index in .i): an LSD radix sort,
+ * three passes of 11 bits, stable. A projection row is 16k floats at a
+ * 128-pixel crop, sorted 2 x K times a step, where qsort took a third of
+ * the step. */
+static void sort_row(StyleNet *s, const float *v, size_t n)
+{
+    static const int shift[3] = { 0, 11, 22 };
+    size_t count[3][2048];
+    memset(count, 0, sizeof(count));
+    SortPair *a = s->pairs, *b = s->ptmp;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t k = float_key(v[j]);
+        a[j].k = k;
+        a[j].i = (uint32_t)j;
+        count[0][k & 2047]++;
+        count[1][(k >> 11) & 2047]++;
+        count[2][k >> 22]++;
+    }
+    for (int p = 0; p < 3; p++) {
+        size_t sum = 0;
+        for (int d = 0; d < 2048; d++) {
+            size_t c = count[p][d];
+            count[p][d] = sum;
+            sum += c;
+        }
+        for (size_t j = 0; j < n; j++)
+            b[count[p][(a[j].k >> shift[p]) & 2047]++] = a[j];
+        SortPair *t = a;
+        a = b;
+        b = t;
+    }
+    /* Three passes: the result is in ptmp; swap the buffers' roles. */
+    s->ptmp = s->pairs;
+    s->pairs = a;
+}
+
+/* Sliced Wasserstein distance (Heitz et al. 2021, "A sliced Wasserstein loss
+ * for neural texture synthesis") between one image's features f (c x n) and
+ * the target samples t (c x n): both projected on K random unit directions,
+ * each projection sorted, sorted values matched by squared difference. The
+ * sum is divided by K n and by the target projections' variance, so levels
+ * weigh alike whatever their scale. Adds scale * dL/df into df. */
+static double swd_level(StyleNet *s, float *df, const float *f, const float *t, int c,
+                        size_t n, float scale)
+{
+    int K = swd_dirs(c);
+    for (int k = 0; k < K; k++) {
+        double norm = 0;
+        float *d = s->dirs + (size_t)k * c;
+        for (int ch = 0; ch < c; ch++) {
+            d[ch] = (float)rng_normal(&s->rng);
+            norm += (double)d[ch] * d[ch];
+        }
+        float inv = (float)(1.0 / sqrt(norm > 1e-30 ? norm : 1e-30));
+        for (int ch = 0; ch < c; ch++)
+            d[ch] *= inv;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)n, c, 1.0f, s->dirs, c, f,
+                (int)n, 0.0f, s->pf, (int)n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)n, c, 1.0f, s->dirs, c, t,
+                (int)n, 0.0f, s->pt, (int)n);
+    double sq = 0, var = 0;
+    for (int k = 0; k < K; k++) {
+        float *pt = s->pt + (size_t)k * n, *pf = s->pf + (size_t)k * n;
+        float *dp = s->dpf + (size_t)k * n;
+        sort_row(s, pt, n);
+        double mean = 0;
+        for (size_t j = 0; j < n; j++) {
+            s->sorted[j] = pt[s->pairs[j].i];
+            mean += s->sorted[j];
+        }
+        mean /= (double)n;
+        sort_row(s, pf, n);
+        for (size_t j = 0; j < n; j++) {
+            uint32_t i = s->pairs[j].i;
+            double diff = (double)pf[i] - s->sorted[j], dev = s->sorted[j] - mean;
+            sq += diff * diff;
+            var += dev * dev;
+            dp[i] = (float)diff;
+        }
+    }
+    double kn = (double)K * (double)n, z = var / kn;
+    z = z > 1e-12 ? z : 1e-12;
+    float g = (float)(2.0 * scale / (kn * z));
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, (int)n, K, g, s->dirs, c, s->dpf,
+                (int)n, 1.0f, df, (int)n);
+    return scale * sq / (kn * z);
+}
+
+static double swd_loss(StyleNet *s, float *dimg, const float *img, float weight)
+{
+    const float *outs[STYLE_STAGES];
+    float *douts[STYLE_STAGES];
+    style_forward(s, img, outs);
+    for (int i = 0; i < STYLE_STAGES; i++)
+        douts[i] = tnet_begin_backward(s->net[i]);
+    double total = 0;
+    float scale = weight / (float)s->b;
+    for (int b = 0; b < s->b; b++)
+        for (int l = 0; l < SWD_LEVELS; l++) {
+            int c = stage_ch[l];
+            size_t per = (size_t)c * s->n[l];
+            float *df = l ? douts[l - 1] + (size_t)b * per : dimg + (size_t)b * per;
+            total += swd_level(s, df, level_of(s, img, outs, l, b), s->target + s->toff[l], c,
+                               s->n[l], scale);
+        }
+    for (int i = STYLE_STAGES - 1; i >= 0; i--)
+        tnet_backward(s->net[i], i ? douts[i - 1] : dimg, 0);
+    return total;
 }
 
 double style_loss(StyleNet *s, float *dimg, const float *img, float weight)
 {
+    if (s->kind == STYLE_SWD)
+        return swd_loss(s, dimg, img, weight);
     const float *outs[STYLE_STAGES];
     float *douts[STYLE_STAGES];
     style_forward(s, img, outs);

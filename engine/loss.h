@@ -32,26 +32,38 @@ double loss_content(float *dout, const float *out, const float *photo, int b, in
 /* Total variation: mean squared difference of neighbouring pixels (0..1). */
 double loss_tv(float *dout, const float *out, int b, int h, int w, float weight);
 
-/* Style: Gram matrices (Gatys et al. 2016) of a fixed random multi-scale
- * convolutional feature extractor (random filters carry texture statistics
- * well: Ustyuzhaninov et al. 2016, "Texture synthesis using shallow
- * convolutional networks with random filters"), matched to the average Gram
- * of the style image's patches. Each stage is a 3x3 conv + ReLU, stride 1
- * then 2, 2, 2; its loss is |G - G_style|^2 / |G_style|^2 (scale-free). */
+/* Style: statistics of a fixed random multi-scale convolutional feature
+ * extractor (random filters carry texture statistics well: Ustyuzhaninov et
+ * al. 2016, "Texture synthesis using shallow convolutional networks with
+ * random filters") matched to those of the style image's patches. Each stage
+ * is a 3x3 conv + ReLU, stride 1 then 2, 2, 2.
+ *   STYLE_GRAM: Gram matrices (Gatys et al. 2016); each stage's loss is
+ *     |G - G_style|^2 / |G_style|^2 (scale-free).
+ *   STYLE_SWD: sliced Wasserstein distance (Heitz et al. 2021) between the
+ *     feature distributions, at the pixels (colours) and at every stage:
+ *     features projected on fresh random directions each call, the sorted
+ *     projections matched; each level's loss is divided by the target
+ *     projections' variance. It matches whole distributions, not only their
+ *     second moments, so palettes and stroke shapes come through. */
+typedef enum StyleKind { STYLE_GRAM, STYLE_SWD } StyleKind;
 typedef struct StyleNet StyleNet;
 
 /* New extractor with random He-normal filters from seed. NULL with a
  * message on failure. Free with style_free(). */
-StyleNet *style_new(uint64_t seed, char *err, size_t errlen);
+StyleNet *style_new(uint64_t seed, StyleKind kind, char *err, size_t errlen);
 void style_free(StyleNet *s);               /* accepts NULL */
-/* Plans for batch b of h x w images. 0 or -1. */
+/* Plans for batch b of h x w images (SWD: sizes and clears the target).
+ * 0 or -1. */
 int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen);
-/* Accumulates the Grams of imgs (b, 3, h, w, the planned shape) into the
- * target; style_target_done() averages what was added. */
+/* Adds imgs (b, 3, h, w, the planned shape) to the target (Gram: sums the
+ * Grams; SWD: samples the features); style_target_done() finishes it. */
 void style_target_add(StyleNet *s, const float *imgs);
 void style_target_done(StyleNet *s);
-/* The target Grams as one block (for checkpoints): pointer and floats. */
+/* The target as one block (for checkpoints): pointer and floats. */
 float *style_target(StyleNet *s, size_t *floats);
+/* SWD's random state (directions, target sampling), for checkpoints: a
+ * resumed run draws the same directions. */
+uint64_t *style_rng(StyleNet *s);
 /* Style loss of img (b, 3, h, w); adds the gradient into dimg. */
 double style_loss(StyleNet *s, float *dimg, const float *img, float weight);
 

@@ -40,6 +40,7 @@ struct Trainer {
     char *content_dir, *models_dir, *name, *command, *style_title, *style_license;
     char *gspec, *dspec;
     char *history;             /* JSON array: the commands of earlier runs (resume) */
+    char *init_from;           /* JSON object: the model G started from (--init), or NULL */
     TNet *g, *d, *d2;          /* d2: the multi-scale discriminator, or NULL */
     StyleNet *style;
     TrainData *data;
@@ -92,6 +93,7 @@ void trainer_defaults(TrainConfig *c)
     c->w_style = 1.0f;
     c->w_tv = 0.0f;
     c->content_pool = 4;
+    c->style_kind = STYLE_GRAM;
     c->style_lo = 0.25f;
     c->style_hi = 0.6f;
     c->holdout = 7;
@@ -123,6 +125,7 @@ void trainer_free(Trainer *t)
     free(t->gspec);
     free(t->dspec);
     free(t->history);
+    free(t->init_from);
     tnet_free(t->g);
     tnet_free(t->d);
     tnet_free(t->d2);
@@ -146,9 +149,12 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
 {
     if (cfg->size < 32 || cfg->size > 2048 || cfg->size % 4 || cfg->batch < 1 ||
         cfg->batch > 64 || cfg->steps < 1 || cfg->content_pool < 1 ||
-        cfg->size % cfg->content_pool || cfg->d_scales < 1 || cfg->d_scales > 2) {
+        cfg->size % cfg->content_pool || cfg->d_scales < 1 || cfg->d_scales > 2 ||
+        !(cfg->style_lo > 0 && cfg->style_lo <= cfg->style_hi && cfg->style_hi <= 1) ||
+        !(cfg->decay_from >= 0 && cfg->decay_from <= 1)) {
         seterr(err, errlen, "bad training shape: size 32..2048, a multiple of 4 and of the "
-               "content pool; batch 1..64; steps >= 1");
+               "content pool; batch 1..64; steps >= 1; style scale 0 < lo <= hi <= 1; "
+               "decay from 0..1");
         return NULL;
     }
     Trainer *t = calloc(1, sizeof(*t));
@@ -218,7 +224,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     if (!t->photos || !t->real || !t->content_work)
         goto oom;
     if (cfg->w_style > 0 &&
-        (!(t->style = style_new(cfg->seed, err, errlen)) ||
+        (!(t->style = style_new(cfg->seed, cfg->style_kind, err, errlen)) ||
          style_plan(t->style, cfg->batch, cfg->size, cfg->size, err, errlen)))
         goto fail;
     tnet_init(t->g, cfg->seed);
@@ -317,10 +323,16 @@ static int write_state(Trainer *t, char *err, size_t errlen)
     rc |= stw_meta(w, "rng", num);
     snprintf(num, sizeof(num), "%.3f", t->elapsed);
     rc |= stw_meta(w, "elapsed", num);
+    if (t->style) {
+        snprintf(num, sizeof(num), "%" PRIu64, *style_rng(t->style));
+        rc |= stw_meta(w, "style_rng", num);
+    }
     rc |= stw_meta(w, "gspec", t->gspec) | stw_meta(w, "dspec", t->dspec);
     char *hist = commands_json(t);
     rc |= !hist || stw_meta(w, "commands", hist);
     free(hist);
+    if (t->init_from)
+        rc |= stw_meta(w, "init_from", t->init_from);
     if (rc)
         seterr(err, errlen, "cannot assemble the training state");
     else
@@ -376,9 +388,17 @@ static int read_state(Trainer *t, char *err, size_t errlen)
             goto done;
         }
         memcpy(tg, s->data, n * sizeof(float));
+        const char *srng = st_meta(st, "style_rng");
+        if (srng)
+            *style_rng(t->style) = strtoull(srng, NULL, 10);
     }
     const char *hist = st_meta(st, "commands");
     if (hist && !(t->history = strdup(hist))) {
+        seterr(err, errlen, "out of memory");
+        goto done;
+    }
+    const char *from = st_meta(st, "init_from");
+    if (from && !(t->init_from = strdup(from))) {
         seterr(err, errlen, "out of memory");
         goto done;
     }
@@ -388,6 +408,35 @@ static int read_state(Trainer *t, char *err, size_t errlen)
     rc = 0;
 done:
     st_free(st);
+    return rc;
+}
+
+/* Remembers where G started (the file, and the steps, wall time and
+ * commands its card records) so this run's cards tell the whole lineage:
+ * the earlier commands lead this run's in "commands". */
+static int init_lineage(Trainer *t, const char *path, const char *card_text, char *err,
+                        size_t errlen)
+{
+    json_t *card = card_text ? json_loads(card_text, 0, NULL) : NULL;
+    json_t *tr = json_object_get(card, "training");
+    json_t *from = json_pack("{s:s}", "file", path);
+    int rc = -1;
+    if (!from)
+        goto done;
+    if (json_is_object(tr)) {
+        json_t *cmds = json_object_get(tr, "commands");
+        json_object_set(from, "steps", json_object_get(tr, "steps"));
+        json_object_set(from, "wall_time_s", json_object_get(tr, "wall_time_s"));
+        if (json_is_array(cmds) && !(t->history = json_dumps(cmds, JSON_COMPACT)))
+            goto done;
+    }
+    t->init_from = json_dumps(from, JSON_COMPACT);
+    rc = t->init_from ? 0 : -1;
+done:
+    if (rc)
+        seterr(err, errlen, "out of memory");
+    json_decref(from);
+    json_decref(card);
     return rc;
 }
 
@@ -407,6 +456,8 @@ static int read_init(Trainer *t, const char *path, char *err, size_t errlen)
         return -1;
     }
     rc = tnet_load_tensors(t->g, st, "", TNET_PARAMS, err, errlen);
+    if (!rc)
+        rc = init_lineage(t, path, st_meta(st, "atelier.card"), err, errlen);
     st_free(st);
     return rc ? -1 : 0;
 }
@@ -571,6 +622,14 @@ static char *card_json(const Trainer *t, int version)
         "scales", c->d_scales);
     if (!card)
         return NULL;
+    json_t *tr = json_object_get(card, "training");
+    json_object_set_new(tr, "style_loss", json_string(c->style_kind == STYLE_SWD ? "swd" : "gram"));
+    json_object_set_new(tr, "content_pool", json_integer(c->content_pool));
+    json_object_set_new(tr, "style_scale", json_pack("[f, f]", round(c->style_lo * 1e4) / 1e4,
+                                                     round(c->style_hi * 1e4) / 1e4));
+    if (t->init_from)
+        json_object_set_new(tr, "init_from", json_loads(t->init_from, 0, NULL));
+    json_object_set_new(tr, "decay_from", json_real(round(c->decay_from * 1e4) / 1e4));
     char *s = json_dumps(card, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(card);
     return s;

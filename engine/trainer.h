@@ -51,6 +51,7 @@ typedef struct TrainConfig {
     GanLoss gan;
     float w_adv, w_content, w_style, w_tv;
     int content_pool;
+    StyleKind style_kind;                /* the style loss: Gram or sliced Wasserstein */
     float style_lo, style_hi;            /* style patch side, fractions of the short side */
     int holdout;                         /* every holdout-th photo is held out */
     const char *command;                 /* the exact command, for the card */

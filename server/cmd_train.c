@@ -31,6 +31,8 @@ static const char train_usage[] =
     "  --log-every N           steps between progress lines (default 10)\n"
     "  --seed S                random seed (default 1)\n"
     "  --resume                continue from NAME/.train/state.safetensors\n"
+    "  --init FILE             start G from a checkpoint of this trainer with the\n"
+    "                          same generator options (fine-tuning; D starts fresh)\n"
     "  --arch fast|resnet9     generator (default fast)\n"
     "  --width W               fast: first-layer channels (32); resnet9: ngf (64)\n"
     "  --blocks N              residual blocks (fast 5, resnet9 9)\n"
@@ -40,10 +42,15 @@ static const char train_usage[] =
     "                          instance norm\n"
     "  --multiscale            a second discriminator on 2x-downsampled images\n"
     "  --gan lsgan|hinge|ns    adversarial loss (default lsgan)\n"
-    "  --lr A --lr-d A         Adam learning rates (2e-4), beta1 0.5, beta2 0.999;\n"
-    "                          constant for the first half, then linear to 0\n"
+    "  --lr A --lr-d A         Adam learning rates (2e-4), beta1 0.5, beta2 0.999\n"
+    "  --decay-from F          keep the rates constant for this fraction of the\n"
+    "                          steps (0.5), then linear to 0\n"
     "  --w-adv --w-content --w-style --w-tv X   loss weights (1, 10, 1, 0)\n"
     "  --content-pool P        content loss on P x P pooled luminance (4)\n"
+    "  --style-loss gram|swd   style statistics: Gram matrices, or sliced\n"
+    "                          Wasserstein (whole distributions; default gram)\n"
+    "  --style-scale LO,HI     style patches' sides as fractions of the painting's\n"
+    "                          shorter side (0.25,0.6); smaller = larger strokes\n"
     "  --holdout K             hold out every K-th photo (7; 0 = none)\n"
     "  --style-title T --style-license L   for the model card\n"
     "  --threads T             engine threads (default: all cores)\n";
@@ -94,11 +101,25 @@ static int parse_float(const char *s, double lo, double hi, float *out)
     return 0;
 }
 
+/* "LO,HI" with 0 < LO <= HI <= 1. */
+static int parse_scale(const char *s, float *lo, float *hi)
+{
+    char a[64];
+    const char *comma = strchr(s, ',');
+    if (!comma || (size_t)(comma - s) >= sizeof(a))
+        return -1;
+    memcpy(a, s, (size_t)(comma - s));
+    a[comma - s] = 0;
+    if (parse_float(a, 0.01, 1, lo) || parse_float(comma + 1, 0.01, 1, hi) || *lo > *hi)
+        return -1;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     enum { O_RESUME = 256, O_ARCH, O_WIDTH, O_BLOCKS, O_UP, O_NDF, O_DL, O_SPEC, O_GAN,
            O_LR, O_LRD, O_WA, O_WC, O_WS, O_WT, O_POOL, O_HOLD, O_TITLE, O_LIC, O_LOG,
-           O_CKPT, O_MS };
+           O_CKPT, O_MS, O_INIT, O_DECAY, O_SSCALE, O_SLOSS };
     static const struct option opts[] = {
         { "style", required_argument, 0, 'y' }, { "content", required_argument, 0, 'c' },
         { "name", required_argument, 0, 'n' }, { "models", required_argument, 0, 'M' },
@@ -113,6 +134,9 @@ int cmd_train(int argc, char **argv)
         { "w-adv", required_argument, 0, O_WA }, { "w-content", required_argument, 0, O_WC },
         { "w-style", required_argument, 0, O_WS }, { "w-tv", required_argument, 0, O_WT },
         { "content-pool", required_argument, 0, O_POOL },
+        { "init", required_argument, 0, O_INIT }, { "decay-from", required_argument, 0, O_DECAY },
+        { "style-scale", required_argument, 0, O_SSCALE },
+        { "style-loss", required_argument, 0, O_SLOSS },
         { "holdout", required_argument, 0, O_HOLD },
         { "style-title", required_argument, 0, O_TITLE },
         { "style-license", required_argument, 0, O_LIC },
@@ -181,6 +205,13 @@ int cmd_train(int argc, char **argv)
         case O_WS: bad = parse_float(optarg, 0, 1e6, &cfg.w_style); break;
         case O_WT: bad = parse_float(optarg, 0, 1e6, &cfg.w_tv); break;
         case O_POOL: bad = cli_parse_int(optarg, 1, 64, &v); cfg.content_pool = (int)v; break;
+        case O_INIT: cfg.init = optarg; break;
+        case O_DECAY: bad = parse_float(optarg, 0, 1, &cfg.decay_from); break;
+        case O_SSCALE: bad = parse_scale(optarg, &cfg.style_lo, &cfg.style_hi); break;
+        case O_SLOSS:
+            bad = strcmp(optarg, "gram") && strcmp(optarg, "swd");
+            cfg.style_kind = !strcmp(optarg, "swd") ? STYLE_SWD : STYLE_GRAM;
+            break;
         case O_HOLD: bad = cli_parse_int(optarg, 0, 1000000, &v); cfg.holdout = (int)v; break;
         case O_TITLE: cfg.style_title = optarg; break;
         case O_LIC: cfg.style_license = optarg; break;

@@ -1,6 +1,8 @@
 /* test_train_cli.c: `atelier train` through the real binary on a tiny
  * synthetic data set: checkpoints as versions with card and preview,
- * --resume, a clean stop on SIGINT, serving the result, and refusals. */
+ * --resume (bit for bit, with the sliced Wasserstein style loss's random
+ * state), fine-tuning with --init, a clean stop on SIGINT, serving the
+ * result, and refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "engine/image.h"
+#include "engine/safetensors.h"
 #include "tests/engine/util.h"
 
 static char tmpdir[64];
@@ -123,6 +126,87 @@ static void test_train_resume_serve(void **state)
     assert_true(exists("out.png"));
 }
 
+/* The whole card.json of model NAME (a new string). */
+static char *read_card(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/models/%s/card.json", tmpdir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *card = calloc(1, 16384);
+    size_t n = card ? fread(card, 1, 16383, f) : 0;
+    (void)n;
+    fclose(f);
+    return card;
+}
+
+/* Number of tensors of a and b that differ in any byte, or -1. */
+static int tensors_differ(const char *a, const char *b)
+{
+    char pa[256], pb[256], err[256];
+    snprintf(pa, sizeof(pa), "%s/models/%s", tmpdir, a);
+    snprintf(pb, sizeof(pb), "%s/models/%s", tmpdir, b);
+    SafeTensors *x = st_load_file(pa, err, sizeof(err)), *y = st_load_file(pb, err, sizeof(err));
+    int diff = -1;
+    if (x && y && st_count(x) == st_count(y)) {
+        diff = 0;
+        for (int i = 0; i < st_count(x); i++) {
+            const StTensor *t = st_tensor(x, i), *u = st_find(y, t->name);
+            if (!u || u->nbytes != t->nbytes || memcmp(u->data, t->data, t->nbytes))
+                diff++;
+        }
+    }
+    st_free(x);
+    st_free(y);
+    return diff;
+}
+
+/* Four steps in one go and two plus two resumed give the same weights, with
+ * the SWD style loss (its directions come from a random state the
+ * checkpoint keeps) and a zoomed style scale; then a fine-tune from that
+ * model records where it started. */
+static void test_swd_resume_and_init(void **state)
+{
+    (void)state;
+    char *out;
+    const char *opts = "--style-loss swd --style-scale 0.3,0.5 --w-style 2 --checkpoint-every 2 "
+                       "--decay-from 1";   /* the same rates whatever --steps says */
+    assert_int_equal(run(&out, "train " TINY " --name once --steps 4 %s", tmpdir, tmpdir, tmpdir,
+                         opts), 0);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name twice --steps 2 %s", tmpdir, tmpdir,
+                         tmpdir, opts), 0);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name twice --steps 4 %s --resume", tmpdir,
+                         tmpdir, tmpdir, opts), 0);
+    free(out);
+    assert_int_equal(tensors_differ("once/v2.safetensors", "twice/v2.safetensors"), 0);
+    assert_true(tensors_differ("once/v1.safetensors", "once/v2.safetensors") > 0);
+    char *card = read_card("once");
+    assert_non_null(card);
+    assert_non_null(strstr(card, "\"style_loss\": \"swd\""));
+    assert_non_null(strstr(card, "\"style_scale\": [\n      0.3,\n      0.5\n    ]"));
+    free(card);
+    /* Fine-tune: G from once/v2, the card says so and keeps its command. */
+    char init[200];
+    snprintf(init, sizeof(init), "%s/models/once/v2.safetensors", tmpdir);
+    assert_int_equal(run(&out, "train " TINY " --name fine --steps 1 --init %s", tmpdir, tmpdir,
+                         tmpdir, init), 0);
+    free(out);
+    card = read_card("fine");
+    assert_non_null(card);
+    assert_non_null(strstr(card, "\"init_from\""));
+    assert_non_null(strstr(card, "--name once"));
+    assert_non_null(strstr(card, "--name fine"));
+    free(card);
+    /* A model of other generator options is refused. */
+    assert_int_equal(run(&out, "train " TINY " --name wide --steps 1 --width 8 --init %s",
+                         tmpdir, tmpdir, tmpdir, init), 1);
+    assert_non_null(strstr(out, "not a generator with these architecture options"));
+    free(out);
+}
+
 static void test_sigint_checkpoints(void **state)
 {
     (void)state;
@@ -153,6 +237,12 @@ static void test_refusals(void **state)
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name never --resume", tmpdir, tmpdir, tmpdir), 1);
     free(out);
+    assert_int_equal(run(&out, "train " TINY " --name x --style-scale 0.6,0.2", tmpdir, tmpdir,
+                         tmpdir), 2);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name x --style-loss vgg", tmpdir, tmpdir,
+                         tmpdir), 2);
+    free(out);
     assert_int_equal(run(&out, "train --style %s/none.jpg --content %s/photos --name x "
                          "--models %s/models", tmpdir, tmpdir, tmpdir), 1);
     free(out);
@@ -162,6 +252,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_resume_serve),
+        cmocka_unit_test(test_swd_resume_and_init),
         cmocka_unit_test(test_sigint_checkpoints),
         cmocka_unit_test(test_refusals),
     };

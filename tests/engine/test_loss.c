@@ -41,7 +41,14 @@ static double fd_check(const char *name, LossFn f, float *x, size_t n, void *ctx
     return rel;
 }
 
-typedef struct ImgCtx { const float *photo; int b, h, w; StyleNet *style; GanLoss kind; GanRole role; } ImgCtx;
+typedef struct ImgCtx {
+    const float *photo;
+    int b, h, w;
+    StyleNet *style;
+    GanLoss kind;
+    GanRole role;
+    uint64_t rng;       /* SWD: its random state before each evaluation */
+} ImgCtx;
 
 static double content_fn(float *g, float *x, void *ctx)
 {
@@ -64,6 +71,15 @@ static double style_fn(float *g, float *x, void *ctx)
     return style_loss(c->style, g, x, 1.5f);
 }
 
+/* The same random directions at every evaluation, so the differences see
+ * one function. */
+static double swd_fn(float *g, float *x, void *ctx)
+{
+    ImgCtx *c = ctx;
+    *style_rng(c->style) = c->rng;
+    return style_loss(c->style, g, x, 1.5f);
+}
+
 static double gan_fn(float *g, float *x, void *ctx)
 {
     ImgCtx *c = ctx;
@@ -80,7 +96,7 @@ static void test_image_losses(void **state)
     tu_fill(photo, n, 2, 0, 255);
     tu_fill(style, n, 3, 0, 255);
     char err[256];
-    ImgCtx c = { photo, b, h, w, style_new(7, err, sizeof(err)), GAN_LSGAN, GAN_G };
+    ImgCtx c = { photo, b, h, w, style_new(7, STYLE_GRAM, err, sizeof(err)), GAN_LSGAN, GAN_G, 0 };
     assert_non_null(c.style);
     assert_int_equal(style_plan(c.style, b, h, w, err, sizeof(err)), 0);
     style_target_add(c.style, style);
@@ -95,6 +111,65 @@ static void test_image_losses(void **state)
     free(x); free(photo); free(style);
 }
 
+/* Sliced Wasserstein: the gradient against finite differences, a loss that
+ * is zero for the target itself and grows with the distance from it, and
+ * gradient steps that bring an image's colours to the painting's. */
+static void test_swd(void **state)
+{
+    (void)state;
+    const int b = 2, h = 16, w = 16;
+    size_t n = (size_t)b * 3 * h * w;
+    float *x = malloc(n * 4), *style = malloc(n * 4), *g = calloc(n, 4);
+    tu_fill(x, n, 1, 0, 255);
+    tu_fill(style, n / 2, 3, 0, 255);
+    memcpy(style + n / 2, style, n / 2 * sizeof(float));   /* both batch images alike */
+    char err[256];
+    ImgCtx c = { NULL, b, h, w, style_new(7, STYLE_SWD, err, sizeof(err)), GAN_LSGAN, GAN_G, 0 };
+    assert_non_null(c.style);
+    assert_int_equal(style_plan(c.style, b, h, w, err, sizeof(err)), 0);
+    size_t tn;
+    style_target(c.style, &tn);
+    assert_int_equal(tn, (size_t)(3 * 256 + 32 * 256 + 64 * 64 + 128 * 16 + 256 * 4));
+    /* One patch (twice): the target is its features, so it scores 0. */
+    style_target_add(c.style, style);
+    style_target_done(c.style);
+    c.rng = *style_rng(c.style);
+    double self = swd_fn(g, style, &c);
+    printf("  swd of the target itself %.3g\n", self);
+    assert_true(self < 1e-9);
+    assert_true(fd_check("sliced Wasserstein", swd_fn, x, n, &c, 0.02f, 48) < 3e-2);
+    /* Halfway between target and x scores less than x. */
+    float *mid = malloc(n * 4);
+    for (size_t i = 0; i < n; i++)
+        mid[i] = 0.5f * (x[i] + style[i]);
+    double lx = swd_fn(g, x, &c), lm = swd_fn(g, mid, &c);
+    printf("  swd x %.4f, halfway %.4f\n", lx, lm);
+    assert_true(lm < lx);
+    /* Descent on the pixels alone: a dark image takes the target's mean colour. */
+    for (size_t i = 0; i < n; i++)
+        x[i] = 20.0f + (float)(i % 7);
+    double first = 0, last = 0;
+    for (int it = 0; it < 250; it++) {
+        memset(g, 0, n * 4);
+        double l = style_loss(c.style, g, x, 1.0f);
+        if (!it)
+            first = l;
+        last = l;
+        for (size_t i = 0; i < n; i++)
+            x[i] -= 40000.0f * g[i];
+    }
+    double mx = 0, ms = 0;
+    for (size_t i = 0; i < n; i++) {
+        mx += x[i];
+        ms += style[i];
+    }
+    printf("  descent: loss %.4f -> %.4f, mean %.1f (target %.1f)\n", first, last, mx / n, ms / n);
+    assert_true(last < 0.2 * first);
+    assert_true(fabs(mx - ms) / n < 10.0);
+    style_free(c.style);
+    free(x); free(style); free(g); free(mid);
+}
+
 static void test_gan_losses(void **state)
 {
     (void)state;
@@ -106,7 +181,7 @@ static void test_gan_losses(void **state)
         for (int r = 0; r < 3; r++) {
             char name[64];
             snprintf(name, sizeof(name), "%s %s", kn[k], rn[r]);
-            ImgCtx c = { NULL, 0, 0, 0, NULL, (GanLoss)k, (GanRole)r };
+            ImgCtx c = { NULL, 0, 0, 0, NULL, (GanLoss)k, (GanRole)r, 0 };
             assert_true(fd_check(name, gan_fn, d, 40, &c, 1e-3f, 40) < 1e-3);
         }
     /* Values at known points: LSGAN G at d = 1 is 0; hinge D real at d = 2 is 0;
@@ -121,6 +196,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_image_losses),
+        cmocka_unit_test(test_swd),
         cmocka_unit_test(test_gan_losses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
