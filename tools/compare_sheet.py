@@ -11,6 +11,11 @@ image goes through `build/atelier stylize` (ml5 folders are converted with
   tools/compare_sheet.py --ours models/starry_night \\
       --ml5 ../shared/models/ml5/wave ../shared/models/ml5/la_muse \\
       --out docs/sheet.jpg
+
+Several --ours (with --labels) and no --ml5 make an ablation sheet:
+
+  tools/compare_sheet.py --ours runA/v3.safetensors runB/v3.safetensors \\
+      --labels "A: swd" "B: gram" --count 4 --out docs/ablation.jpg
 """
 
 import argparse
@@ -38,8 +43,10 @@ def stylize(atelier, model, src, dst, max_size):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ours", required=True, help="our model: NAME dir, file or repo name")
-    ap.add_argument("--ml5", nargs=2, required=True, help="two ml5 checkpoint folders")
+    ap.add_argument("--ours", nargs="+", required=True,
+                    help="our models: NAME dirs (newest version), files or repo names")
+    ap.add_argument("--labels", nargs="+", help="column labels for --ours")
+    ap.add_argument("--ml5", nargs="*", default=[], help="ml5 checkpoint folders")
     ap.add_argument("--content", default=os.path.join(REPO, "..", "shared", "data", "content"))
     ap.add_argument("--every", type=int, default=7)
     ap.add_argument("--count", type=int, default=12)
@@ -52,15 +59,23 @@ def main(argv=None):
     photos = held_out(args.content, args.every, args.count)
     if not photos:
         sys.exit("no photos in %s" % args.content)
-    ours = args.ours
-    if os.path.isdir(ours):
-        vs = sorted((int(f[1:-12]), f) for f in os.listdir(ours)
-                    if f.startswith("v") and f.endswith(".safetensors") and f[1:-12].isdigit())
-        ours = os.path.join(ours, vs[-1][1])
-    labels = ["photo", "ours: " + os.path.basename(os.path.dirname(os.path.abspath(ours)))]
+    if args.labels and len(args.labels) != len(args.ours):
+        sys.exit("--labels needs one label per --ours model")
+    ours = []
+    for k, m in enumerate(args.ours):
+        if os.path.isdir(m):
+            vs = sorted((int(f[1:-12]), f) for f in os.listdir(m)
+                        if f.startswith("v") and f.endswith(".safetensors") and f[1:-12].isdigit())
+            if not vs:
+                sys.exit("no vN.safetensors in %s" % m)
+            m = os.path.join(m, vs[-1][1])
+        ours.append(m)
+    labels = ["photo"]
+    labels += (args.labels if args.labels else
+               ["ours: " + os.path.basename(os.path.dirname(os.path.abspath(m))) for m in ours])
     labels += ["ml5: " + os.path.basename(os.path.normpath(m)) for m in args.ml5]
     with tempfile.TemporaryDirectory() as tmp:
-        models = [ours]
+        models = list(ours)
         for i, m in enumerate(args.ml5):
             out = os.path.join(tmp, "ml5_%d.safetensors" % i)
             subprocess.run([args.atelier, "convert", "--from", "ml5", m, out], check=True,
