@@ -84,13 +84,18 @@ size_t winograd_work_floats(const ConvGeom *g)
 
 void winograd_weights(float *u, const float *weight, const ConvGeom *g)
 {
+    winograd_weights_rows(u, weight, g, 0, g->cout);
+}
+
+void winograd_weights_rows(float *u, const float *weight, const ConvGeom *g, int co0, int co1)
+{
     static const double G[6][3] = {
         { 1.0 / 4, 0, 0 }, { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
         { -1.0 / 6, 1.0 / 6, -1.0 / 6 }, { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
         { 1.0 / 24, -1.0 / 12, 1.0 / 6 }, { 0, 0, 1 }
     };
     const size_t plane = (size_t)g->cout * g->cin;
-    for (int co = 0; co < g->cout; co++)
+    for (int co = co0; co < co1; co++)
         for (int ci = 0; ci < g->cin; ci++) {
             const float *w = weight + ((size_t)co * g->cin + ci) * 9;
             double t[6][3];

@@ -23,6 +23,9 @@ int winograd_applies(const ConvGeom *g);
 size_t winograd_weight_floats(const ConvGeom *g);
 /* u (36, cout, cin) = G w G^T for w (cout, cin, 3, 3). */
 void winograd_weights(float *u, const float *weight, const ConvGeom *g);
+/* The same for output channels [co0, co1) only (reads those rows of
+ * weight, writes their entries of u), so threads can share the work. */
+void winograd_weights_rows(float *u, const float *weight, const ConvGeom *g, int co0, int co1);
 
 /* Workspace floats one thread needs for g. */
 size_t winograd_work_floats(const ConvGeom *g);
