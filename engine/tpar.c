@@ -9,6 +9,7 @@
 #include <string.h>
 #include "engine/conv_direct.h"
 #include "engine/net_impl.h"
+#include "engine/norm_simd.h"
 #include "engine/tpar.h"
 #include "engine/winograd.h"
 
@@ -330,20 +331,21 @@ static void norm_fwd_range(const void *p, int lo, int hi, int thread)
 {
     const NJob *j = p;
     (void)thread;
-    instance_norm_train_forward(j->out + (size_t)lo * j->hw, j->mean + lo, j->rstd + lo,
-                                j->in + (size_t)lo * j->hw, at(j->gamma, lo), at(j->beta, lo),
-                                j->eps, hi - lo, j->hw, j->relu);
+    instance_norm_train_forward_simd(j->out + (size_t)lo * j->hw, j->mean + lo, j->rstd + lo,
+                                     j->in + (size_t)lo * j->hw, at(j->gamma, lo),
+                                     at(j->beta, lo), j->eps, hi - lo, j->hw, j->relu);
 }
 
 static void norm_bwd_range(const void *p, int lo, int hi, int thread)
 {
     const NJob *j = p;
     (void)thread;
-    instance_norm_backward(j->din + (size_t)lo * j->hw, j->dgamma ? j->dgamma + lo : NULL,
-                           j->dbeta ? j->dbeta + lo : NULL, j->dout + (size_t)lo * j->hw,
-                           j->in + (size_t)lo * j->hw, j->fout + (size_t)lo * j->hw,
-                           at(j->gamma, lo), j->cmean + lo, j->crstd + lo, hi - lo, j->hw,
-                           j->relu);
+    instance_norm_backward_simd(j->din + (size_t)lo * j->hw,
+                                j->dgamma ? j->dgamma + lo : NULL,
+                                j->dbeta ? j->dbeta + lo : NULL, j->dout + (size_t)lo * j->hw,
+                                j->in + (size_t)lo * j->hw, j->fout + (size_t)lo * j->hw,
+                                at(j->gamma, lo), j->cmean + lo, j->crstd + lo, hi - lo,
+                                j->hw, j->relu);
 }
 
 void tpar_norm_forward(ThreadPool *tp, float *out, float *mean, float *rstd, const float *in,

@@ -87,27 +87,31 @@ void winograd_weights(float *u, const float *weight, const ConvGeom *g)
     winograd_weights_rows(u, weight, g, 0, g->cout);
 }
 
-void winograd_weights_rows(float *u, const float *weight, const ConvGeom *g, int co0, int co1)
+/* C (36, 9): u[a*6 + b] = sum_k C[a*6 + b][k] w[k] is (G w G^T)[a][b] for a
+ * 3x3 kernel w, row-major (k = i*3 + j: C = G[a][i] G[b][j]). */
+static void wg_coeffs(float C[36][9])
 {
     static const double G[6][3] = {
         { 1.0 / 4, 0, 0 }, { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
         { -1.0 / 6, 1.0 / 6, -1.0 / 6 }, { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
         { 1.0 / 24, -1.0 / 12, 1.0 / 6 }, { 0, 0, 1 }
     };
-    const size_t plane = (size_t)g->cout * g->cin;
-    for (int co = co0; co < co1; co++)
-        for (int ci = 0; ci < g->cin; ci++) {
-            const float *w = weight + ((size_t)co * g->cin + ci) * 9;
-            double t[6][3];
-            for (int a = 0; a < 6; a++)
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++)
+            for (int i = 0; i < 3; i++)
                 for (int j = 0; j < 3; j++)
-                    t[a][j] = G[a][0] * w[j] + G[a][1] * w[3 + j] + G[a][2] * w[6 + j];
-            for (int a = 0; a < 6; a++)
-                for (int b = 0; b < 6; b++) {
-                    double v = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];
-                    u[(size_t)(a * 6 + b) * plane + (size_t)co * g->cin + ci] = (float)v;
-                }
-        }
+                    C[a * 6 + b][i * 3 + j] = (float)(G[a][i] * G[b][j]);
+}
+
+/* One GEMM: u (36, rows co0..co1 of (cout, cin)) = C (36, 9) x w^T, w seen
+ * as (cout*cin, 9). */
+void winograd_weights_rows(float *u, const float *weight, const ConvGeom *g, int co0, int co1)
+{
+    float C[36][9];
+    wg_coeffs(C);
+    const size_t plane = (size_t)g->cout * g->cin, p0 = (size_t)co0 * g->cin;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 36, (co1 - co0) * g->cin, 9,
+                1.0f, &C[0][0], 9, weight + p0 * 9, 9, 0.0f, u + p0, (int)plane);
 }
 
 /* o_k = (B^T i)_k for six arrays of n (a multiple of VL) values. */
