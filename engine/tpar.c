@@ -98,7 +98,10 @@ size_t tpar_conv_work_floats(const ConvGeom *g, int fast)
     /* One output row of the whole im2col matrix fits, so any range of
      * units or channels can run one row at a time. */
     size_t n = max_size(WORK_TARGET_FLOATS, (size_t)g->cin * g->k * g->k * g->ow);
-    n = max_size(n, algo_work(g, tpar_conv_algo(g, 0, fast)));
+    TparAlgo a = tpar_conv_algo(g, 0, fast);
+    n = max_size(n, algo_work(g, a));
+    if (a == TPAR_WINOGRAD)
+        n = max_size(n, winograd_wgrad_work_floats(g));
     ConvGeom f = data_geom(g);
     TparAlgo d = tpar_conv_algo(g, 1, fast);
     if (d != TPAR_GEMM)
@@ -117,7 +120,7 @@ size_t tpar_conv_scratch_floats(const ConvGeom *g, int fast)
     size_t n = 0;
     size_t wfl = (size_t)g->cin * g->cout * g->k * g->k;
     if (tpar_conv_algo(g, 0, fast) == TPAR_WINOGRAD)
-        n = winograd_weight_floats(g);
+        n = max_size(winograd_weight_floats(g), winograd_wgrad_shared_floats(g));
     TparAlgo d = tpar_conv_algo(g, 1, fast);
     if (d != TPAR_GEMM) {
         ConvGeom f = data_geom(g);
@@ -255,7 +258,9 @@ void tpar_conv_backward(ThreadPool *tp, float *din, float *dweight, float *dbias
     BJob j = { din, dweight, dbias, work, dout, in, weight, NULL, g, stride };
     if (dbias)
         run_ranges(tp, bias_range, &j, g->cout);
-    if (dweight)
+    if (dweight && tpar_conv_algo(g, 0, fast) == TPAR_WINOGRAD)
+        winograd_conv3x3_weight_grad(dweight, dout, in, g, scratch, work, stride, tp);
+    else if (dweight)
         run_ranges(tp, weight_range, &j, g->cin * g->k);
     if (!din)
         return;

@@ -14,8 +14,9 @@
  *    (conv_direct.h), forward, and input gradient the same way;
  *  - otherwise im2col + GEMM: the forward by bands of output rows, the input
  *    gradient by groups of input channels.
- * The weight gradient is im2col + GEMM split by units of (input channel,
- * kernel row), so tasks write disjoint columns of it.
+ * The weight gradient is Winograd where the forward is (the adjoint of its
+ * transforms, winograd.h), otherwise im2col + GEMM split by units of (input
+ * channel, kernel row), so tasks write disjoint columns of it.
  *
  * Workspace: `work` holds one slice per pool thread, `stride` floats apart,
  * each at least tpar_*_work_floats() of every layer it serves; `scratch` is

@@ -38,4 +38,16 @@ void winograd_conv3x3_forward(float *out, const float *in, const float *u,
                               const float *bias, const ConvGeom *g,
                               float *work, size_t work_stride, ThreadPool *tp);
 
+/* dweight (cout, cin, 3, 3) += the weight gradient of this convolution for
+ * the output gradient dout (cout, oh, ow) and input in (cin, h, w), by the
+ * adjoint of the forward's transforms (winograd.c). shared: one block of
+ * winograd_wgrad_shared_floats(g); work: threadpool_size(tp) slices of
+ * winograd_wgrad_work_floats(g), work_stride floats apart. Same error scale
+ * as the forward, relative to sum |dout| |x| (tests/engine/test_tpar.c). */
+size_t winograd_wgrad_shared_floats(const ConvGeom *g);
+size_t winograd_wgrad_work_floats(const ConvGeom *g);
+void winograd_conv3x3_weight_grad(float *dweight, const float *dout, const float *in,
+                                  const ConvGeom *g, float *shared, float *work,
+                                  size_t work_stride, ThreadPool *tp);
+
 #endif
