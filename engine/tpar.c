@@ -87,7 +87,7 @@ static size_t max_size(size_t a, size_t b)
 static size_t algo_work(const ConvGeom *g, TparAlgo a)
 {
     switch (a) {
-    case TPAR_WINOGRAD: return winograd_work_floats(g);
+    case TPAR_WINOGRAD: return winograd_wgrad_work_floats(g);
     case TPAR_DIRECT: return conv_direct_work_floats(g);
     default: return par_conv_work_floats(g);
     }
@@ -100,8 +100,6 @@ size_t tpar_conv_work_floats(const ConvGeom *g, int fast)
     size_t n = max_size(WORK_TARGET_FLOATS, (size_t)g->cin * g->k * g->k * g->ow);
     TparAlgo a = tpar_conv_algo(g, 0, fast);
     n = max_size(n, algo_work(g, a));
-    if (a == TPAR_WINOGRAD)
-        n = max_size(n, winograd_wgrad_work_floats(g));
     ConvGeom f = data_geom(g);
     TparAlgo d = tpar_conv_algo(g, 1, fast);
     if (d != TPAR_GEMM)
@@ -120,13 +118,14 @@ size_t tpar_conv_scratch_floats(const ConvGeom *g, int fast)
     size_t n = 0;
     size_t wfl = (size_t)g->cin * g->cout * g->k * g->k;
     if (tpar_conv_algo(g, 0, fast) == TPAR_WINOGRAD)
-        n = max_size(winograd_weight_floats(g), winograd_wgrad_shared_floats(g));
+        n = max_size(winograd_weight_floats(g) + winograd_wide_shared_floats(g),
+                     winograd_wgrad_shared_floats(g));
     TparAlgo d = tpar_conv_algo(g, 1, fast);
     if (d != TPAR_GEMM) {
         ConvGeom f = data_geom(g);
         size_t m = wfl + (size_t)f.cout * f.oh * f.ow;
         if (d == TPAR_WINOGRAD)
-            m += winograd_weight_floats(&f);
+            m += winograd_weight_floats(&f) + winograd_wide_shared_floats(&f);
         n = max_size(n, m);
     }
     return n;
@@ -172,7 +171,8 @@ void tpar_conv_forward(ThreadPool *tp, float *out, const float *in, const float 
     case TPAR_WINOGRAD: {
         WJob j = { scratch, NULL, weight, g };
         run_ranges(tp, weights_range, &j, g->cout);
-        winograd_conv3x3_forward(out, in, scratch, bias, g, work, stride, tp);
+        winograd_conv3x3_forward_wide(out, in, scratch, bias, g,
+                                      scratch + winograd_weight_floats(g), work, stride, tp);
         break;
     }
     case TPAR_DIRECT:
@@ -275,7 +275,8 @@ void tpar_conv_backward(ThreadPool *tp, float *din, float *dweight, float *dbias
     WJob wj = { a == TPAR_WINOGRAD ? u : NULL, wf, weight, &f };
     run_ranges(tp, weights_range, &wj, f.cout);
     if (a == TPAR_WINOGRAD)
-        winograd_conv3x3_forward(dxp, dout, u, NULL, &f, work, stride, tp);
+        winograd_conv3x3_forward_wide(dxp, dout, u, NULL, &f, u + winograd_weight_floats(&f),
+                                      work, stride, tp);
     else
         conv_direct_forward(dxp, dout, wf, NULL, &f, work, stride, tp);
     j.dxp = dxp;

@@ -450,3 +450,75 @@ void winograd_conv3x3_weight_grad(float *dweight, const float *dout, const float
         j.ntasks = g->cout;
     threadpool_run(tp, wgrad_fold_task, &j, j.ntasks);
 }
+
+/* ---- forward in wide bands ---------------------------------------------------
+ * Per band (wgrad_dims): the input transform by channel, the 36 GEMMs one
+ * per task, the output transform by channel. Each GEMM packs its U[e]
+ * once per band instead of once per small task. */
+
+size_t winograd_wide_shared_floats(const ConvGeom *g)
+{
+    WgDims d = wgrad_dims(g);
+    return (size_t)36 * (g->cin + g->cout) * d.ncols;
+}
+
+typedef struct WgWideJob {
+    float *out, *V, *M;
+    const float *in, *u, *bias;
+    const ConvGeom *g;
+    WgDims d;
+    int ty0, nrows;
+    float *work;
+    size_t work_stride;
+} WgWideJob;
+
+static void wide_input_task(void *ctx, int c, int thread)
+{
+    const WgWideJob *j = ctx;
+    const WgDims *d = &j->d;
+    float *line = j->work + (size_t)thread * j->work_stride;
+    float *S = line + round16((size_t)4 * d->ntxp + VL);
+    float *H = S + (size_t)16 * d->ntxp;
+    for (int r = 0; r < j->nrows; r++)
+        input_rows(j->V, j->in, j->g, d, c, j->ty0 + r, (size_t)r * d->ntx, line, S, H);
+}
+
+static void wide_gemm_task(void *ctx, int e, int thread)
+{
+    const WgWideJob *j = ctx;
+    const ConvGeom *g = j->g;
+    (void)thread;
+    const int ncol = j->nrows * j->d.ntx + (j->d.ntxp - j->d.ntx);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, ncol, g->cin,
+                1.0f, j->u + (size_t)e * g->cout * g->cin, g->cin,
+                j->V + (size_t)e * g->cin * j->d.ncols, (int)j->d.ncols, 0.0f,
+                j->M + (size_t)e * g->cout * j->d.ncols, (int)j->d.ncols);
+}
+
+static void wide_output_task(void *ctx, int co, int thread)
+{
+    const WgWideJob *j = ctx;
+    const WgDims *d = &j->d;
+    float *line = j->work + (size_t)thread * j->work_stride;
+    float *O = line + round16((size_t)4 * d->ntxp + VL);
+    float *P = O + (size_t)16 * d->ntxp;
+    for (int r = 0; r < j->nrows; r++)
+        output_rows(j->out, j->M, j->g, d, co, j->ty0 + r, (size_t)r * d->ntx,
+                    j->bias ? j->bias[co] : 0.0f, P, O);
+}
+
+void winograd_conv3x3_forward_wide(float *out, const float *in, const float *u,
+                                   const float *bias, const ConvGeom *g, float *shared,
+                                   float *work, size_t work_stride, ThreadPool *tp)
+{
+    WgWideJob j = { .out = out, .in = in, .u = u, .bias = bias, .g = g, .d = wgrad_dims(g),
+                    .work = work, .work_stride = work_stride };
+    j.V = shared;
+    j.M = j.V + (size_t)36 * g->cin * j.d.ncols;
+    for (j.ty0 = 0; j.ty0 < j.d.nty; j.ty0 += j.d.rows) {
+        j.nrows = j.d.nty - j.ty0 < j.d.rows ? j.d.nty - j.ty0 : j.d.rows;
+        threadpool_run(tp, wide_input_task, &j, g->cin);
+        threadpool_run(tp, wide_gemm_task, &j, 36);
+        threadpool_run(tp, wide_output_task, &j, g->cout);
+    }
+}

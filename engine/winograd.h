@@ -38,6 +38,15 @@ void winograd_conv3x3_forward(float *out, const float *in, const float *u,
                               const float *bias, const ConvGeom *g,
                               float *work, size_t work_stride, ThreadPool *tp);
 
+/* winograd_conv3x3_forward's result computed in bands of many tiles, the
+ * 36 GEMMs of a band one per task: each packs its U[e] once per band rather
+ * than once per small task (training, where u changes at every call).
+ * shared: winograd_wide_shared_floats(g); work: as the weight gradient's. */
+size_t winograd_wide_shared_floats(const ConvGeom *g);
+void winograd_conv3x3_forward_wide(float *out, const float *in, const float *u,
+                                   const float *bias, const ConvGeom *g, float *shared,
+                                   float *work, size_t work_stride, ThreadPool *tp);
+
 /* dweight (cout, cin, 3, 3) += the weight gradient of this convolution for
  * the output gradient dout (cout, oh, ow) and input in (cin, h, w), by the
  * adjoint of the forward's transforms (winograd.c). shared: one block of
