@@ -99,6 +99,12 @@ static void im2col_units(float *col, const float *in, const ConvGeom *g,
     }
 }
 
+void conv2d_im2col_units(float *col, const float *in, const ConvGeom *g, int oy0, int rows,
+                         int u0, int u1)
+{
+    im2col_units(col, in, g, oy0, rows, u0, u1);
+}
+
 /* All of im2col: col (cin*k*k, rows*ow). */
 static void im2col_rows(float *col, const float *in, const ConvGeom *g,
                         int oy0, int rows)

@@ -99,6 +99,11 @@ void conv2d_backward_ref(float *din, float *dweight, float *dbias, const float *
  * floats_per_row fit in work_floats. conv_bias_backward adds the sum of
  * each of the c planes of dout (c, hw) into dbias (c) (NULL: nothing). */
 int conv_backward_tile_rows(size_t floats_per_row, int total_rows, size_t work_floats);
+/* Rows of im2col's matrix (cin*k*k, rows*ow) for output rows [oy0,
+ * oy0+rows) that belong to units [u0, u1) (as above), written to col from
+ * its row 0: (u1-u0)*k rows of rows*ow floats. */
+void conv2d_im2col_units(float *col, const float *in, const ConvGeom *g, int oy0, int rows,
+                         int u0, int u1);
 void conv2d_backward_weight_units(float *dweight, const float *dout, const float *in,
                                   const ConvGeom *g, float *work, int u0, int u1,
                                   int tile_rows);

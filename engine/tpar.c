@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include <cblas.h>
 #include "engine/conv_direct.h"
 #include "engine/net_impl.h"
 #include "engine/norm_simd.h"
@@ -15,6 +16,7 @@
 
 #define TASKS_PER_THREAD 3
 #define WORK_TARGET_FLOATS ((size_t)1 << 19)
+#define COL_TARGET_FLOATS ((size_t)4 << 20)
 #define ELEM_CHUNK ((size_t)1 << 15)
 #define WINOGRAD_MIN_CHANNELS 16
 
@@ -37,15 +39,20 @@ static void range_task(void *p, int t, int thread)
         j->fn(j->ctx, lo, hi, thread);
 }
 
-static void run_ranges(ThreadPool *tp, RangeFn fn, const void *ctx, int n)
+static void run_ranges_per(ThreadPool *tp, RangeFn fn, const void *ctx, int n, int per)
 {
-    int nt = threadpool_size(tp) * TASKS_PER_THREAD;
+    int nt = threadpool_size(tp) * per;
     if (nt > n)
         nt = n;
     if (nt < 1)
         return;
     RangeJob j = { fn, ctx, n, nt };
     threadpool_run(tp, range_task, &j, nt);
+}
+
+static void run_ranges(ThreadPool *tp, RangeFn fn, const void *ctx, int n)
+{
+    run_ranges_per(tp, fn, ctx, n, TASKS_PER_THREAD);
 }
 
 /* ---- algorithm choice and sizes --------------------------------------------- */
@@ -89,7 +96,7 @@ static size_t algo_work(const ConvGeom *g, TparAlgo a)
     switch (a) {
     case TPAR_WINOGRAD: return winograd_wgrad_work_floats(g);
     case TPAR_DIRECT: return conv_direct_work_floats(g);
-    default: return par_conv_work_floats(g);
+    default: return 0;    /* the base size below covers im2col by rows */
     }
 }
 
@@ -113,9 +120,26 @@ size_t tpar_convt_work_floats(const ConvGeom *g)
     return max_size(n, par_convt_work_floats(g));
 }
 
+/* Forward by output channels (over one shared im2col) when there are more
+ * of them than output pixels: splitting by rows would have every task pack
+ * the whole weight matrix for a few columns. */
+static int fwd_by_channels(const ConvGeom *g)
+{
+    return !(g->k == 1 && g->stride == 1) && (size_t)g->cout > (size_t)g->oh * g->ow;
+}
+
+/* Output rows per band of the shared im2col. */
+static int col_band_rows(const ConvGeom *g)
+{
+    return conv_backward_tile_rows((size_t)g->cin * g->k * g->k * g->ow, g->oh,
+                                   COL_TARGET_FLOATS);
+}
+
 size_t tpar_conv_scratch_floats(const ConvGeom *g, int fast)
 {
     size_t n = 0;
+    if (fwd_by_channels(g))
+        n = (size_t)g->cin * g->k * g->k * g->ow * (size_t)col_band_rows(g);
     size_t wfl = (size_t)g->cin * g->cout * g->k * g->k;
     if (tpar_conv_algo(g, 0, fast) == TPAR_WINOGRAD)
         n = max_size(winograd_weight_floats(g) + winograd_wide_shared_floats(g),
@@ -163,6 +187,49 @@ static void weights_range(const void *p, int lo, int hi, int thread)
         winograd_weights_rows(j->u, w, g, lo, hi);
 }
 
+typedef struct FJob {
+    float *out, *col;
+    const float *in, *w, *b;
+    const ConvGeom *g;
+    float *work;
+    size_t stride;
+    int oy0, rows;        /* the band of the shared im2col */
+} FJob;
+
+static void fwd_rows_range(const void *p, int lo, int hi, int thread)
+{
+    const FJob *j = p;
+    const ConvGeom *g = j->g;
+    int rows = conv_backward_tile_rows((size_t)g->cin * g->k * g->k * g->ow, hi - lo, j->stride);
+    conv2d_forward_rows(j->out, j->in, j->w, j->b, g, j->work + (size_t)thread * j->stride, lo,
+                        hi - lo, rows);
+}
+
+static void fwd_col_range(const void *p, int lo, int hi, int thread)
+{
+    const FJob *j = p;
+    (void)thread;
+    size_t ncol = (size_t)j->rows * j->g->ow;
+    conv2d_im2col_units(j->col + (size_t)lo * j->g->k * ncol, j->in, j->g, j->oy0, j->rows,
+                        lo, hi);
+}
+
+static void fwd_gemm_range(const void *p, int lo, int hi, int thread)
+{
+    const FJob *j = p;
+    const ConvGeom *g = j->g;
+    (void)thread;
+    const int K = g->cin * g->k * g->k, ncol = j->rows * g->ow;
+    const size_t ohw = (size_t)g->oh * g->ow;
+    float *dst = j->out + (size_t)lo * ohw + (size_t)j->oy0 * g->ow;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, ncol, K, 1.0f,
+                j->w + (size_t)lo * K, K, j->col, ncol, 0.0f, dst, (int)ohw);
+    if (j->b)
+        for (int c = lo; c < hi; c++)
+            for (int i = 0; i < ncol; i++)
+                dst[(size_t)(c - lo) * ohw + i] += j->b[c];
+}
+
 void tpar_conv_forward(ThreadPool *tp, float *out, const float *in, const float *weight,
                        const float *bias, const ConvGeom *g, int fast,
                        float *work, size_t stride, float *scratch)
@@ -178,9 +245,21 @@ void tpar_conv_forward(ThreadPool *tp, float *out, const float *in, const float 
     case TPAR_DIRECT:
         conv_direct_forward(out, in, weight, bias, g, work, stride, tp);
         break;
-    default:
-        par_conv2d(tp, out, in, weight, bias, g, work, stride);
+    default: {
+        FJob j = { out, scratch, in, weight, bias, g, work, stride, 0, 0 };
+        if (!fwd_by_channels(g)) {
+            /* two bands per thread: the fewer, the fewer packings of W */
+            run_ranges_per(tp, fwd_rows_range, &j, g->oh, 2);
+            break;
+        }
+        int band = col_band_rows(g);
+        for (j.oy0 = 0; j.oy0 < g->oh; j.oy0 += band) {
+            j.rows = g->oh - j.oy0 < band ? g->oh - j.oy0 : band;
+            run_ranges(tp, fwd_col_range, &j, g->cin * g->k);
+            run_ranges(tp, fwd_gemm_range, &j, g->cout);
+        }
         break;
+    }
     }
 }
 

@@ -173,6 +173,8 @@ static void test_conv_paths(void **state)
         { 16, 32, 3, 2, 1, 1, 0, 17, 16, TPAR_GEMM, TPAR_GEMM, 0 },
         { 5, 7, 4, 2, 1, 1, 0, 16, 18, TPAR_GEMM, TPAR_GEMM, 0 },
         { 24, 20, 4, 1, 1, 1, 0, 9, 8, TPAR_GEMM, TPAR_GEMM, 0 },
+        /* more output channels than pixels: the forward splits by channels */
+        { 16, 96, 4, 1, 1, 1, 0, 6, 7, TPAR_GEMM, TPAR_GEMM, 0 },
         /* 1x1 */
         { 6, 5, 1, 1, 0, 0, 0, 7, 9, TPAR_GEMM, TPAR_GEMM, 0 },
         /* big enough for the Winograd weight gradient to take several bands */
