@@ -163,14 +163,8 @@ void instance_norm_train_forward_simd(float *out, float *mean, float *rstd, cons
     }
 }
 
-/* The masked output gradient d (zero where a fused ReLU cut) and the
- * normalised input xh = (x - m) r, VW lanes at p. */
-static inline vf masked(const float *dy, const float *y, size_t p, int relu)
-{
-    vf d = *(const vfu *)(dy + p);
-    return relu ? (vf)((vi)d & (*(const vfu *)(y + p) > 0.0f)) : d;
-}
-
+/* d: the output gradient, zeroed where a fused ReLU cut (y <= 0); xh the
+ * normalised input (x - m) r. */
 NS_CLONES
 static void bwd_sums(const float *x, const float *y, const float *dy, size_t n, float m,
                      float r, int relu, double *sd, double *sdx)
@@ -181,7 +175,9 @@ static void bwd_sums(const float *x, const float *y, const float *dy, size_t n, 
         vf s[2] = { { 0 } }, q[2] = { { 0 } };
         for (; i + 2 * VW <= end; i += 2 * VW)
             for (int j = 0; j < 2; j++) {
-                vf d = masked(dy, y, i + j * VW, relu);
+                vf d = *(const vfu *)(dy + i + j * VW);
+                if (relu)
+                    d = (vf)((vi)d & (*(const vfu *)(y + i + j * VW) > 0.0f));
                 vf xh = (*(const vfu *)(x + i + j * VW) - m) * r;
                 s[j] += d;
                 q[j] += d * xh;
@@ -203,7 +199,9 @@ static void bwd_apply(float *dx, const float *x, const float *y, const float *dy
 {
     size_t i = 0;
     for (; i + VW <= n; i += VW) {
-        vf d = masked(dy, y, i, relu);
+        vf d = *(const vfu *)(dy + i);
+        if (relu)
+            d = (vf)((vi)d & (*(const vfu *)(y + i) > 0.0f));
         vf xh = (*(const vfu *)(x + i) - m) * r;
         *(vfu *)(dx + i) += a * (d - mdy - xh * mdyx);
     }
