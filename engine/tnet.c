@@ -520,15 +520,15 @@ const float *tnet_forward(TNet *t, const float *in)
 
 float *tnet_begin_backward(TNet *t)
 {
-    memset(t->dact, 0, t->act_floats * sizeof(float));
+    tpar_zero(t->tp, t->dact, t->act_floats);
     return dval(t, t->out_val);
 }
 
 void tnet_zero_grad(TNet *t)
 {
-    memset(t->grads, 0, t->net->nparams * sizeof(float));
+    tpar_zero(t->tp, t->grads, t->net->nparams);
     if (t->spectral)
-        memset(t->gsn, 0, t->net->nparams * sizeof(float));
+        tpar_zero(t->tp, t->gsn, t->net->nparams);
 }
 
 void tnet_backward(TNet *t, float *din, int param_grads)

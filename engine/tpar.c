@@ -543,3 +543,19 @@ void tpar_adam(ThreadPool *tp, float *p, const float *g, float *m, float *v, siz
                .beta2 = beta2, .eps = eps, .n = n };
     run_ranges(tp, adam_range, &j, chunks(n));
 }
+
+static void zero_range(const void *p, int lo, int hi, int thread)
+{
+    const EJob *j = p;
+    (void)thread;
+    size_t i0 = (size_t)lo * ELEM_CHUNK, i1 = (size_t)hi * ELEM_CHUNK;
+    if (i1 > j->n)
+        i1 = j->n;
+    memset(j->out + i0, 0, (i1 - i0) * sizeof(float));
+}
+
+void tpar_zero(ThreadPool *tp, float *x, size_t n)
+{
+    EJob j = { .out = x, .n = n };
+    run_ranges(tp, zero_range, &j, chunks(n));
+}

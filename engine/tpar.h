@@ -83,4 +83,7 @@ void tpar_elem_backward(ThreadPool *tp, TparElem kind, float *dx, float *dy,
 void tpar_adam(ThreadPool *tp, float *p, const float *g, float *m, float *v, size_t n,
                float a, float rb2, float beta1, float beta2, float eps);
 
+/* x[0..n) = 0. */
+void tpar_zero(ThreadPool *tp, float *x, size_t n);
+
 #endif
