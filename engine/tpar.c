@@ -138,12 +138,14 @@ static int col_band_rows(const ConvGeom *g)
 size_t tpar_conv_scratch_floats(const ConvGeom *g, int fast)
 {
     size_t n = 0;
+    /* The GEMM forward's shared im2col, whatever fast says: it is what
+     * fast == 0 runs. */
     if (fwd_by_channels(g))
         n = (size_t)g->cin * g->k * g->k * g->ow * (size_t)col_band_rows(g);
     size_t wfl = (size_t)g->cin * g->cout * g->k * g->k;
     if (tpar_conv_algo(g, 0, fast) == TPAR_WINOGRAD)
-        n = max_size(winograd_weight_floats(g) + winograd_wide_shared_floats(g),
-                     winograd_wgrad_shared_floats(g));
+        n = max_size(n, max_size(winograd_weight_floats(g) + winograd_wide_shared_floats(g),
+                                 winograd_wgrad_shared_floats(g)));
     TparAlgo d = tpar_conv_algo(g, 1, fast);
     if (d != TPAR_GEMM) {
         ConvGeom f = data_geom(g);

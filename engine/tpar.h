@@ -42,7 +42,8 @@ TparAlgo tpar_conv_algo(const ConvGeom *g, int data, int fast);
 size_t tpar_conv_work_floats(const ConvGeom *g, int fast);
 size_t tpar_convt_work_floats(const ConvGeom *g);
 /* Shared scratch floats of a convolution (transformed and flipped weights,
- * the padded input gradient). */
+ * the padded input gradient, a shared im2col); the fast value's need
+ * covers fast == 0's. */
 size_t tpar_conv_scratch_floats(const ConvGeom *g, int fast);
 
 /* out (cout, oh, ow) = conv(in) + bias, as conv2d_forward. */

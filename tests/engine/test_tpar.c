@@ -163,6 +163,8 @@ static void test_conv_paths(void **state)
         /* padding 2 and none */
         { 16, 16, 3, 1, 2, 2, 0, 6, 7, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
         { 16, 16, 3, 1, 0, 0, 0, 11, 9, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
+        /* more output channels than pixels (fast == 0 splits by channels) */
+        { 16, 32, 3, 1, 1, 1, 0, 4, 5, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
         /* c7s1 layers: direct both ways */
         { 3, 16, 7, 1, 3, 3, 1, 20, 21, TPAR_DIRECT, TPAR_DIRECT, 0 },
         { 16, 3, 7, 1, 3, 3, 1, 19, 18, TPAR_DIRECT, TPAR_DIRECT, 0 },
