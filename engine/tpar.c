@@ -2,8 +2,10 @@
  *
  * Every parallel loop is a range of n items (output rows, channels, kernel
  * units, chunks of floats) cut into up to TASKS_PER_THREAD tasks per pool
- * thread, so a thread that another process holds up does not hold the
- * layer up; tasks write disjoint memory and there are no barriers inside.
+ * thread (two for the GEMM forward by rows, whose tasks each pack the whole
+ * weight matrix), so a thread that another process holds up does not hold
+ * the layer up; tasks write disjoint memory and there are no barriers
+ * inside a loop.
  */
 #include <math.h>
 #include <string.h>

@@ -12,8 +12,10 @@
  *    or zeros) folds into din;
  *  - stride 1, k >= 5, at most 4 channels on one side: the direct kernel
  *    (conv_direct.h), forward, and input gradient the same way;
- *  - otherwise im2col + GEMM: the forward by bands of output rows, the input
- *    gradient by groups of input channels.
+ *  - otherwise im2col + GEMM: the forward by bands of output rows, or by
+ *    groups of output channels over one shared im2col when there are more
+ *    of them than output pixels; the input gradient by groups of input
+ *    channels.
  * The weight gradient is Winograd where the forward is (the adjoint of its
  * transforms, winograd.h), otherwise im2col + GEMM split by units of (input
  * channel, kernel row), so tasks write disjoint columns of it.
