@@ -69,33 +69,47 @@ static void im2col_row(float *d, const float *src, int ow, int w, int s,
         d[ox] = reflect ? src[reflect_index(ox * s + ix0, w)] : 0.0f;
 }
 
-/* col (cin*k*k, rows*ow) for output rows [oy0, oy0+rows). */
-static void im2col_rows(float *col, const float *in, const ConvGeom *g,
-                        int oy0, int rows)
+/* col ((u1-u0)*k, rows*ow) for output rows [oy0, oy0+rows): the rows of
+ * im2col's (cin*k*k, .) matrix that belong to units [u0, u1), unit
+ * u = c*k + ky covering rows u*k .. u*k + k-1. */
+static void im2col_units(float *col, const float *in, const ConvGeom *g,
+                         int oy0, int rows, int u0, int u1)
 {
     const int k = g->k, s = g->stride, ow = g->ow;
     const size_t ncol = (size_t)rows * ow;
-    for (int c = 0; c < g->cin; c++) {
+    for (int u = u0; u < u1; u++) {
+        const int c = u / k, ky = u % k;
         const float *src = in + (size_t)c * g->h * g->w;
-        for (int ky = 0; ky < k; ky++) {
-            for (int kx = 0; kx < k; kx++) {
-                float *dst = col + ((size_t)(c * k + ky) * k + kx) * ncol;
-                for (int r = 0; r < rows; r++) {
-                    float *d = dst + (size_t)r * ow;
-                    int iy = (oy0 + r) * s - g->pad_t + ky;
-                    if (iy < 0 || iy >= g->h) {
-                        if (!g->reflect) {
-                            memset(d, 0, (size_t)ow * sizeof(float));
-                            continue;
-                        }
-                        iy = reflect_index(iy, g->h);
+        for (int kx = 0; kx < k; kx++) {
+            float *dst = col + ((size_t)(u - u0) * k + kx) * ncol;
+            for (int r = 0; r < rows; r++) {
+                float *d = dst + (size_t)r * ow;
+                int iy = (oy0 + r) * s - g->pad_t + ky;
+                if (iy < 0 || iy >= g->h) {
+                    if (!g->reflect) {
+                        memset(d, 0, (size_t)ow * sizeof(float));
+                        continue;
                     }
-                    im2col_row(d, src + (size_t)iy * g->w, ow, g->w, s,
-                               kx - g->pad_l, g->reflect);
+                    iy = reflect_index(iy, g->h);
                 }
+                im2col_row(d, src + (size_t)iy * g->w, ow, g->w, s,
+                           kx - g->pad_l, g->reflect);
             }
         }
     }
+}
+
+void conv2d_im2col_units(float *col, const float *in, const ConvGeom *g, int oy0, int rows,
+                         int u0, int u1)
+{
+    im2col_units(col, in, g, oy0, rows, u0, u1);
+}
+
+/* All of im2col: col (cin*k*k, rows*ow). */
+static void im2col_rows(float *col, const float *in, const ConvGeom *g,
+                        int oy0, int rows)
+{
+    im2col_units(col, in, g, oy0, rows, 0, g->cin * g->k);
 }
 
 static void add_bias(float *out, const float *bias, int c, size_t hw)
@@ -289,17 +303,18 @@ static void col2im_row_add(float *src, const float *d, int ow, int w, int s,
         *p += d[ox];
 }
 
-/* Adds col (cin*k*k, rows*ow) for output rows [oy0, oy0+rows) into din. */
+/* Adds col ((c1-c0)*k*k, rows*ow), the im2col rows of input channels
+ * [c0, c1) for output rows [oy0, oy0+rows), into din. */
 static void col2im_add_rows(float *din, const float *col, const ConvGeom *g,
-                            int oy0, int rows)
+                            int oy0, int rows, int c0, int c1)
 {
     const int k = g->k, s = g->stride, ow = g->ow;
     const size_t ncol = (size_t)rows * ow;
-    for (int c = 0; c < g->cin; c++) {
+    for (int c = c0; c < c1; c++) {
         float *dst = din + (size_t)c * g->h * g->w;
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                const float *src = col + ((size_t)(c * k + ky) * k + kx) * ncol;
+                const float *src = col + ((size_t)((c - c0) * k + ky) * k + kx) * ncol;
                 for (int r = 0; r < rows; r++) {
                     int iy = (oy0 + r) * s - g->pad_t + ky;
                     if (iy < 0 || iy >= g->h) {
@@ -314,7 +329,7 @@ static void col2im_add_rows(float *din, const float *col, const ConvGeom *g,
     }
 }
 
-static void bias_backward(float *dbias, const float *dout, int c, size_t hw)
+void conv_bias_backward(float *dbias, const float *dout, int c, size_t hw)
 {
     if (!dbias)
         return;
@@ -327,12 +342,54 @@ static void bias_backward(float *dbias, const float *dout, int c, size_t hw)
     }
 }
 
+int conv_backward_tile_rows(size_t floats_per_row, int total_rows, size_t work_floats)
+{
+    size_t rows = work_floats / (floats_per_row ? floats_per_row : 1);
+    if (rows < 1)
+        rows = 1;
+    if (rows > (size_t)total_rows)
+        rows = (size_t)total_rows;
+    return (int)rows;
+}
+
+void conv2d_backward_weight_units(float *dweight, const float *dout, const float *in,
+                                  const ConvGeom *g, float *work, int u0, int u1,
+                                  int tile_rows)
+{
+    const int K = g->cin * g->k * g->k, nk = (u1 - u0) * g->k;
+    const size_t ohw = (size_t)g->oh * g->ow;
+    for (int oy0 = 0; oy0 < g->oh; oy0 += tile_rows) {
+        int n = g->oh - oy0 < tile_rows ? g->oh - oy0 : tile_rows;
+        int ncol = n * g->ow;
+        im2col_units(work, in, g, oy0, n, u0, u1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, nk, ncol,
+                    1.0f, dout + (size_t)oy0 * g->ow, (int)ohw, work, ncol, 1.0f,
+                    dweight + (size_t)u0 * g->k, K);
+    }
+}
+
+void conv2d_backward_data_channels(float *din, const float *dout, const float *weight,
+                                   const ConvGeom *g, float *work, int c0, int c1,
+                                   int tile_rows)
+{
+    const int kk = g->k * g->k, K = g->cin * kk, m = (c1 - c0) * kk;
+    const size_t ohw = (size_t)g->oh * g->ow;
+    for (int oy0 = 0; oy0 < g->oh; oy0 += tile_rows) {
+        int n = g->oh - oy0 < tile_rows ? g->oh - oy0 : tile_rows;
+        int ncol = n * g->ow;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, ncol, g->cout,
+                    1.0f, weight + (size_t)c0 * kk, K, dout + (size_t)oy0 * g->ow, (int)ohw,
+                    0.0f, work, ncol);
+        col2im_add_rows(din, work, g, oy0, n, c0, c1);
+    }
+}
+
 void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
                      const float *in, const float *weight, const ConvGeom *g, float *work)
 {
     const int K = g->cin * g->k * g->k;
     const size_t ohw = (size_t)g->oh * g->ow;
-    bias_backward(dbias, dout, g->cout, ohw);
+    conv_bias_backward(dbias, dout, g->cout, ohw);
     if (is_pointwise(g)) {
         if (dweight)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, g->cin, (int)ohw,
@@ -343,21 +400,10 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
         return;
     }
     int rows = conv_tile_rows((size_t)K * g->ow, g->oh);
-    for (int oy0 = 0; oy0 < g->oh; oy0 += rows) {
-        int n = g->oh - oy0 < rows ? g->oh - oy0 : rows;
-        int ncol = n * g->ow;
-        const float *dtile = dout + (size_t)oy0 * g->ow;
-        if (dweight) {
-            im2col_rows(work, in, g, oy0, n);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, K, ncol,
-                        1.0f, dtile, (int)ohw, work, ncol, 1.0f, dweight, K);
-        }
-        if (!din)
-            continue;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, ncol, g->cout,
-                    1.0f, weight, K, dtile, (int)ohw, 0.0f, work, ncol);
-        col2im_add_rows(din, work, g, oy0, n);
-    }
+    if (dweight)
+        conv2d_backward_weight_units(dweight, dout, in, g, work, 0, g->cin * g->k, rows);
+    if (din)
+        conv2d_backward_data_channels(din, dout, weight, g, work, 0, g->cin, rows);
 }
 
 void conv2d_backward_ref(float *din, float *dweight, float *dbias, const float *dout,
@@ -389,29 +435,60 @@ void conv2d_backward_ref(float *din, float *dweight, float *dbias, const float *
             }
 }
 
+/* dout seen as the input of a convolution whose output is in's grid. */
+static ConvGeom convt_adjoint(const ConvGeom *g)
+{
+    ConvGeom a = { .cin = g->cout, .cout = g->cin, .k = g->k, .stride = g->stride,
+                   .pad_t = g->pad_t, .pad_l = g->pad_l, .reflect = 0,
+                   .h = g->oh, .w = g->ow, .oh = g->h, .ow = g->w };
+    return a;
+}
+
+void conv_transpose2d_backward_weight_units(float *dweight, const float *dout,
+                                            const float *in, const ConvGeom *g,
+                                            float *work, int u0, int u1, int tile_rows)
+{
+    const int M = g->cout * g->k * g->k, nk = (u1 - u0) * g->k;
+    const size_t hw = (size_t)g->h * g->w;
+    const ConvGeom a = convt_adjoint(g);
+    for (int iy0 = 0; iy0 < g->h; iy0 += tile_rows) {
+        int n = g->h - iy0 < tile_rows ? g->h - iy0 : tile_rows;
+        int ncol = n * g->w;
+        im2col_units(work, dout, &a, iy0, n, u0, u1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cin, nk, ncol,
+                    1.0f, in + (size_t)iy0 * g->w, (int)hw, work, ncol, 1.0f,
+                    dweight + (size_t)u0 * g->k, M);
+    }
+}
+
+void conv_transpose2d_backward_data_rows(float *din, const float *dout, const float *weight,
+                                         const ConvGeom *g, float *work, int iy0, int n,
+                                         int tile_rows)
+{
+    const int M = g->cout * g->k * g->k;
+    const size_t hw = (size_t)g->h * g->w;
+    const ConvGeom a = convt_adjoint(g);
+    for (int y = iy0; y < iy0 + n; y += tile_rows) {
+        int m = iy0 + n - y < tile_rows ? iy0 + n - y : tile_rows;
+        int ncol = m * g->w;
+        im2col_rows(work, dout, &a, y, m);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cin, ncol, M,
+                    1.0f, weight, M, work, ncol, 1.0f, din + (size_t)y * g->w, (int)hw);
+    }
+}
+
 void conv_transpose2d_backward(float *din, float *dweight, float *dbias, const float *dout,
                                const float *in, const float *weight, const ConvGeom *g,
                                float *work)
 {
     const int M = g->cout * g->k * g->k;
-    const size_t hw = (size_t)g->h * g->w;
-    /* dout seen as the input of a convolution whose output is in's grid. */
-    ConvGeom a = { .cin = g->cout, .cout = g->cin, .k = g->k, .stride = g->stride,
-                   .pad_t = g->pad_t, .pad_l = g->pad_l, .reflect = 0,
-                   .h = g->oh, .w = g->ow, .oh = g->h, .ow = g->w };
-    bias_backward(dbias, dout, g->cout, (size_t)g->oh * g->ow);
+    conv_bias_backward(dbias, dout, g->cout, (size_t)g->oh * g->ow);
     int rows = conv_tile_rows((size_t)M * g->w, g->h);
-    for (int iy0 = 0; iy0 < g->h; iy0 += rows) {
-        int n = g->h - iy0 < rows ? g->h - iy0 : rows;
-        int ncol = n * g->w;
-        im2col_rows(work, dout, &a, iy0, n);
-        if (dweight)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cin, M, ncol,
-                        1.0f, in + (size_t)iy0 * g->w, (int)hw, work, ncol, 1.0f, dweight, M);
-        if (din)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cin, ncol, M,
-                        1.0f, weight, M, work, ncol, 1.0f, din + (size_t)iy0 * g->w, (int)hw);
-    }
+    if (dweight)
+        conv_transpose2d_backward_weight_units(dweight, dout, in, g, work, 0,
+                                               g->cout * g->k, rows);
+    if (din)
+        conv_transpose2d_backward_data_rows(din, dout, weight, g, work, 0, g->h, rows);
 }
 
 void conv_transpose2d_backward_ref(float *din, float *dweight, float *dbias,

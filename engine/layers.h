@@ -87,10 +87,45 @@ void conv2d_backward(float *din, float *dweight, float *dbias, const float *dout
                      const float *in, const float *weight, const ConvGeom *g, float *work);
 void conv2d_backward_ref(float *din, float *dweight, float *dbias, const float *dout,
                          const float *in, const float *weight, const ConvGeom *g);
+/* Pieces of conv2d_backward that touch disjoint memory, so a caller can
+ * split one layer across threads. Each adds, over every output row in bands
+ * of tile_rows rows:
+ *  - weight_units: the columns of dweight (seen as (cout, cin*k*k)) of
+ *    units [u0, u1), unit u = c*k + ky being columns u*k .. u*k + k-1; work
+ *    needs (u1-u0)*k*ow*tile_rows floats;
+ *  - data_channels: the input gradient of channels [c0, c1); work needs
+ *    (c1-c0)*k*k*ow*tile_rows floats.
+ * conv_backward_tile_rows() is the most rows (1 .. total_rows) whose
+ * floats_per_row fit in work_floats. conv_bias_backward adds the sum of
+ * each of the c planes of dout (c, hw) into dbias (c) (NULL: nothing). */
+int conv_backward_tile_rows(size_t floats_per_row, int total_rows, size_t work_floats);
+/* Rows of im2col's matrix (cin*k*k, rows*ow) for output rows [oy0,
+ * oy0+rows) that belong to units [u0, u1) (as above), written to col from
+ * its row 0: (u1-u0)*k rows of rows*ow floats. */
+void conv2d_im2col_units(float *col, const float *in, const ConvGeom *g, int oy0, int rows,
+                         int u0, int u1);
+void conv2d_backward_weight_units(float *dweight, const float *dout, const float *in,
+                                  const ConvGeom *g, float *work, int u0, int u1,
+                                  int tile_rows);
+void conv2d_backward_data_channels(float *din, const float *dout, const float *weight,
+                                   const ConvGeom *g, float *work, int c0, int c1,
+                                   int tile_rows);
+void conv_bias_backward(float *dbias, const float *dout, int c, size_t hw);
+
 /* in (cin, h, w), weight (cin, cout, k, k), dout (cout, oh, ow). */
 void conv_transpose2d_backward(float *din, float *dweight, float *dbias, const float *dout,
                                const float *in, const float *weight, const ConvGeom *g,
                                float *work);
+/* The transposed convolution's pieces: weight_units adds the columns of
+ * dweight (seen as (cin, cout*k*k)) of units [u0, u1), unit u = co*k + ky;
+ * work needs (u1-u0)*k*w*tile_rows floats. data_rows adds the input
+ * gradient of input rows [iy0, iy0+n); work needs cout*k*k*w*tile_rows. */
+void conv_transpose2d_backward_weight_units(float *dweight, const float *dout,
+                                            const float *in, const ConvGeom *g,
+                                            float *work, int u0, int u1, int tile_rows);
+void conv_transpose2d_backward_data_rows(float *din, const float *dout, const float *weight,
+                                         const ConvGeom *g, float *work, int iy0, int n,
+                                         int tile_rows);
 void conv_transpose2d_backward_ref(float *din, float *dweight, float *dbias,
                                    const float *dout, const float *in, const float *weight,
                                    const ConvGeom *g);

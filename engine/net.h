@@ -131,11 +131,9 @@ int net_plan_threads(const NetPlan *plan);
 void engine_set_threads(int n);
 int engine_get_threads(void);
 
-/* For code that calls the layer kernels (conv2d_forward, ...) directly
- * rather than through a plan, e.g. training: lets OpenBLAS itself use n
- * threads from then on (later plans do not pin it back). Do not run
- * multi-threaded plans at the same time: their tasks would each start
- * OpenBLAS threads. Set it after engine_set_threads(). */
+/* Formerly let OpenBLAS use n threads for training; training (tnet.h) now
+ * splits its layers across its own pool of engine_get_threads() threads,
+ * as plans do, so this only keeps OpenBLAS at one thread, whatever n. */
 void engine_set_blas_threads(int n);
 
 /* Per-layer timing: net_plan_set_profile(plan, 1) starts summing the wall

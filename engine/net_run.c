@@ -43,8 +43,8 @@ int engine_get_threads(void)
 
 void engine_set_blas_threads(int n)
 {
+    (void)n;
     pthread_once(&blas_once, blas_single_thread);
-    openblas_set_num_threads(n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n);
 }
 
 /* ---- first-fit arena allocator (planning time only) -------------------- */

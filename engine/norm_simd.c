@@ -121,3 +121,113 @@ void instance_norm_forward_simd(float *x, const float *gamma, const float *beta,
         channel(x + (size_t)i * hw, gamma ? gamma[i] : 1.0f, beta ? beta[i] : 0.0f, eps,
                 hw, relu);
 }
+
+/* ---- training: forward saving the statistics, and backward ----------------- */
+
+NS_CLONES
+static void apply_to(float *out, const float *x, size_t n, float scale, float shift, int relu)
+{
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        vf y = *(const vfu *)(x + i) * scale + shift;
+        if (relu)
+            y = (vf)((vi)y & (y > 0.0f));
+        *(vfu *)(out + i) = y;
+    }
+    for (; i < n; i++) {
+        float y = x[i] * scale + shift;
+        out[i] = relu && y < 0.0f ? 0.0f : y;
+    }
+}
+
+void instance_norm_train_forward_simd(float *out, float *mean, float *rstd, const float *in,
+                                      const float *gamma, const float *beta, float eps,
+                                      int c, size_t hw, int relu)
+{
+    if (hw == 0)
+        return;
+    for (int i = 0; i < c; i++) {
+        const float *x = in + (size_t)i * hw;
+        float K = norm_simd_shift(x, hw);
+        double S = 0, Q = 0;
+        norm_simd_moments(x, hw, K, &S, &Q);
+        double md = S / (double)hw, var = Q / (double)hw - md * md;
+        if (var < 0)
+            var = 0;
+        double m = (double)K + md, r = 1.0 / sqrt(var + eps);
+        mean[i] = (float)m;
+        rstd[i] = (float)r;
+        float scale = (float)(r * (gamma ? gamma[i] : 1.0f));
+        float shift = (float)((beta ? beta[i] : 0.0f) - m * scale);
+        apply_to(out + (size_t)i * hw, x, hw, scale, shift, relu);
+    }
+}
+
+/* d: the output gradient, zeroed where a fused ReLU cut (y <= 0); xh the
+ * normalised input (x - m) r. */
+NS_CLONES
+static void bwd_sums(const float *x, const float *y, const float *dy, size_t n, float m,
+                     float r, int relu, double *sd, double *sdx)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t end = n - i > BLOCK ? i + BLOCK : n;
+        vf s[2] = { { 0 } }, q[2] = { { 0 } };
+        for (; i + 2 * VW <= end; i += 2 * VW)
+            for (int j = 0; j < 2; j++) {
+                vf d = *(const vfu *)(dy + i + j * VW);
+                if (relu)
+                    d = (vf)((vi)d & (*(const vfu *)(y + i + j * VW) > 0.0f));
+                vf xh = (*(const vfu *)(x + i + j * VW) - m) * r;
+                s[j] += d;
+                q[j] += d * xh;
+            }
+        float ss = 0, qq = 0;
+        for (; i < end; i++) {
+            float d = relu && y[i] <= 0.0f ? 0.0f : dy[i];
+            ss += d;
+            qq += d * ((x[i] - m) * r);
+        }
+        *sd += (double)hsum(s[0] + s[1]) + ss;
+        *sdx += (double)hsum(q[0] + q[1]) + qq;
+    }
+}
+
+NS_CLONES
+static void bwd_apply(float *dx, const float *x, const float *y, const float *dy, size_t n,
+                      float m, float r, float a, float mdy, float mdyx, int relu)
+{
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        vf d = *(const vfu *)(dy + i);
+        if (relu)
+            d = (vf)((vi)d & (*(const vfu *)(y + i) > 0.0f));
+        vf xh = (*(const vfu *)(x + i) - m) * r;
+        *(vfu *)(dx + i) += a * (d - mdy - xh * mdyx);
+    }
+    for (; i < n; i++) {
+        float d = relu && y[i] <= 0.0f ? 0.0f : dy[i];
+        dx[i] += a * (d - mdy - (x[i] - m) * r * mdyx);
+    }
+}
+
+void instance_norm_backward_simd(float *din, float *dgamma, float *dbeta, const float *dout,
+                                 const float *in, const float *out, const float *gamma,
+                                 const float *mean, const float *rstd, int c, size_t hw,
+                                 int relu)
+{
+    if (hw == 0)
+        return;
+    for (int i = 0; i < c; i++) {
+        size_t o = (size_t)i * hw;
+        const float m = mean[i], r = rstd[i], gm = gamma ? gamma[i] : 1.0f;
+        double sd = 0, sdx = 0;
+        bwd_sums(in + o, out + o, dout + o, hw, m, r, relu, &sd, &sdx);
+        if (dbeta)
+            dbeta[i] += (float)sd;
+        if (dgamma)
+            dgamma[i] += (float)sdx;
+        bwd_apply(din + o, in + o, out + o, dout + o, hw, m, r, gm * r,
+                  (float)(sd / (double)hw), (float)(sdx / (double)hw), relu);
+    }
+}

@@ -1,5 +1,6 @@
 /* norm_simd.h: instance norm (+ ReLU) in two vectorised passes, the fast
- * twin of layers.h's instance_norm_forward (which stays the reference). */
+ * twin of layers.h's instance_norm_forward (which stays the reference),
+ * and of the training forward and backward. */
 #ifndef ATELIER_NORM_SIMD_H
 #define ATELIER_NORM_SIMD_H
 
@@ -22,5 +23,17 @@ void norm_simd_moments(const float *x, size_t n, float K, double *S, double *Q);
 void norm_simd_affine(double S, double Q, size_t n, float K, float gamma, float beta,
                       float eps, float *scale, float *shift);
 void norm_simd_apply(float *x, size_t n, float scale, float shift, int relu);
+
+/* Same contracts as layers.h's instance_norm_train_forward and
+ * instance_norm_backward (the references), vectorised: statistics as
+ * above, the backward's two sums in float lanes added into doubles every
+ * block. */
+void instance_norm_train_forward_simd(float *out, float *mean, float *rstd, const float *in,
+                                      const float *gamma, const float *beta, float eps,
+                                      int c, size_t hw, int relu);
+void instance_norm_backward_simd(float *din, float *dgamma, float *dbeta, const float *dout,
+                                 const float *in, const float *out, const float *gamma,
+                                 const float *mean, const float *rstd, int c, size_t hw,
+                                 int relu);
 
 #endif

@@ -17,6 +17,7 @@
 #include "engine/net_impl.h"
 #include "engine/rng.h"
 #include "engine/tnet.h"
+#include "engine/tpar.h"
 
 #define TNET_MAX_VALUES (2 * NET_MAX_OPS + 4)
 
@@ -38,14 +39,17 @@ struct TNet {
     float *sn_u, *sn_v;        /* spectral: per conv, u (cout) and v (cin*k*k) */
     size_t *sn_uoff, *sn_voff; /* per op; SIZE_MAX when no spectral norm */
     size_t sn_ufloats, sn_vfloats;
+    int fast;                  /* Winograd / direct convolutions where they apply */
     /* plan */
     int b, h, w;
     TStep *steps;
     int nsteps;
     Value *vals;
     int nvals, in_val, out_val;
-    float *act, *dact, *stats, *work;
-    size_t act_floats, stat_floats, work_floats;
+    float *act, *dact, *stats, *work, *scratch;
+    size_t act_floats, stat_floats, work_floats, scratch_floats;
+    size_t work_stride;        /* floats between the threads' workspace slices */
+    ThreadPool *tp;            /* engine_get_threads() threads at planning */
 };
 
 static void seterr(char *err, size_t errlen, const char *msg, const char *detail)
@@ -77,6 +81,7 @@ TNet *tnet_new(const char *spec_json, int in_ch, int out_ch, int spectral,
     t->in_ch = in_ch;
     t->out_ch = out_ch;
     t->spectral = spectral;
+    t->fast = 1;
     size_t np = t->net->nparams;
     t->grads = falloc(np);
     t->m = falloc(np);
@@ -125,9 +130,12 @@ static void free_plan(TNet *t)
     free(t->dact);
     free(t->stats);
     free(t->work);
+    free(t->scratch);
+    threadpool_free(t->tp);
+    t->tp = NULL;
     t->steps = NULL;
     t->vals = NULL;
-    t->act = t->dact = t->stats = t->work = NULL;
+    t->act = t->dact = t->stats = t->work = t->scratch = NULL;
     t->b = t->h = t->w = 0;
 }
 
@@ -150,6 +158,7 @@ void tnet_free(TNet *t)
 }
 
 const Net *tnet_net(const TNet *t) { return t->net; }
+void tnet_set_fast(TNet *t, int fast) { t->fast = fast != 0; }
 size_t tnet_param_floats(const TNet *t) { return t->net->nparams; }
 float *tnet_grads(TNet *t) { return t->grads; }
 float *tnet_params(TNet *t) { return t->net->params; }
@@ -227,7 +236,7 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
     t->w = w;
     t->nvals = 0;
     t->nsteps = 0;
-    size_t floats = 0, stats = 0, work = 0;
+    size_t floats = 0, stats = 0, work = 0, scratch = 0;
     int stack[NET_MAX_DEPTH + 1], depth = 0;
     t->in_val = new_value(t, t->in_ch, h, w, &floats);
     int cur = t->in_val;
@@ -248,10 +257,18 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
                 seterr(err, errlen, "input too small for layer", op->name);
                 goto fail;
             }
-            size_t wf = op->kind == OP_CONV ? conv2d_work_floats(&s->g)
-                                            : conv_transpose2d_work_floats(&s->g);
+            size_t wf = tpar_convt_work_floats(&s->g), sf = 0;
+            if (op->kind == OP_CONV) {
+                /* Either algorithm choice fits (tnet_set_fast may change it). */
+                wf = tpar_conv_work_floats(&s->g, 1);
+                if (tpar_conv_work_floats(&s->g, 0) > wf)
+                    wf = tpar_conv_work_floats(&s->g, 0);
+                sf = tpar_conv_scratch_floats(&s->g, 1);
+            }
             if (wf > work)
                 work = wf;
+            if (sf > scratch)
+                scratch = sf;
             s->out = new_value(t, op->cout, s->g.oh, s->g.ow, &floats);
             break;
         }
@@ -293,14 +310,27 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
         cur = s->out;
     }
     t->out_val = new_value(t, t->vals[cur].c, t->vals[cur].h, t->vals[cur].w, &floats);
+    t->tp = threadpool_create(engine_get_threads());
+    if (!t->tp) {
+        seterr(err, errlen, "cannot start training threads", NULL);
+        goto fail;
+    }
+    int nthreads = threadpool_size(t->tp);
+    if (work > (SIZE_MAX / sizeof(float) - 64) / (size_t)nthreads) {
+        seterr(err, errlen, "training workspace too large", NULL);
+        goto fail;
+    }
+    t->work_stride = (work + 15) / 16 * 16;    /* slices stay 64-byte aligned */
     t->act_floats = floats;
     t->stat_floats = stats;
-    t->work_floats = work;
+    t->work_floats = t->work_stride * (size_t)nthreads;
+    t->scratch_floats = scratch;
     t->act = falloc(floats);
     t->dact = falloc(floats);
     t->stats = falloc(stats);
-    t->work = falloc(work);
-    if (!t->act || !t->dact || !t->stats || !t->work)
+    t->work = falloc(t->work_floats);
+    t->scratch = falloc(scratch);
+    if (!t->act || !t->dact || !t->stats || !t->work || !t->scratch)
         goto oom;
     return 0;
 oom:
@@ -320,7 +350,8 @@ void tnet_out_shape(const TNet *t, int *c, int *h, int *w)
 
 size_t tnet_plan_bytes(const TNet *t)
 {
-    return (2 * t->act_floats + t->stat_floats + t->work_floats) * sizeof(float);
+    return (2 * t->act_floats + t->stat_floats + t->work_floats + t->scratch_floats) *
+           sizeof(float);
 }
 
 /* ---- spectral norm ---------------------------------------------------------
@@ -432,6 +463,7 @@ const float *tnet_forward(TNet *t, const float *in)
     if (t->spectral)
         sn_forward(t);
     const float *P = net->params;
+    ThreadPool *tp = t->tp;
     for (int i = 0; i < t->nsteps; i++) {
         const TStep *s = &t->steps[i];
         const Op *op = s->op;
@@ -446,36 +478,34 @@ const float *tnet_forward(TNet *t, const float *in)
             const float *bias = op->b_off != SIZE_MAX ? P + op->b_off : NULL;
             switch (op->kind) {
             case OP_CONV:
-                conv2d_forward(yb, xb, weight_of(t, op), bias, &s->g, t->work);
+                tpar_conv_forward(tp, yb, xb, weight_of(t, op), bias, &s->g, t->fast,
+                                  t->work, t->work_stride, t->scratch);
                 break;
             case OP_CONVT:
-                conv_transpose2d_forward(yb, xb, weight_of(t, op), bias, &s->g, t->work);
+                par_conv_transpose2d(tp, yb, xb, weight_of(t, op), bias, &s->g, t->work,
+                                     t->work_stride);
                 break;
             case OP_IN: {
                 float *st = t->stats + s->stat_off + (size_t)b * op->cin;
-                instance_norm_train_forward(yb, st, st + (size_t)t->b * op->cin, xb,
-                                            op->affine ? P + op->w_off : NULL, bias,
-                                            op->eps, op->cin, hw, op->fuse_relu);
+                tpar_norm_forward(tp, yb, st, st + (size_t)t->b * op->cin, xb,
+                                  op->affine ? P + op->w_off : NULL, bias,
+                                  op->eps, op->cin, hw, op->fuse_relu);
                 break;
             }
             case OP_RELU:
-                memcpy(yb, xb, ni * sizeof(float));
-                relu_forward(yb, ni);
+                tpar_elem_forward(tp, TPAR_RELU, yb, xb, NULL, 0.0f, ni);
                 break;
             case OP_LRELU:
-                memcpy(yb, xb, ni * sizeof(float));
-                leaky_relu_forward(yb, op->slope, ni);
+                tpar_elem_forward(tp, TPAR_LRELU, yb, xb, NULL, op->slope, ni);
                 break;
             case OP_TANH:
-                memcpy(yb, xb, ni * sizeof(float));
-                tanh_forward(yb, ni);
+                tpar_elem_forward(tp, TPAR_TANH, yb, xb, NULL, 0.0f, ni);
                 break;
             case OP_UP:
-                upsample_nearest_forward(yb, xb, s->g.cin, s->g.h, s->g.w, op->stride);
+                par_upsample(tp, yb, xb, s->g.cin, s->g.h, s->g.w, op->stride);
                 break;
             case OP_RES_END:
-                memcpy(yb, xb, ni * sizeof(float));
-                add_forward(yb, val(t, s->aux) + b * ni, ni);
+                tpar_elem_forward(tp, TPAR_ADD, yb, xb, val(t, s->aux) + b * ni, 0.0f, ni);
                 break;
             default:
                 break;
@@ -490,15 +520,15 @@ const float *tnet_forward(TNet *t, const float *in)
 
 float *tnet_begin_backward(TNet *t)
 {
-    memset(t->dact, 0, t->act_floats * sizeof(float));
+    tpar_zero(t->tp, t->dact, t->act_floats);
     return dval(t, t->out_val);
 }
 
 void tnet_zero_grad(TNet *t)
 {
-    memset(t->grads, 0, t->net->nparams * sizeof(float));
+    tpar_zero(t->tp, t->grads, t->net->nparams);
     if (t->spectral)
-        memset(t->gsn, 0, t->net->nparams * sizeof(float));
+        tpar_zero(t->tp, t->gsn, t->net->nparams);
 }
 
 void tnet_backward(TNet *t, float *din, int param_grads)
@@ -508,6 +538,7 @@ void tnet_backward(TNet *t, float *din, int param_grads)
     size_t nout = (size_t)t->b * per_sample(t, t->out_val);
     affine_backward(dval(t, last), dval(t, t->out_val), net->out_scale, nout);
     const float *P = net->params;
+    ThreadPool *tp = t->tp;
     for (int i = t->nsteps - 1; i >= 0; i--) {
         const TStep *s = &t->steps[i];
         const Op *op = s->op;
@@ -527,38 +558,37 @@ void tnet_backward(TNet *t, float *din, int param_grads)
             float *db = param_grads && op->b_off != SIZE_MAX ? t->grads + op->b_off : NULL;
             switch (op->kind) {
             case OP_CONV:
-                conv2d_backward(dxb, dw, db, dyb, xb, weight_of(t, op), &s->g, t->work);
+                tpar_conv_backward(tp, dxb, dw, db, dyb, xb, weight_of(t, op), &s->g, t->fast,
+                                   t->work, t->work_stride, t->scratch);
                 break;
             case OP_CONVT:
-                conv_transpose2d_backward(dxb, dw, db, dyb, xb, weight_of(t, op), &s->g,
-                                          t->work);
+                tpar_convt_backward(tp, dxb, dw, db, dyb, xb, weight_of(t, op), &s->g,
+                                    t->work, t->work_stride);
                 break;
             case OP_IN: {
                 const float *st = t->stats + s->stat_off + (size_t)b * op->cin;
                 float *dg = param_grads && op->affine ? t->grads + op->w_off : NULL;
-                instance_norm_backward(dx + b * ni, dg, db, dyb, xb, yb,
-                                       op->affine ? P + op->w_off : NULL, st,
-                                       st + (size_t)t->b * op->cin, op->cin, hw, op->fuse_relu);
+                tpar_norm_backward(tp, dx + b * ni, dg, db, dyb, xb, yb,
+                                   op->affine ? P + op->w_off : NULL, st,
+                                   st + (size_t)t->b * op->cin, op->cin, hw, op->fuse_relu);
                 break;
             }
             case OP_RELU:
-                if (dxb)
-                    relu_backward(dxb, dyb, yb, ni);
+                tpar_elem_backward(tp, TPAR_RELU, dxb, NULL, dyb, xb, yb, 0.0f, ni);
                 break;
             case OP_LRELU:
-                if (dxb)
-                    leaky_relu_backward(dxb, dyb, xb, op->slope, ni);
+                tpar_elem_backward(tp, TPAR_LRELU, dxb, NULL, dyb, xb, yb, op->slope, ni);
                 break;
             case OP_TANH:
-                if (dxb)
-                    tanh_backward(dxb, dyb, yb, ni);
+                tpar_elem_backward(tp, TPAR_TANH, dxb, NULL, dyb, xb, yb, 0.0f, ni);
                 break;
             case OP_UP:
                 if (dxb)
                     upsample_nearest_backward(dxb, dyb, s->g.cin, s->g.h, s->g.w, op->stride);
                 break;
             case OP_RES_END:
-                add_backward(dval(t, s->in) + b * ni, dval(t, s->aux) + b * ni, dyb, ni);
+                tpar_elem_backward(tp, TPAR_ADD, dval(t, s->in) + b * ni,
+                                   dval(t, s->aux) + b * ni, dyb, NULL, NULL, 0.0f, ni);
                 break;
             default:
                 break;
@@ -576,14 +606,10 @@ void tnet_backward(TNet *t, float *din, int param_grads)
 
 void tnet_adam(TNet *t, float lr, float beta1, float beta2, float eps, int64_t step)
 {
-    float *p = t->net->params, *g = t->grads, *m = t->m, *v = t->v;
     double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
     float a = (float)(lr / bc1), rb2 = (float)(1.0 / sqrt(bc2));
-    for (size_t i = 0; i < t->net->nparams; i++) {
-        m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
-        v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
-        p[i] -= a * m[i] / (sqrtf(v[i]) * rb2 + eps);
-    }
+    tpar_adam(t->tp, t->net->params, t->grads, t->m, t->v, t->net->nparams, a, rb2, beta1,
+              beta2, eps);
 }
 
 /* ---- tensors in and out ------------------------------------------------------ */

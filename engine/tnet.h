@@ -6,8 +6,12 @@
  * Memory (llm.c): one block of parameters, one of gradients, one each of
  * Adam's first and second moments, all the size of the parameters; and per
  * planned shape one activation arena (every value of the forward kept), one
- * arena of activation gradients and one convolution workspace. Nothing is
- * allocated in forward or backward.
+ * arena of activation gradients, one convolution workspace per thread and
+ * one shared scratch block. Nothing is allocated in forward or backward.
+ *
+ * Threads: tnet_plan() starts a pool of engine_get_threads() threads (the
+ * caller plus workers) that forward, backward and Adam split every layer
+ * across; OpenBLAS runs single-threaded inside its tasks.
  *
  * Units: the forward takes pixels (0..255, any float) and applies the spec's
  * input mapping; its output is the spec's output mapping of the last layer,
@@ -38,6 +42,11 @@ void tnet_free(TNet *t);                     /* accepts NULL */
 /* The wrapped network (its params are the training parameters). Borrowed. */
 const Net *tnet_net(const TNet *t);
 size_t tnet_param_floats(const TNet *t);
+
+/* fast != 0 (the default): convolutions use Winograd F(4x4, 3x3) or the
+ * direct kernel where they apply (tpar.h); 0: im2col + GEMM everywhere, the
+ * reference the tests compare against. Takes effect at the next forward. */
+void tnet_set_fast(TNet *t, int fast);
 
 /* Weight init: conv weights N(0, 0.02), instance-norm scales N(1, 0.02),
  * biases 0, spectral-norm vectors random unit. Deterministic in seed. */

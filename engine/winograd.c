@@ -84,25 +84,34 @@ size_t winograd_work_floats(const ConvGeom *g)
 
 void winograd_weights(float *u, const float *weight, const ConvGeom *g)
 {
+    winograd_weights_rows(u, weight, g, 0, g->cout);
+}
+
+/* C (36, 9): u[a*6 + b] = sum_k C[a*6 + b][k] w[k] is (G w G^T)[a][b] for a
+ * 3x3 kernel w, row-major (k = i*3 + j: C = G[a][i] G[b][j]). */
+static void wg_coeffs(float C[36][9])
+{
     static const double G[6][3] = {
         { 1.0 / 4, 0, 0 }, { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
         { -1.0 / 6, 1.0 / 6, -1.0 / 6 }, { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
         { 1.0 / 24, -1.0 / 12, 1.0 / 6 }, { 0, 0, 1 }
     };
-    const size_t plane = (size_t)g->cout * g->cin;
-    for (int co = 0; co < g->cout; co++)
-        for (int ci = 0; ci < g->cin; ci++) {
-            const float *w = weight + ((size_t)co * g->cin + ci) * 9;
-            double t[6][3];
-            for (int a = 0; a < 6; a++)
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++)
+            for (int i = 0; i < 3; i++)
                 for (int j = 0; j < 3; j++)
-                    t[a][j] = G[a][0] * w[j] + G[a][1] * w[3 + j] + G[a][2] * w[6 + j];
-            for (int a = 0; a < 6; a++)
-                for (int b = 0; b < 6; b++) {
-                    double v = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];
-                    u[(size_t)(a * 6 + b) * plane + (size_t)co * g->cin + ci] = (float)v;
-                }
-        }
+                    C[a * 6 + b][i * 3 + j] = (float)(G[a][i] * G[b][j]);
+}
+
+/* One GEMM: u (36, rows co0..co1 of (cout, cin)) = C (36, 9) x w^T, w seen
+ * as (cout*cin, 9). */
+void winograd_weights_rows(float *u, const float *weight, const ConvGeom *g, int co0, int co1)
+{
+    float C[36][9];
+    wg_coeffs(C);
+    const size_t plane = (size_t)g->cout * g->cin, p0 = (size_t)co0 * g->cin;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 36, (co1 - co0) * g->cin, 9,
+                1.0f, &C[0][0], 9, weight + p0 * 9, 9, 0.0f, u + p0, (int)plane);
 }
 
 /* o_k = (B^T i)_k for six arrays of n (a multiple of VL) values. */
@@ -274,4 +283,242 @@ void winograd_conv3x3_forward(float *out, const float *in, const float *u,
     }
     int ntasks = (j.d.nty + j.d.rows - 1) / j.d.rows;
     threadpool_run(tp, wg_task, &j, ntasks);
+}
+
+/* ---- weight gradient --------------------------------------------------------
+ * The forward is y_t = A^T (U . V_t) A per tile t, U = G w G^T, so for an
+ * output gradient dy the weight gradient is G^T dU G with
+ *   dU = sum_t (A dy_t A^T) . V_t,
+ * dy_t the 4x4 tile of dy (zero past the output). Per band of tile rows:
+ * the input transform V (36, cin, cols) as in the forward and Y (36, cout,
+ * cols) of dy, then 36 GEMMs dU[e] (cout, cin) += Y[e] V[e]^T over the
+ * band's tiles; at the end dweight += dU folded by C^T (one GEMM). */
+
+#define WGRAD_TARGET_FLOATS ((size_t)4 << 20)
+
+/* o_k = (A i)_k: six values from four (A = (A^T)^T, the rows above). */
+static inline void a6(float *restrict o0, float *restrict o1, float *restrict o2,
+                      float *restrict o3, float *restrict o4, float *restrict o5,
+                      const float *i0, const float *i1, const float *i2, const float *i3,
+                      int n)
+{
+    for (int t0 = 0; t0 < n; t0 += VL)
+        for (int k = t0; k < t0 + VL; k++) {
+            float v0 = i0[k], v1 = i1[k], v2 = i2[k], v3 = i3[k];
+            float s02 = v0 + v2, s13 = v1 + v3;
+            float p = v0 + 4.0f * v2, q = 2.0f * v1 + 8.0f * v3;
+            o0[k] = v0;
+            o1[k] = s02 + s13;
+            o2[k] = s02 - s13;
+            o3[k] = p + q;
+            o4[k] = p - q;
+            o5[k] = v3;
+        }
+}
+
+/* Transform of output-gradient channel co for tile row ty into column block
+ * col0 of Y (36, cout, ncols). */
+WG_CLONES
+static void dout_rows(float *Y, const float *dy, const ConvGeom *g, const WgDims *d,
+                      int co, int ty, size_t col0, float *line, float *S, float *H)
+{
+    const int n = d->ntxp;
+    const float *plane = dy + (size_t)co * g->oh * g->ow;
+    for (int i = 0; i < 4; i++) {
+        float *Hi = H + (size_t)i * 6 * n;
+        int oy = 4 * ty + i;
+        if (oy >= g->oh) {
+            memset(Hi, 0, (size_t)6 * n * sizeof(float));
+            continue;
+        }
+        memcpy(line, plane + (size_t)oy * g->ow, (size_t)g->ow * sizeof(float));
+        memset(line + g->ow, 0, (size_t)(4 * n - g->ow) * sizeof(float));
+        for (int j = 0; j < 4; j++)
+            for (int t = 0; t < n; t++)
+                S[(size_t)j * n + t] = line[4 * t + j];
+        a6(Hi, Hi + n, Hi + 2 * n, Hi + 3 * n, Hi + 4 * n, Hi + 5 * n, S, S + n, S + 2 * n,
+           S + 3 * n, n);
+    }
+    const size_t es = (size_t)g->cout * d->ncols, rs = (size_t)6 * n;
+    float *y = Y + (size_t)co * d->ncols + col0;
+    for (int b = 0; b < 6; b++) {
+        const float *h = H + (size_t)b * n;
+        a6(y + (0 * 6 + b) * es, y + (1 * 6 + b) * es, y + (2 * 6 + b) * es,
+           y + (3 * 6 + b) * es, y + (4 * 6 + b) * es, y + (5 * 6 + b) * es,
+           h, h + rs, h + 2 * rs, h + 3 * rs, n);
+    }
+}
+
+/* Bands of tile rows whose V and Y fit WGRAD_TARGET_FLOATS, evened out. */
+static WgDims wgrad_dims(const ConvGeom *g)
+{
+    WgDims d = wg_dims(g);
+    size_t per_row = (size_t)36 * (g->cin + g->cout) * d.ntx;
+    size_t rows = WGRAD_TARGET_FLOATS / (per_row ? per_row : 1);
+    if (rows < 1)
+        rows = 1;
+    if (rows > (size_t)d.nty)
+        rows = (size_t)d.nty;
+    int bands = (d.nty + (int)rows - 1) / (int)rows;
+    d.rows = (d.nty + bands - 1) / bands;
+    d.ncols = (size_t)d.rows * d.ntx + (size_t)(d.ntxp - d.ntx);
+    return d;
+}
+
+size_t winograd_wgrad_work_floats(const ConvGeom *g)
+{
+    WgDims d = wg_dims(g);
+    return round16((size_t)4 * d.ntxp + VL) + (size_t)52 * d.ntxp;
+}
+
+size_t winograd_wgrad_shared_floats(const ConvGeom *g)
+{
+    WgDims d = wgrad_dims(g);
+    return (size_t)36 * (g->cin + g->cout) * d.ncols + (size_t)36 * g->cout * g->cin;
+}
+
+typedef struct WgGradJob {
+    float *dweight, *V, *Y, *dU;
+    const float *dout, *in;
+    const ConvGeom *g;
+    WgDims d;
+    int ty0, nrows, first, ntasks;
+    float *work;
+    size_t work_stride;
+} WgGradJob;
+
+static void wgrad_transform_task(void *ctx, int c, int thread)
+{
+    const WgGradJob *j = ctx;
+    const WgDims *d = &j->d;
+    float *line = j->work + (size_t)thread * j->work_stride;
+    float *S = line + round16((size_t)4 * d->ntxp + VL);
+    float *H = S + (size_t)16 * d->ntxp;
+    for (int r = 0; r < j->nrows; r++) {
+        if (c < j->g->cin)
+            input_rows(j->V, j->in, j->g, d, c, j->ty0 + r, (size_t)r * d->ntx, line, S, H);
+        else
+            dout_rows(j->Y, j->dout, j->g, d, c - j->g->cin, j->ty0 + r, (size_t)r * d->ntx,
+                      line, S, H);
+    }
+}
+
+static void wgrad_gemm_task(void *ctx, int e, int thread)
+{
+    const WgGradJob *j = ctx;
+    const ConvGeom *g = j->g;
+    (void)thread;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, g->cin, j->nrows * j->d.ntx,
+                1.0f, j->Y + (size_t)e * g->cout * j->d.ncols, (int)j->d.ncols,
+                j->V + (size_t)e * g->cin * j->d.ncols, (int)j->d.ncols,
+                j->first ? 0.0f : 1.0f, j->dU + (size_t)e * g->cout * g->cin, g->cin);
+}
+
+static void wgrad_fold_task(void *ctx, int t, int thread)
+{
+    const WgGradJob *j = ctx;
+    const ConvGeom *g = j->g;
+    (void)thread;
+    int co0 = (int)((long long)t * g->cout / j->ntasks);
+    int co1 = (int)((long long)(t + 1) * g->cout / j->ntasks);
+    if (co1 <= co0)
+        return;
+    float C[36][9];
+    wg_coeffs(C);
+    const size_t plane = (size_t)g->cout * g->cin, p0 = (size_t)co0 * g->cin;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (co1 - co0) * g->cin, 9, 36,
+                1.0f, j->dU + p0, (int)plane, &C[0][0], 9, 1.0f, j->dweight + p0 * 9, 9);
+}
+
+void winograd_conv3x3_weight_grad(float *dweight, const float *dout, const float *in,
+                                  const ConvGeom *g, float *shared, float *work,
+                                  size_t work_stride, ThreadPool *tp)
+{
+    WgGradJob j = { .dweight = dweight, .dout = dout, .in = in, .g = g, .d = wgrad_dims(g),
+                    .work = work, .work_stride = work_stride, .first = 1 };
+    j.V = shared;
+    j.Y = j.V + (size_t)36 * g->cin * j.d.ncols;
+    j.dU = j.Y + (size_t)36 * g->cout * j.d.ncols;
+    for (j.ty0 = 0; j.ty0 < j.d.nty; j.ty0 += j.d.rows) {
+        j.nrows = j.d.nty - j.ty0 < j.d.rows ? j.d.nty - j.ty0 : j.d.rows;
+        threadpool_run(tp, wgrad_transform_task, &j, g->cin + g->cout);
+        threadpool_run(tp, wgrad_gemm_task, &j, 36);
+        j.first = 0;
+    }
+    j.ntasks = 2 * threadpool_size(tp);
+    if (j.ntasks > g->cout)
+        j.ntasks = g->cout;
+    threadpool_run(tp, wgrad_fold_task, &j, j.ntasks);
+}
+
+/* ---- forward in wide bands ---------------------------------------------------
+ * Per band (wgrad_dims): the input transform by channel, the 36 GEMMs one
+ * per task, the output transform by channel. Each GEMM packs its U[e]
+ * once per band instead of once per small task. */
+
+size_t winograd_wide_shared_floats(const ConvGeom *g)
+{
+    WgDims d = wgrad_dims(g);
+    return (size_t)36 * (g->cin + g->cout) * d.ncols;
+}
+
+typedef struct WgWideJob {
+    float *out, *V, *M;
+    const float *in, *u, *bias;
+    const ConvGeom *g;
+    WgDims d;
+    int ty0, nrows;
+    float *work;
+    size_t work_stride;
+} WgWideJob;
+
+static void wide_input_task(void *ctx, int c, int thread)
+{
+    const WgWideJob *j = ctx;
+    const WgDims *d = &j->d;
+    float *line = j->work + (size_t)thread * j->work_stride;
+    float *S = line + round16((size_t)4 * d->ntxp + VL);
+    float *H = S + (size_t)16 * d->ntxp;
+    for (int r = 0; r < j->nrows; r++)
+        input_rows(j->V, j->in, j->g, d, c, j->ty0 + r, (size_t)r * d->ntx, line, S, H);
+}
+
+static void wide_gemm_task(void *ctx, int e, int thread)
+{
+    const WgWideJob *j = ctx;
+    const ConvGeom *g = j->g;
+    (void)thread;
+    const int ncol = j->nrows * j->d.ntx + (j->d.ntxp - j->d.ntx);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, ncol, g->cin,
+                1.0f, j->u + (size_t)e * g->cout * g->cin, g->cin,
+                j->V + (size_t)e * g->cin * j->d.ncols, (int)j->d.ncols, 0.0f,
+                j->M + (size_t)e * g->cout * j->d.ncols, (int)j->d.ncols);
+}
+
+static void wide_output_task(void *ctx, int co, int thread)
+{
+    const WgWideJob *j = ctx;
+    const WgDims *d = &j->d;
+    float *line = j->work + (size_t)thread * j->work_stride;
+    float *O = line + round16((size_t)4 * d->ntxp + VL);
+    float *P = O + (size_t)16 * d->ntxp;
+    for (int r = 0; r < j->nrows; r++)
+        output_rows(j->out, j->M, j->g, d, co, j->ty0 + r, (size_t)r * d->ntx,
+                    j->bias ? j->bias[co] : 0.0f, P, O);
+}
+
+void winograd_conv3x3_forward_wide(float *out, const float *in, const float *u,
+                                   const float *bias, const ConvGeom *g, float *shared,
+                                   float *work, size_t work_stride, ThreadPool *tp)
+{
+    WgWideJob j = { .out = out, .in = in, .u = u, .bias = bias, .g = g, .d = wgrad_dims(g),
+                    .work = work, .work_stride = work_stride };
+    j.V = shared;
+    j.M = j.V + (size_t)36 * g->cin * j.d.ncols;
+    for (j.ty0 = 0; j.ty0 < j.d.nty; j.ty0 += j.d.rows) {
+        j.nrows = j.d.nty - j.ty0 < j.d.rows ? j.d.nty - j.ty0 : j.d.rows;
+        threadpool_run(tp, wide_input_task, &j, g->cin);
+        threadpool_run(tp, wide_gemm_task, &j, 36);
+        threadpool_run(tp, wide_output_task, &j, g->cout);
+    }
 }

@@ -23,6 +23,9 @@ int winograd_applies(const ConvGeom *g);
 size_t winograd_weight_floats(const ConvGeom *g);
 /* u (36, cout, cin) = G w G^T for w (cout, cin, 3, 3). */
 void winograd_weights(float *u, const float *weight, const ConvGeom *g);
+/* The same for output channels [co0, co1) only (reads those rows of
+ * weight, writes their entries of u), so threads can share the work. */
+void winograd_weights_rows(float *u, const float *weight, const ConvGeom *g, int co0, int co1);
 
 /* Workspace floats one thread needs for g. */
 size_t winograd_work_floats(const ConvGeom *g);
@@ -34,5 +37,26 @@ size_t winograd_work_floats(const ConvGeom *g);
 void winograd_conv3x3_forward(float *out, const float *in, const float *u,
                               const float *bias, const ConvGeom *g,
                               float *work, size_t work_stride, ThreadPool *tp);
+
+/* winograd_conv3x3_forward's result computed in bands of many tiles, the
+ * 36 GEMMs of a band one per task: each packs its U[e] once per band rather
+ * than once per small task (training, where u changes at every call).
+ * shared: winograd_wide_shared_floats(g); work: as the weight gradient's. */
+size_t winograd_wide_shared_floats(const ConvGeom *g);
+void winograd_conv3x3_forward_wide(float *out, const float *in, const float *u,
+                                   const float *bias, const ConvGeom *g, float *shared,
+                                   float *work, size_t work_stride, ThreadPool *tp);
+
+/* dweight (cout, cin, 3, 3) += the weight gradient of this convolution for
+ * the output gradient dout (cout, oh, ow) and input in (cin, h, w), by the
+ * adjoint of the forward's transforms (winograd.c). shared: one block of
+ * winograd_wgrad_shared_floats(g); work: threadpool_size(tp) slices of
+ * winograd_wgrad_work_floats(g), work_stride floats apart. Same error scale
+ * as the forward, relative to sum |dout| |x| (tests/engine/test_tpar.c). */
+size_t winograd_wgrad_shared_floats(const ConvGeom *g);
+size_t winograd_wgrad_work_floats(const ConvGeom *g);
+void winograd_conv3x3_weight_grad(float *dweight, const float *dout, const float *in,
+                                  const ConvGeom *g, float *shared, float *work,
+                                  size_t work_stride, ThreadPool *tp);
 
 #endif
