@@ -382,6 +382,12 @@ static int run_job(Jobq *q, Job *j)
         pthread_mutex_lock(&q->lock);
         snprintf(j->error, sizeof j->error, "%.*s", (int)sizeof j->error - 1, err);
         pthread_mutex_unlock(&q->lock);
+    } else if (rc == 0) {
+        /* Done: at its last step, also when it resumed from a state saved
+         * after the step its job.json last recorded (a full --data disk). */
+        pthread_mutex_lock(&q->lock);
+        j->last.step = j->spec.steps;
+        pthread_mutex_unlock(&q->lock);
     }
     for (int i = 0; i < nstyles; i++)
         free(styles[i]);
@@ -542,6 +548,26 @@ static int store_files(const char *dir, const JobFile *f, int n)
     return 0;
 }
 
+/* Removes the folder of a job that could not be stored, and what it holds
+ * (its uploads and job.json, one level below). */
+static void remove_stored(const Jobq *q, const Job *j)
+{
+    static const char *const subs[] = {"style", "content", NULL};
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    for (int i = 0; i < 3; i++) {
+        DIR *d;
+        struct dirent *e;
+        if (job_dir(q, j, subs[i], dir, sizeof dir) || !(d = opendir(dir)))
+            continue;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+                unlink(path);
+        closedir(d);
+        rmdir(dir);
+    }
+}
+
 /* Checks the uploads are images. 0, or -1 with field and err. */
 static int check_images(const char *what, const JobFile *f, int n, char *field, size_t fieldlen,
                         char *err, size_t errlen)
@@ -634,11 +660,16 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
         snprintf(err, errlen, "%d training jobs are queued already", queued);
         goto fail;
     }
-    if (job_dir(q, j, NULL, dir, sizeof dir) || mkdir(dir, 0755) ||
-        job_dir(q, j, "style", dir, sizeof dir) || store_files(dir, styles, nstyles) ||
+    if (job_dir(q, j, NULL, dir, sizeof dir) || mkdir(dir, 0755)) {
+        snprintf(err, errlen, "cannot store the job: %s", strerror(errno));
+        rc = JOBQ_EIO;
+        goto fail;
+    }
+    if (job_dir(q, j, "style", dir, sizeof dir) || store_files(dir, styles, nstyles) ||
         job_dir(q, j, "content", dir, sizeof dir) ||
         (ncontent && store_files(dir, content, ncontent)) || save(q, j)) {
         snprintf(err, errlen, "cannot store the job: %s", strerror(errno));
+        remove_stored(q, j);   /* a disk full leaves no half-stored job */
         rc = JOBQ_EIO;
         goto fail;
     }
