@@ -24,4 +24,17 @@ json_t *train_wait(const Harness *h, const char *id, const char *state, double s
 /* The id in a 202 reply, copied into id (17 bytes); 0 or -1. */
 int train_id(const Reply *r, char *id);
 
+/* The version POST /stylize?model=NAME answers with (X-Atelier-Model),
+ * or -1 when it does not answer 200. */
+int train_served_version(const Harness *h, const char *model);
+
+/* Checks what a training job left in <models_dir>/<model>: no temporary
+ * file anywhere in the folder or its .train/, every version GET
+ * /models/NAME lists is a file on disk that net_load loads, every vN file
+ * on disk is listed, the registry reports no load error, and the newest
+ * listed version is the one served. Returns the number of versions (0 when
+ * the model does not exist yet), or -1 with the reason in msg. */
+int train_check_repo(const Harness *h, const char *models_dir, const char *model, char *msg,
+                     size_t msglen);
+
 #endif
