@@ -330,6 +330,32 @@ static int list_files(const char *dir, char ***out)
     return n;
 }
 
+/* Removes what a trainer of the model killed mid-write left: temporary
+ * versions and cards in its folder, temporary states in .train/ (no
+ * trainer of this model runs now; other temporary files are left alone). */
+static void remove_stale_temps(const char *models, const char *name)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    for (int i = 0; i < 2; i++) {
+        DIR *d;
+        struct dirent *e;
+        if (snprintf(dir, sizeof dir, "%s/%s%s", models, name, i ? "/.train" : "") >=
+                (int)sizeof dir || !(d = opendir(dir)))
+            continue;
+        while ((e = readdir(d))) {
+            const char *n = e->d_name;
+            int stale = i ? !strncmp(n, ".state.safetensors.tmp", 22)
+                          : (!strncmp(n, ".v", 2) && strstr(n, ".safetensors.tmp")) ||
+                                !strncmp(n, "card.json.tmp.", 14);
+            if (stale && snprintf(path, sizeof path, "%s/%s", dir, n) < (int)sizeof path &&
+                !unlink(path))
+                log_write("info", "removed an interrupted checkpoint's temporary file",
+                          "{s:s}", "path", path);
+        }
+        closedir(d);
+    }
+}
+
 static int run_job(Jobq *q, Job *j)
 {
     char style_dir[PATH_MAX], content[PATH_MAX], state[PATH_MAX], init[PATH_MAX];
@@ -352,6 +378,7 @@ static int run_job(Jobq *q, Job *j)
         return -1;
     }
     nstyles = list_files(style_dir, &styles);
+    remove_stale_temps(models, j->spec.name);
     resume = j->started && !stat(state, &st);
     if (!j->started && !stat(state, &st) && unlink(state))
         log_write("warn", "cannot remove an old trainer state", "{s:s}", "path", state);
