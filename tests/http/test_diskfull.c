@@ -209,7 +209,7 @@ static void check_serving(const Harness *h, const char *model, const char *when)
 {
     char msg[512];
     Reply r;
-    int n = train_check_repo(h, models, model, msg, sizeof msg);
+    int n = train_check_repo(h, models, model, 1, msg, sizeof msg);
     if (n < 0) {
         print_error("%s: %s\n", when, msg);
         fail();

@@ -104,8 +104,9 @@ static int complain(char *msg, size_t len, const char *fmt, ...)
 }
 
 /* The vN.safetensors files of dir as a bit set over 1..max-1 in seen;
- * -1 with msg when a temporary file is there. */
-static int scan_folder(const char *dir, unsigned char *seen, int max, char *msg, size_t len)
+ * -1 with msg when no_temps and a temporary file is there. */
+static int scan_folder(const char *dir, unsigned char *seen, int max, int no_temps, char *msg,
+                       size_t len)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -115,7 +116,7 @@ static int scan_folder(const char *dir, unsigned char *seen, int max, char *msg,
     while (rc == 0 && (e = readdir(d))) {
         int v;
         char tail[32];
-        if (strstr(e->d_name, ".tmp"))
+        if (no_temps && strstr(e->d_name, ".tmp"))
             rc = complain(msg, len, "%s/%s: a temporary file is left", dir, e->d_name);
         else if (seen && sscanf(e->d_name, "v%d.%31s", &v, tail) == 2 &&
                  !strcmp(tail, "safetensors") && v > 0 && v < max)
@@ -155,18 +156,18 @@ static int listed_versions(const Harness *h, const char *model, int *v, int max,
     return n;
 }
 
-int train_check_repo(const Harness *h, const char *models_dir, const char *model, char *msg,
-                     size_t msglen)
+int train_check_repo(const Harness *h, const char *models_dir, const char *model, int no_temps,
+                     char *msg, size_t msglen)
 {
     enum { MAXV = 4096 };
     char path[512], err[256];
     unsigned char seen[MAXV] = {0};
     int listed[256], n, newest = 0, served, found = 0;
     snprintf(path, sizeof path, "%s/%s/.train", models_dir, model);
-    if (scan_folder(path, NULL, 0, msg, msglen))
+    if (scan_folder(path, NULL, 0, no_temps, msg, msglen))
         return -1;
     snprintf(path, sizeof path, "%s/%s", models_dir, model);
-    if (scan_folder(path, seen, MAXV, msg, msglen))
+    if (scan_folder(path, seen, MAXV, no_temps, msg, msglen))
         return -1;
     /* Every version file on disk loads: the registry lists each one it
      * finds (a file its watch has yet to see is listed at its next look). */

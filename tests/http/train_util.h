@@ -28,13 +28,14 @@ int train_id(const Reply *r, char *id);
  * or -1 when it does not answer 200. */
 int train_served_version(const Harness *h, const char *model);
 
-/* Checks what a training job left in <models_dir>/<model>: no temporary
- * file anywhere in the folder or its .train/, every version GET
- * /models/NAME lists is a file on disk that net_load loads, every vN file
- * on disk is listed, the registry reports no load error, and the newest
- * listed version is the one served. Returns the number of versions (0 when
- * the model does not exist yet), or -1 with the reason in msg. */
-int train_check_repo(const Harness *h, const char *models_dir, const char *model, char *msg,
-                     size_t msglen);
+/* Checks what a training job left in <models_dir>/<model>: every vN file
+ * on disk loads (net_load), every version GET /models/NAME lists is such a
+ * file, the registry reports no load error, and the newest listed version
+ * is the one served; with no_temps, also that no temporary file is in the
+ * folder or its .train/ (after kill -9 one may be, until the job runs
+ * again). Returns the number of versions listed (0 when the model does not
+ * exist yet), or -1 with the reason in msg. */
+int train_check_repo(const Harness *h, const char *models_dir, const char *model, int no_temps,
+                     char *msg, size_t msglen);
 
 #endif
