@@ -4,8 +4,8 @@
  * a good share of its time is spent writing versions and the trainer
  * state) and is killed with SIGKILL several times: each time once the job
  * has published 0 or 1 more versions than at the last kill, then either
- * after a random delay or as soon as a checkpoint's temporary file appears
- * (during its write). The choices come from a seed that is printed;
+ * after a random delay or (in one round of three, and at least once) as
+ * soon as a checkpoint's temporary file appears, during its write. The choices come from a seed that is printed;
  * ATELIER_KILL_SEED=N repeats a run. After each restart on the same
  * folders: every version file on disk loads, every listed version is
  * such a file, the newest listed is served, and the job is known and not
@@ -30,13 +30,13 @@
 
 #include "tests/http/train_util.h"
 
-#define KILLS 5
-#define STEPS 12
+#define KILLS 8
+#define STEPS 16
 
 static const char *const server_args[] = {"--workers", "2", "--token", TRAIN_TOKEN, NULL};
 
 static const char config[] =
-    "{\"name\": \"phoenix\", \"steps\": 12, \"size\": 32, \"checkpoint_every\": 1, "
+    "{\"name\": \"phoenix\", \"steps\": 16, \"size\": 32, \"checkpoint_every\": 1, "
     "\"width\": 4, \"blocks\": 0}";
 
 /* 1 when a checkpoint of the model is being written (a temporary version
@@ -120,7 +120,7 @@ static void test_random_kills(void **state)
     Reply r;
     char id[17], msg[512], *log;
     json_t *job;
-    int during = 0, kills = 0, target = 0, resumes;
+    int during = 0, kills = 0, target = 0, tried = 0, resumes;
     double t0 = harness_now();
     printf("seed %u (ATELIER_KILL_SEED=%u repeats this run)\n", seed, seed);
     assert_int_equal(harness_start(&h, server_args), 0);
@@ -129,7 +129,8 @@ static void test_random_kills(void **state)
     assert_int_equal(train_id(&r, id), 0);
     reply_free(&r);
     for (int round = 1; round <= KILLS; round++) {
-        int at_write = rand_r(&seed) % 3 == 0, caught = 0;
+        /* One round in three, and the last if none was, waits for a write. */
+        int at_write = rand_r(&seed) % 3 == 0 || (round == KILLS && !tried), caught = 0;
         double delay = 0.8 * (rand_r(&seed) % 1000) / 1000.0, end;
         target += rand_r(&seed) % 2;
         job = train_wait(&h, id, "running", 60);
@@ -144,6 +145,7 @@ static void test_random_kills(void **state)
         }
         json_decref(job);
         end = harness_now() + delay;
+        tried |= at_write;
         if (at_write) {
             for (end += 3; harness_now() < end && !caught; usleep(1000))
                 caught = writing(h.models);
