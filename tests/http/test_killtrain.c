@@ -2,10 +2,11 @@
  *
  * The real server trains a small job with a checkpoint at every step (so
  * a good share of its time is spent writing versions and the trainer
- * state) and is killed with SIGKILL several times: each time once the job
- * has published 0 or 1 more versions than at the last kill, then either
- * after a random delay or (in one round of three, and at least once) as
- * soon as a checkpoint's temporary file appears, during its write. The choices come from a seed that is printed;
+ * state) and is killed with SIGKILL several times: each time once the job,
+ * running again, has published 0 or 1 more versions, then either after a
+ * random delay of up to one and a half of its steps or (in one round of
+ * three, and at least once) as soon as a checkpoint's temporary file
+ * appears, during its write. The choices come from a seed that is printed;
  * ATELIER_KILL_SEED=N repeats a run. After each restart on the same
  * folders: every version file on disk loads, every listed version is
  * such a file, the newest listed is served, and the job is known and not
@@ -31,12 +32,12 @@
 #include "tests/http/train_util.h"
 
 #define KILLS 8
-#define STEPS 16
+#define STEPS 24
 
 static const char *const server_args[] = {"--workers", "2", "--token", TRAIN_TOKEN, NULL};
 
 static const char config[] =
-    "{\"name\": \"phoenix\", \"steps\": 16, \"size\": 32, \"checkpoint_every\": 1, "
+    "{\"name\": \"phoenix\", \"steps\": 24, \"size\": 32, \"checkpoint_every\": 1, "
     "\"width\": 4, \"blocks\": 0}";
 
 /* 1 when a checkpoint of the model is being written (a temporary version
@@ -120,7 +121,7 @@ static void test_random_kills(void **state)
     Reply r;
     char id[17], msg[512], *log;
     json_t *job;
-    int during = 0, kills = 0, target = 0, tried = 0, resumes;
+    int during = 0, kills = 0, target, tried = 0, resumes;
     double t0 = harness_now();
     printf("seed %u (ATELIER_KILL_SEED=%u repeats this run)\n", seed, seed);
     assert_int_equal(harness_start(&h, server_args), 0);
@@ -131,10 +132,11 @@ static void test_random_kills(void **state)
     for (int round = 1; round <= KILLS; round++) {
         /* One round in three, and the last if none was, waits for a write. */
         int at_write = rand_r(&seed) % 3 == 0 || (round == KILLS && !tried), caught = 0;
-        double delay = 0.8 * (rand_r(&seed) % 1000) / 1000.0, end;
-        target += rand_r(&seed) % 2;
+        double u = (rand_r(&seed) % 1000) / 1000.0, delay, sps, end;
+        int more = rand_r(&seed) % 2;
         job = train_wait(&h, id, "running", 60);
         assert_non_null(job);
+        target = nversions(job) + more;
         json_decref(job);
         job = wait_versions(&h, id, target, 90);
         assert_non_null(job);
@@ -143,6 +145,9 @@ static void test_random_kills(void **state)
             json_decref(job);
             break;
         }
+        /* Up to one and a half steps more, at the job's own pace. */
+        sps = json_number_value(json_object_get(job, "steps_per_s"));
+        delay = u * 1.5 * (sps > 0.01 ? 1.0 / sps : 0.3);
         json_decref(job);
         end = harness_now() + delay;
         tried |= at_write;
