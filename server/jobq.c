@@ -330,6 +330,32 @@ static int list_files(const char *dir, char ***out)
     return n;
 }
 
+/* Removes what a trainer of the model killed mid-write left: temporary
+ * versions and cards in its folder, temporary states in .train/ (no
+ * trainer of this model runs now; other temporary files are left alone). */
+static void remove_stale_temps(const char *models, const char *name)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    for (int i = 0; i < 2; i++) {
+        DIR *d;
+        struct dirent *e;
+        if (snprintf(dir, sizeof dir, "%s/%s%s", models, name, i ? "/.train" : "") >=
+                (int)sizeof dir || !(d = opendir(dir)))
+            continue;
+        while ((e = readdir(d))) {
+            const char *n = e->d_name;
+            int stale = i ? !strncmp(n, ".state.safetensors.tmp", 22)
+                          : (!strncmp(n, ".v", 2) && strstr(n, ".safetensors.tmp")) ||
+                                !strncmp(n, "card.json.tmp.", 14);
+            if (stale && snprintf(path, sizeof path, "%s/%s", dir, n) < (int)sizeof path &&
+                !unlink(path))
+                log_write("info", "removed an interrupted checkpoint's temporary file",
+                          "{s:s}", "path", path);
+        }
+        closedir(d);
+    }
+}
+
 static int run_job(Jobq *q, Job *j)
 {
     char style_dir[PATH_MAX], content[PATH_MAX], state[PATH_MAX], init[PATH_MAX];
@@ -352,6 +378,7 @@ static int run_job(Jobq *q, Job *j)
         return -1;
     }
     nstyles = list_files(style_dir, &styles);
+    remove_stale_temps(models, j->spec.name);
     resume = j->started && !stat(state, &st);
     if (!j->started && !stat(state, &st) && unlink(state))
         log_write("warn", "cannot remove an old trainer state", "{s:s}", "path", state);
@@ -381,6 +408,12 @@ static int run_job(Jobq *q, Job *j)
     if (rc < 0) {
         pthread_mutex_lock(&q->lock);
         snprintf(j->error, sizeof j->error, "%.*s", (int)sizeof j->error - 1, err);
+        pthread_mutex_unlock(&q->lock);
+    } else if (rc == 0) {
+        /* Done: at its last step, also when it resumed from a state saved
+         * after the step its job.json last recorded (a full --data disk). */
+        pthread_mutex_lock(&q->lock);
+        j->last.step = j->spec.steps;
         pthread_mutex_unlock(&q->lock);
     }
     for (int i = 0; i < nstyles; i++)
@@ -542,6 +575,26 @@ static int store_files(const char *dir, const JobFile *f, int n)
     return 0;
 }
 
+/* Removes the folder of a job that could not be stored, and what it holds
+ * (its uploads and job.json, one level below). */
+static void remove_stored(const Jobq *q, const Job *j)
+{
+    static const char *const subs[] = {"style", "content", NULL};
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    for (int i = 0; i < 3; i++) {
+        DIR *d;
+        struct dirent *e;
+        if (job_dir(q, j, subs[i], dir, sizeof dir) || !(d = opendir(dir)))
+            continue;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+                unlink(path);
+        closedir(d);
+        rmdir(dir);
+    }
+}
+
 /* Checks the uploads are images. 0, or -1 with field and err. */
 static int check_images(const char *what, const JobFile *f, int n, char *field, size_t fieldlen,
                         char *err, size_t errlen)
@@ -634,11 +687,16 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
         snprintf(err, errlen, "%d training jobs are queued already", queued);
         goto fail;
     }
-    if (job_dir(q, j, NULL, dir, sizeof dir) || mkdir(dir, 0755) ||
-        job_dir(q, j, "style", dir, sizeof dir) || store_files(dir, styles, nstyles) ||
+    if (job_dir(q, j, NULL, dir, sizeof dir) || mkdir(dir, 0755)) {
+        snprintf(err, errlen, "cannot store the job: %s", strerror(errno));
+        rc = JOBQ_EIO;
+        goto fail;
+    }
+    if (job_dir(q, j, "style", dir, sizeof dir) || store_files(dir, styles, nstyles) ||
         job_dir(q, j, "content", dir, sizeof dir) ||
         (ncontent && store_files(dir, content, ncontent)) || save(q, j)) {
         snprintf(err, errlen, "cannot store the job: %s", strerror(errno));
+        remove_stored(q, j);   /* a disk full leaves no half-stored job */
         rc = JOBQ_EIO;
         goto fail;
     }

@@ -127,6 +127,9 @@ int jobq_spec_parse(json_t *cfg, JobSpec *s, char *field, size_t fieldlen, char 
     if (get_str(cfg, "init", s->init, sizeof s->init, field, fieldlen, err, errlen) ||
         (s->init[0] && !repo_valid_name(s->init)))
         return bad(field, fieldlen, "init", err, errlen, "must name a model: [a-z0-9_-]{1,64}");
+    if (s->init_version && !s->init[0])
+        return bad(field, fieldlen, "init_version", err, errlen,
+                   "is only valid with init (the server sets it when the job is queued)");
     if (get_str(cfg, "style_title", s->style_title, sizeof s->style_title, field, fieldlen,
                 err, errlen) ||
         get_str(cfg, "style_license", s->style_license, sizeof s->style_license, field,

@@ -17,7 +17,7 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get ins
 out=${VG_DIR:-/tmp/atelier-valgrind}
 rm -rf "$out" && mkdir -p "$out"
 [ $# -eq 0 ] && set -- $(ls tests/http/test_*.c | sed 's|tests/http/||; s|\.c$||' |
-                          grep -v -e '^test_shutdown$' -e '^test_load$')
+                          grep -v -e '^test_shutdown$' -e '^test_load$' -e '^test_killtrain$')
 bins=""
 for t in "$@"; do bins="$bins build/tests/http/$t"; done
 make -j2 build/atelier $bins >/dev/null || exit 1

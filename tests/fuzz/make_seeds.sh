@@ -187,4 +187,44 @@ put("fuzz_multipart", "no_image.txt", form("q", [("other", b"x" * 40, None, None
 put("fuzz_multipart", "quoted.txt", form("a b", [("image", tiny_png, "x", None)],
     'multipart/form-data; charset=utf-8; boundary="a b"'))
 put("fuzz_multipart", "truncated.txt", form("zz", [("image", tiny_png, None, None)])[:-30])
+# Training configs for fuzz_train: the POST /train `config` field, and with
+# a leading 'J' a stored job.json as the server writes it.
+def dump(o):
+    return json.dumps(o, indent=2).encode()
+configs = {
+    "tiny": {"name": "painted", "steps": 6, "size": 64, "checkpoint_every": 2, "width": 8,
+             "blocks": 1},
+    "name_only": {"name": "x"},
+    "all": {"name": "all-fields_1", "steps": 4000, "size": 256, "batch": 2,
+            "checkpoint_every": 500, "seed": 9007199254740992, "lr": 0.0002, "w_adv": 1,
+            "w_content": 10, "w_style": 1.5e3, "w_tv": 0, "width": 32, "blocks": 5,
+            "style_title": "Starry Night", "style_license": "public domain"},
+    "init": {"name": "painted2", "steps": 2, "init": "painted"},
+    "edges": {"name": "e", "steps": 1000000, "size": 1024, "batch": 16, "lr": 1e-7,
+              "w_style": 1e6, "width": 4, "blocks": 0, "seed": 0},
+    "unknown": {"name": "x", "stepz": 5},
+    "init_version": {"name": "x", "init_version": 3},
+}
+for k, v in configs.items():
+    put("fuzz_train", k + ".json", dump(v))
+put("fuzz_train", "bad_size.json", b'{"name": "x", "size": 66, "lr": -1}')
+put("fuzz_train", "not_object.json", b'[1, {"name": "x"}]')
+def job(state, **kw):
+    o = {"id": "0123456789abcdef", "state": state, "model": "painted", "step": 4, "steps": 6,
+         "losses": {"d": 0.5, "g_adv": 0.7, "content": 3.2, "style": 1.1, "tv": 0},
+         "steps_per_s": 0, "eta_s": None, "versions": [1, 2], "created": 1763700000.5,
+         "started": 1763700001.25, "finished": None, "error": None, "cancel_requested": False,
+         "config": {"name": "painted", "steps": 6, "size": 64, "batch": 1,
+                    "checkpoint_every": 2, "seed": 1, "lr": 0.0002, "w_adv": 1,
+                    "w_content": 10, "w_style": 1, "w_tv": 0, "width": 8, "blocks": 1,
+                    "style_title": "", "style_license": ""},
+         "seq": 3, "uploaded_content": True, "has_run": True, "elapsed_s": 1.5}
+    o.update(kw)
+    return b"J" + dump(o)
+put("fuzz_train", "job_running.txt", job("running"))
+put("fuzz_train", "job_queued.txt", job("queued", step=0, versions=[], has_run=False))
+put("fuzz_train", "job_succeeded.txt", job("succeeded", step=6, versions=[1, 2, 3],
+                                            finished=1763700009.0))
+put("fuzz_train", "job_failed.txt", job("failed", error="cannot read the style images"))
+put("fuzz_train", "job_bad_config.txt", job("queued", config={"name": "Bad Name"}))
 PY

@@ -153,6 +153,7 @@ static void test_validation(void **state)
         {"{\"name\": \"x\", \"steps\": 10, \"checkpoint_every\": 11}", "checkpoint_every"},
         {"{\"name\": \"x\", \"init\": \"nope\"}", "init"},
         {"{\"name\": \"x\", \"init\": \"../tiny\"}", "init"},
+        {"{\"name\": \"x\", \"init_version\": 3}", "init_version"},
         {"[1, 2]", "config"},
         {"{not json", "config"},
     };

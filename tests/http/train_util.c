@@ -1,10 +1,14 @@
 /* train_util.c: helpers of the /train tests (train_util.h). */
 #include "tests/http/train_util.h"
 
+#include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "engine/net.h"
 
 const char *const train_auth[] = {"Authorization: Bearer " TRAIN_TOKEN, NULL};
 
@@ -70,4 +74,128 @@ int train_id(const Reply *r, char *id)
         memcpy(id, s, 17);
     json_decref(j);
     return rc;
+}
+
+int train_served_version(const Harness *h, const char *model)
+{
+    size_t len;
+    uint8_t *jpeg = harness_jpeg(64, 48, 90, &len);
+    char path[128], v[96];
+    const char *slash;
+    Reply r;
+    int version = -1;
+    snprintf(path, sizeof path, "/stylize?model=%s", model);
+    if (jpeg && harness_request(h, "POST", path, "image/jpeg", jpeg, len, NULL, &r) == 200 &&
+        reply_header(&r, "X-Atelier-Model", v, sizeof v) && (slash = strstr(v, "/v")))
+        version = atoi(slash + 2);
+    if (jpeg)
+        reply_free(&r);
+    free(jpeg);
+    return version;
+}
+
+static int complain(char *msg, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The vN.safetensors files of dir as a bit set over 1..max-1 in seen;
+ * -1 with msg when no_temps and a temporary file is there. */
+static int scan_folder(const char *dir, unsigned char *seen, int max, int no_temps, char *msg,
+                       size_t len)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int rc = 0;
+    if (!d)
+        return 0;
+    while (rc == 0 && (e = readdir(d))) {
+        int v;
+        char tail[32];
+        if (no_temps && strstr(e->d_name, ".tmp"))
+            rc = complain(msg, len, "%s/%s: a temporary file is left", dir, e->d_name);
+        else if (seen && sscanf(e->d_name, "v%d.%31s", &v, tail) == 2 &&
+                 !strcmp(tail, "safetensors") && v > 0 && v < max)
+            seen[v] = 1;
+    }
+    closedir(d);
+    return rc;
+}
+
+/* GET /models/NAME's versions into v (up to max) and their count; 0 when
+ * the model is unknown; -1 with msg on a load error or a bad answer. */
+static int listed_versions(const Harness *h, const char *model, int *v, int max, char *msg,
+                           size_t msglen)
+{
+    char path[128];
+    Reply r;
+    json_t *m, *vs;
+    int n = 0;
+    snprintf(path, sizeof path, "/models/%s", model);
+    if (harness_get(h, path, &r) == 404) {
+        reply_free(&r);
+        return 0;
+    }
+    m = r.status == 200 ? json_loadb((const char *)r.body, r.len, 0, NULL) : NULL;
+    reply_free(&r);
+    if (!m)
+        return complain(msg, msglen, "GET /models/%s answered %ld", model, r.status);
+    if (json_object_get(m, "error")) {
+        complain(msg, msglen, "%s: %s", model, json_string_value(json_object_get(m, "error")));
+        json_decref(m);
+        return -1;
+    }
+    vs = json_object_get(m, "versions");
+    for (size_t i = 0; i < json_array_size(vs) && n < max; i++)
+        v[n++] = (int)json_integer_value(json_array_get(vs, i));
+    json_decref(m);
+    return n;
+}
+
+int train_check_repo(const Harness *h, const char *models_dir, const char *model, int no_temps,
+                     char *msg, size_t msglen)
+{
+    enum { MAXV = 4096 };
+    char path[512], err[256];
+    unsigned char seen[MAXV] = {0};
+    int listed[256], n, newest = 0, served, found = 0;
+    snprintf(path, sizeof path, "%s/%s/.train", models_dir, model);
+    if (scan_folder(path, NULL, 0, no_temps, msg, msglen))
+        return -1;
+    snprintf(path, sizeof path, "%s/%s", models_dir, model);
+    if (scan_folder(path, seen, MAXV, no_temps, msg, msglen))
+        return -1;
+    /* Every version file on disk loads: the registry lists each one it
+     * finds (a file its watch has yet to see is listed at its next look). */
+    for (int v = 1; v < MAXV; v++) {
+        Net *net;
+        if (!seen[v])
+            continue;
+        snprintf(path, sizeof path, "%s/%s/v%d.safetensors", models_dir, model, v);
+        if (!(net = net_load(path, err, sizeof err)))
+            return complain(msg, msglen, "v%d on disk does not load: %s", v, err);
+        net_free(net);
+    }
+    if ((n = listed_versions(h, model, listed, 256, msg, msglen)) <= 0)
+        return n;
+    for (int i = 0; i < n; i++) {
+        if (listed[i] <= 0 || listed[i] >= MAXV || !seen[listed[i]])
+            return complain(msg, msglen, "v%d is listed but not on disk", listed[i]);
+        newest = listed[i] > newest ? listed[i] : newest;
+    }
+    /* The newest listed is served (a job still running may publish one
+     * more in between: then that one, listed by now). */
+    served = train_served_version(h, model);
+    if (served != newest) {
+        int again[256], m = listed_versions(h, model, again, 256, msg, msglen);
+        for (int i = 0; i < m; i++)
+            found |= again[i] == served;
+        if (!found || served < newest)
+            return complain(msg, msglen, "serves v%d, the newest listed is v%d", served, newest);
+    }
+    return n;
 }

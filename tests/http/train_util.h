@@ -24,4 +24,18 @@ json_t *train_wait(const Harness *h, const char *id, const char *state, double s
 /* The id in a 202 reply, copied into id (17 bytes); 0 or -1. */
 int train_id(const Reply *r, char *id);
 
+/* The version POST /stylize?model=NAME answers with (X-Atelier-Model),
+ * or -1 when it does not answer 200. */
+int train_served_version(const Harness *h, const char *model);
+
+/* Checks what a training job left in <models_dir>/<model>: every vN file
+ * on disk loads (net_load), every version GET /models/NAME lists is such a
+ * file, the registry reports no load error, and the newest listed version
+ * is the one served; with no_temps, also that no temporary file is in the
+ * folder or its .train/ (after kill -9 one may be, until the job runs
+ * again). Returns the number of versions listed (0 when the model does not
+ * exist yet), or -1 with the reason in msg. */
+int train_check_repo(const Harness *h, const char *models_dir, const char *model, int no_temps,
+                     char *msg, size_t msglen);
+
 #endif

@@ -5,7 +5,8 @@
 #   tools/soak/run.sh [MINUTES] [soak options...]     (default 5 minutes)
 # The model is ml5's "wave" from ../shared/models (converted here), or the
 # committed TransformerNet fixture when that is absent. Extra options go to
-# soak, e.g. --concurrency 4 or --train.
+# soak, e.g. --concurrency 4 or --train (the job queue opens with the token;
+# its jobs live in the temporary --data folder).
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 minutes=${1:-5}
@@ -21,7 +22,7 @@ else
     cp tests/fixtures/torch/transformer_net.safetensors "$tmp/models/wave/v1.safetensors" || exit 1
 fi
 "$BUILD/atelier" serve --host 127.0.0.1 --port 0 --port-file "$tmp/port" --models "$tmp/models" \
-    --token soak-token 2>"$tmp/server.log" &
+    --token soak-token --data "$tmp/data" 2>"$tmp/server.log" &
 pid=$!
 for _ in $(seq 600); do
     [ -s "$tmp/port" ] && curl -fs "http://127.0.0.1:$(cat "$tmp/port")/readyz" >/dev/null && break
