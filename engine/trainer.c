@@ -425,8 +425,12 @@ static int init_lineage(Trainer *t, const char *path, const char *card_text, cha
         goto done;
     if (json_is_object(tr)) {
         json_t *cmds = json_object_get(tr, "commands");
-        json_object_set(from, "steps", json_object_get(tr, "steps"));
-        json_object_set(from, "wall_time_s", json_object_get(tr, "wall_time_s"));
+        /* The whole lineage's figures when the model has them (it was itself
+         * fine-tuned), else its own. */
+        json_t *steps = json_object_get(tr, "total_steps"), *wall = json_object_get(tr,
+                                                                             "total_wall_time_s");
+        json_object_set(from, "steps", steps ? steps : json_object_get(tr, "steps"));
+        json_object_set(from, "wall_time_s", wall ? wall : json_object_get(tr, "wall_time_s"));
         if (json_is_array(cmds) && !(t->history = json_dumps(cmds, JSON_COMPACT)))
             goto done;
     }
@@ -627,8 +631,17 @@ static char *card_json(const Trainer *t, int version)
     json_object_set_new(tr, "content_pool", json_integer(c->content_pool));
     json_object_set_new(tr, "style_scale", json_pack("[f, f]", round(c->style_lo * 1e4) / 1e4,
                                                      round(c->style_hi * 1e4) / 1e4));
-    if (t->init_from)
-        json_object_set_new(tr, "init_from", json_loads(t->init_from, 0, NULL));
+    if (t->init_from) {
+        json_t *from = json_loads(t->init_from, 0, NULL);
+        json_t *steps = json_object_get(from, "steps"), *wall = json_object_get(from, "wall_time_s");
+        if (json_is_integer(steps))
+            json_object_set_new(tr, "total_steps",
+                                json_integer(json_integer_value(steps) + (json_int_t)t->step));
+        if (json_is_number(wall))
+            json_object_set_new(tr, "total_wall_time_s",
+                                json_real(json_number_value(wall) + t->elapsed));
+        json_object_set_new(tr, "init_from", from);
+    }
     json_object_set_new(tr, "decay_from", json_real(round(c->decay_from * 1e4) / 1e4));
     char *s = json_dumps(card, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(card);

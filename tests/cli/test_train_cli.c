@@ -197,6 +197,7 @@ static void test_swd_resume_and_init(void **state)
     card = read_card("fine");
     assert_non_null(card);
     assert_non_null(strstr(card, "\"init_from\""));
+    assert_non_null(strstr(card, "\"total_steps\": 5"));   /* 4 of once's, 1 of its own */
     assert_non_null(strstr(card, "--name once"));
     assert_non_null(strstr(card, "--name fine"));
     free(card);
