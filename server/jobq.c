@@ -477,6 +477,58 @@ static void *runner_main(void *arg)
 
 /* ---- open / close ------------------------------------------------------- */
 
+/* Removes the folder of a job that could not be stored, and what it holds
+ * (its uploads and job.json, one level below). */
+static void remove_stored(const Jobq *q, const Job *j)
+{
+    static const char *const subs[] = {"style", "content", NULL};
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    for (int i = 0; i < 3; i++) {
+        DIR *d;
+        struct dirent *e;
+        if (job_dir(q, j, subs[i], dir, sizeof dir) || !(d = opendir(dir)))
+            continue;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+                unlink(path);
+        closedir(d);
+        rmdir(dir);
+    }
+}
+
+/* What a crash can leave in jobs/<id>/: temporary copies of job.json (a
+ * kill during its rewrite), or a whole folder without job.json (a kill while
+ * a submission's uploads were stored: the client never had its 202, so no
+ * job is lost by removing it). A folder whose job.json exists is never
+ * removed here, even when it does not parse. */
+static void sweep_leftovers(const Jobq *q, const char *id)
+{
+    Job j;
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    struct stat sb;
+    DIR *d;
+    struct dirent *e;
+    if (strlen(id) != JOBQ_ID_LEN)
+        return;
+    memcpy(j.id, id, JOBQ_ID_LEN + 1);
+    if (job_dir(q, &j, "job.json", path, sizeof path) || job_dir(q, &j, NULL, dir, sizeof dir))
+        return;
+    if (stat(path, &sb) && errno == ENOENT) {
+        log_write("warn", "removing an upload a crash left without its job.json", "{s:s}",
+                  "job", id);
+        remove_stored(q, &j);
+        return;
+    }
+    if (!(d = opendir(dir)))
+        return;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, ".job.json.tmp", 13) &&
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+            unlink(path);
+    closedir(d);
+}
+
 Jobq *jobq_open(const JobqConfig *cfg, Registry *reg, char *err, size_t errlen)
 {
     Jobq *q = calloc(1, sizeof *q);
@@ -510,7 +562,10 @@ Jobq *jobq_open(const JobqConfig *cfg, Registry *reg, char *err, size_t errlen)
     }
     while ((e = readdir(d))) {
         Job *j;
-        if (e->d_name[0] == '.' || !(j = restore(q, e->d_name)))
+        if (e->d_name[0] == '.')
+            continue;
+        sweep_leftovers(q, e->d_name);
+        if (!(j = restore(q, e->d_name)))
             continue;
         if (add_job(q, j)) {
             job_free(j);
@@ -573,26 +628,6 @@ static int store_files(const char *dir, const JobFile *f, int n)
             return -1;
     }
     return 0;
-}
-
-/* Removes the folder of a job that could not be stored, and what it holds
- * (its uploads and job.json, one level below). */
-static void remove_stored(const Jobq *q, const Job *j)
-{
-    static const char *const subs[] = {"style", "content", NULL};
-    char dir[PATH_MAX], path[PATH_MAX + 300];
-    for (int i = 0; i < 3; i++) {
-        DIR *d;
-        struct dirent *e;
-        if (job_dir(q, j, subs[i], dir, sizeof dir) || !(d = opendir(dir)))
-            continue;
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
-                unlink(path);
-        closedir(d);
-        rmdir(dir);
-    }
 }
 
 /* Checks the uploads are images. 0, or -1 with field and err. */

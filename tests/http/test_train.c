@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/http/train_util.h"
@@ -310,6 +311,14 @@ static void check_versions_serve(const Harness *h, const char *name)
     json_decref(m);
 }
 
+static void write_file(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
 static void test_kill_and_resume(void **state)
 {
     static const char config[] =
@@ -342,8 +351,22 @@ static void test_kill_and_resume(void **state)
     usleep(300 * 1000);
     harness_signal(&h, SIGKILL);
     assert_int_equal(harness_wait_exit(&h, 10), 128 + SIGKILL);
+    /* What other kills can leave: an upload stored without its job.json,
+     * and a temporary job.json beside the real one. The restart removes
+     * both and keeps the job. */
+    char orphan[400], tmp[600];
+    snprintf(orphan, sizeof orphan, "%s/data/jobs/0123456789abcdef", h.root);
+    assert_int_equal(mkdir(orphan, 0755), 0);
+    snprintf(tmp, sizeof tmp, "%s/style", orphan);
+    assert_int_equal(mkdir(tmp, 0755), 0);
+    snprintf(tmp, sizeof tmp, "%s/style/1.jpg", orphan);
+    write_file(tmp, "not yet checked", 15);
+    snprintf(tmp, sizeof tmp, "%s/data/jobs/%s/.job.json.tmpAbC123", h.root, id);
+    write_file(tmp, "{\"state\": \"runn", 15);
     assert_int_equal(harness_restart(&h, server_args), 0);
     assert_int_equal(harness_wait_ready(&h, 60), 0);
+    assert_int_equal(access(orphan, F_OK), -1);
+    assert_int_equal(access(tmp, F_OK), -1);
     check_versions_serve(&h, "sturdy");
     job = train_wait(&h, id, "succeeded", 180);
     assert_non_null(job);
