@@ -10,7 +10,8 @@
 static const char *const known[] = {"name", "steps", "size", "batch", "checkpoint_every",
                                     "seed", "lr", "w_adv", "w_content", "w_style", "w_tv",
                                     "width", "blocks", "init", "init_version", "style_title",
-                                    "style_license"};
+                                    "style_license", "style_loss", "style_scale",
+                                    "content_pool"};
 
 static int bad(char *field, size_t fieldlen, const char *name, char *err, size_t errlen,
                const char *what)
@@ -122,8 +123,28 @@ int jobq_spec_parse(json_t *cfg, JobSpec *s, char *field, size_t fieldlen, char 
     NUM("w_content", 0, 1e6, 10, s->w_content);
     NUM("w_style", 0, 1e6, 1, s->w_style);
     NUM("w_tv", 0, 1e6, 0, s->w_tv);
+    INT("content_pool", 1, 64, 4, s->content_pool);
+    if (s->size % s->content_pool)
+        return bad(field, fieldlen, "content_pool", err, errlen, "must divide size");
 #undef INT
 #undef NUM
+    v = json_object_get(cfg, "style_loss");
+    s->style_swd = v && json_is_string(v) && !strcmp(json_string_value(v), "swd");
+    if (v && !s->style_swd && !(json_is_string(v) && !strcmp(json_string_value(v), "gram")))
+        return bad(field, fieldlen, "style_loss", err, errlen, "must be \"gram\" or \"swd\"");
+    v = json_object_get(cfg, "style_scale");
+    s->style_lo = 0.25;
+    s->style_hi = 0.6;
+    if (v) {
+        json_t *lo = json_array_get(v, 0), *hi = json_array_get(v, 1);
+        if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_number(lo) ||
+            !json_is_number(hi) || !(json_number_value(lo) >= 0.01) ||
+            !(json_number_value(lo) <= json_number_value(hi)) || !(json_number_value(hi) <= 1))
+            return bad(field, fieldlen, "style_scale", err, errlen,
+                       "must be [lo, hi] with 0.01 <= lo <= hi <= 1");
+        s->style_lo = json_number_value(lo);
+        s->style_hi = json_number_value(hi);
+    }
     if (get_str(cfg, "init", s->init, sizeof s->init, field, fieldlen, err, errlen) ||
         (s->init[0] && !repo_valid_name(s->init)))
         return bad(field, fieldlen, "init", err, errlen, "must name a model: [a-z0-9_-]{1,64}");
@@ -148,6 +169,11 @@ json_t *jobq_spec_json(const JobSpec *s)
                           s->w_content, "w_style", s->w_style, "w_tv", s->w_tv, "width",
                           s->width, "blocks", s->blocks, "style_title", s->style_title,
                           "style_license", s->style_license);
+    if (o) {
+        json_object_set_new(o, "content_pool", json_integer(s->content_pool));
+        json_object_set_new(o, "style_loss", json_string(s->style_swd ? "swd" : "gram"));
+        json_object_set_new(o, "style_scale", json_pack("[f, f]", s->style_lo, s->style_hi));
+    }
     if (o && s->init[0]) {
         json_object_set_new(o, "init", json_string(s->init));
         json_object_set_new(o, "init_version", json_integer(s->init_version));
@@ -168,6 +194,10 @@ void jobq_spec_apply(const JobSpec *s, TrainConfig *tc)
     tc->w_content = (float)s->w_content;
     tc->w_style = (float)s->w_style;
     tc->w_tv = (float)s->w_tv;
+    tc->content_pool = s->content_pool;
+    tc->style_kind = s->style_swd ? STYLE_SWD : STYLE_GRAM;
+    tc->style_lo = (float)s->style_lo;
+    tc->style_hi = (float)s->style_hi;
     tc->arch = TRAIN_ARCH_FAST;
     tc->width = s->width;
     tc->blocks = s->blocks;

@@ -91,6 +91,8 @@ static void check_spec(const JobSpec *s)
         !in_range(s->size, 32, 1024) || s->size % 4 || !in_range(s->batch, 1, 16) ||
         !in_range(s->checkpoint_every, 1, s->steps) || s->seed > (UINT64_C(1) << 53) ||
         !in_range(s->width, 4, 128) || !in_range(s->blocks, 0, 16) ||
+        !in_range(s->content_pool, 1, 64) || s->size % s->content_pool ||
+        !(s->style_lo >= 0.01 && s->style_lo <= s->style_hi && s->style_hi <= 1) ||
         !(s->lr >= 1e-7 && s->lr <= 0.1) || !(s->w_adv >= 0 && s->w_adv <= 1e6) ||
         !(s->w_content >= 0 && s->w_content <= 1e6) || !(s->w_style >= 0 && s->w_style <= 1e6) ||
         !(s->w_tv >= 0 && s->w_tv <= 1e6) || (s->init[0] && !repo_valid_name(s->init)) ||
@@ -113,6 +115,8 @@ static void same_training(const JobSpec *a, const JobSpec *b)
         x.lr_g != y.lr_g || x.lr_d != y.lr_d || x.w_adv != y.w_adv ||
         x.w_content != y.w_content || x.w_style != y.w_style || x.w_tv != y.w_tv ||
         x.width != y.width || x.blocks != y.blocks || x.arch != y.arch ||
+        x.content_pool != y.content_pool || x.style_kind != y.style_kind ||
+        x.style_lo != y.style_lo || x.style_hi != y.style_hi ||
         strcmp(x.style_title ? x.style_title : "", y.style_title ? y.style_title : "") ||
         strcmp(x.style_license ? x.style_license : "", y.style_license ? y.style_license : "") ||
         strcmp(a->init, b->init) || a->init_version != b->init_version)

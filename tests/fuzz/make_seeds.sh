@@ -204,6 +204,10 @@ configs = {
               "w_style": 1e6, "width": 4, "blocks": 0, "seed": 0},
     "unknown": {"name": "x", "stepz": 5},
     "init_version": {"name": "x", "init_version": 3},
+    "style": {"name": "sn", "size": 128, "style_loss": "swd", "style_scale": [0.15, 0.4],
+              "content_pool": 2},
+    "style_bad": {"name": "sn", "style_loss": "vgg", "style_scale": [0.6, 0.1, 2],
+                  "content_pool": 3},
 }
 for k, v in configs.items():
     put("fuzz_train", k + ".json", dump(v))

@@ -120,9 +120,11 @@ static void test_tiny_job(void **state)
     assert_non_null(strstr((char *)r.body, "atelier_train_versions_published_total 3"));
     assert_non_null(strstr((char *)r.body, "atelier_train_jobs{state=\"succeeded\"} 1"));
     reply_free(&r);
-    /* Fine-tuning from it. */
+    /* Fine-tuning from it, with the sliced Wasserstein style loss. */
     assert_int_equal(train_submit(&h, "{\"name\": \"painted2\", \"steps\": 2, \"size\": 64, "
-                                      "\"width\": 8, \"blocks\": 1, \"init\": \"painted\"}",
+                                      "\"width\": 8, \"blocks\": 1, \"init\": \"painted\", "
+                                      "\"style_loss\": \"swd\", \"style_scale\": [0.2, 0.5], "
+                                      "\"content_pool\": 2}",
                                   1, 8, &r), 202);
     assert_int_equal(train_id(&r, id), 0);
     reply_free(&r);
@@ -131,8 +133,16 @@ static void test_tiny_job(void **state)
     assert_string_equal(json_string_value(json_object_get(job, "state")), "succeeded");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(job, "config"),
                                                         "init_version")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(job, "config"),
+                                                          "style_loss")), "swd");
     json_decref(job);
     assert_int_equal(served_version(&h, "painted2"), 1);
+    /* The published card says how it was trained. */
+    assert_int_equal(harness_request(&h, "GET", "/models/painted2", NULL, NULL, 0, NULL, &r), 200);
+    printf("%.*s\n", (int)(r.len < 600 ? r.len : 600), (char *)r.body);
+    assert_non_null(strstr((char *)r.body, "\"style_loss\":\"swd\""));
+    assert_non_null(strstr((char *)r.body, "\"content_pool\":2"));
+    reply_free(&r);
     assert_int_equal(harness_stop(&h), 0);
 }
 
@@ -155,6 +165,14 @@ static void test_validation(void **state)
         {"{\"name\": \"x\", \"init\": \"nope\"}", "init"},
         {"{\"name\": \"x\", \"init\": \"../tiny\"}", "init"},
         {"{\"name\": \"x\", \"init_version\": 3}", "init_version"},
+        {"{\"name\": \"x\", \"style_loss\": \"vgg\"}", "style_loss"},
+        {"{\"name\": \"x\", \"style_loss\": 1}", "style_loss"},
+        {"{\"name\": \"x\", \"style_scale\": [0.6, 0.2]}", "style_scale"},
+        {"{\"name\": \"x\", \"style_scale\": [0, 0.2]}", "style_scale"},
+        {"{\"name\": \"x\", \"style_scale\": \"big\"}", "style_scale"},
+        {"{\"name\": \"x\", \"style_scale\": [0.2, 0.3, 0.4]}", "style_scale"},
+        {"{\"name\": \"x\", \"content_pool\": 3}", "content_pool"},
+        {"{\"name\": \"x\", \"content_pool\": 0}", "content_pool"},
         {"[1, 2]", "config"},
         {"{not json", "config"},
     };
