@@ -43,19 +43,27 @@ size_t conv_transpose2d_work_floats(const ConvGeom *g)
     return per_row * (size_t)conv_tile_rows(per_row, g->h);
 }
 
+/* The output columns [lo, hi) of a row whose source positions ox*s + ix0
+ * fall inside [0, w); those before lo and from hi on need the padding rule. */
+static void row_span(int ow, int w, int s, int ix0, int *lo, int *hi)
+{
+    int a = ix0 < 0 ? (-ix0 + s - 1) / s : 0;
+    int b = w - 1 - ix0 < 0 ? 0 : (w - 1 - ix0) / s + 1;
+    if (a > ow)
+        a = ow;
+    if (b > ow)
+        b = ow;
+    *lo = a;
+    *hi = b < a ? a : b;
+}
+
 /* One row of im2col: d[ox] = src[ox*s + ix0] for ox in [0, ow), with the
  * padding rule for positions outside [0, w). */
 static void im2col_row(float *d, const float *src, int ow, int w, int s,
                        int ix0, int reflect)
 {
-    int lo = ix0 < 0 ? (-ix0 + s - 1) / s : 0;
-    int hi = w - 1 - ix0 < 0 ? 0 : (w - 1 - ix0) / s + 1;
-    if (lo > ow)
-        lo = ow;
-    if (hi > ow)
-        hi = ow;
-    if (hi < lo)
-        hi = lo;
+    int lo, hi;
+    row_span(ow, w, s, ix0, &lo, &hi);
     for (int ox = 0; ox < lo; ox++)
         d[ox] = reflect ? src[reflect_index(ox * s + ix0, w)] : 0.0f;
     if (s == 1) {
@@ -277,14 +285,8 @@ void conv_transpose2d_forward_ref(float *out, const float *in, const float *weig
 static void col2im_row_add(float *src, const float *d, int ow, int w, int s,
                            int ix0, int reflect)
 {
-    int lo = ix0 < 0 ? (-ix0 + s - 1) / s : 0;
-    int hi = w - 1 - ix0 < 0 ? 0 : (w - 1 - ix0) / s + 1;
-    if (lo > ow)
-        lo = ow;
-    if (hi > ow)
-        hi = ow;
-    if (hi < lo)
-        hi = lo;
+    int lo, hi;
+    row_span(ow, w, s, ix0, &lo, &hi);
     if (reflect) {
         for (int ox = 0; ox < lo; ox++)
             src[reflect_index(ox * s + ix0, w)] += d[ox];
