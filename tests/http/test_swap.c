@@ -109,34 +109,6 @@ static int count_in_log(const Harness *h, const char *a, const char *b)
     return n;
 }
 
-static json_t *json_of(const Reply *r)
-{
-    json_t *j = json_loadb((const char *)r->body, r->len, 0, NULL);
-    if (!j)
-        print_error("not JSON: %.*s\n", (int)r->len, r->body ? (char *)r->body : "");
-    assert_non_null(j);
-    return j;
-}
-
-static void expect_problem(const Reply *r, long status, const char *param)
-{
-    json_t *j;
-    if (r->status != status) {
-        print_error("status %ld, want %ld: %.*s\n", r->status, status, (int)r->len,
-                    r->body ? (char *)r->body : "");
-        fail();
-    }
-    j = json_of(r);
-    if (param) {
-        const char *p = json_string_value(json_object_get(j, "param"));
-        if (!p || strcmp(p, param)) {
-            print_error("param %s, want %s\n", p ? p : "(none)", param);
-            fail();
-        }
-    }
-    json_decref(j);
-}
-
 static void test_pin_and_unpin(void **state)
 {
     Harness h;
@@ -148,7 +120,7 @@ static void test_pin_and_unpin(void **state)
     assert_int_equal(served(&h, "tiny"), 1);      /* CURRENT pins v1 */
 
     assert_int_equal(put_current(&h, "tiny", "{\"version\": 2}", &r), 200);
-    j = json_of(&r);
+    j = train_json_of(&r);
     assert_int_equal(json_integer_value(json_object_get(j, "current")), 2);
     json_decref(j);
     reply_free(&r);
@@ -165,35 +137,35 @@ static void test_pin_and_unpin(void **state)
     reply_free(&r);
     assert_int_equal(served(&h, "tiny"), 1);
     put_current(&h, "tiny", "{\"version\": 9}", &r);
-    expect_problem(&r, 404, NULL);
+    train_expect_problem(&r, 404, NULL);
     reply_free(&r);
     put_current(&h, "tiny", "{\"versio\": 2}", &r);
-    expect_problem(&r, 400, "versio");
+    train_expect_problem(&r, 400, "versio");
     reply_free(&r);
     put_current(&h, "tiny", "{\"version\": \"2\"}", &r);
-    expect_problem(&r, 400, "version");
+    train_expect_problem(&r, 400, "version");
     reply_free(&r);
     put_current(&h, "tiny", "{\"version\": 0}", &r);
-    expect_problem(&r, 400, "version");
+    train_expect_problem(&r, 400, "version");
     reply_free(&r);
     put_current(&h, "tiny", "[2]", &r);
-    expect_problem(&r, 400, "body");
+    train_expect_problem(&r, 400, "body");
     reply_free(&r);
     put_current(&h, "tiny", "", &r);
-    expect_problem(&r, 400, "body");
+    train_expect_problem(&r, 400, "body");
     reply_free(&r);
     put_current(&h, "nope", "{\"version\": 1}", &r);
-    expect_problem(&r, 404, NULL);
+    train_expect_problem(&r, 404, NULL);
     reply_free(&r);
     put_current(&h, "..", "{\"version\": 1}", &r);
-    expect_problem(&r, 404, NULL);
+    train_expect_problem(&r, 404, NULL);
     reply_free(&r);
     /* A version that does not load is refused and changes nothing. */
     put_current(&h, "broken", "{\"version\": 1}", &r);
-    expect_problem(&r, 400, "version");
+    train_expect_problem(&r, 400, "version");
     reply_free(&r);
     harness_request(&h, "PUT", "/models/tiny/current", NULL, "{\"version\": 2}", 14, NULL, &r);
-    expect_problem(&r, 401, NULL);
+    train_expect_problem(&r, 401, NULL);
     reply_free(&r);
     assert_int_equal(served(&h, "tiny"), 1);
 
@@ -207,7 +179,7 @@ static void test_pin_and_unpin(void **state)
                                      &r), 200);
     reply_free(&r);
     harness_request(&h, "DELETE", "/models/nope/current", NULL, NULL, 0, auth, &r);
-    expect_problem(&r, 404, NULL);
+    train_expect_problem(&r, 404, NULL);
     reply_free(&r);
 
     harness_get(&h, "/metrics", &r);

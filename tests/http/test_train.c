@@ -26,36 +26,6 @@ static const char tiny_config[] =
     "{\"name\": \"painted\", \"steps\": 6, \"size\": 64, \"checkpoint_every\": 2, "
     "\"width\": 8, \"blocks\": 1}";
 
-static json_t *json_of(const Reply *r)
-{
-    json_t *j = json_loadb((const char *)r->body, r->len, 0, NULL);
-    if (!j)
-        print_error("not JSON (%ld): %.*s\n", r->status, (int)r->len,
-                    r->body ? (char *)r->body : "");
-    assert_non_null(j);
-    return j;
-}
-
-static void expect_problem(const Reply *r, long status, const char *param)
-{
-    json_t *j;
-    if (r->status != status) {
-        print_error("status %ld, want %ld: %.*s\n", r->status, status, (int)r->len,
-                    r->body ? (char *)r->body : "");
-        fail();
-    }
-    j = json_of(r);
-    if (param) {
-        const char *p = json_string_value(json_object_get(j, "param"));
-        if (!p || strcmp(p, param)) {
-            print_error("param %s, want %s (%s)\n", p ? p : "(none)", param,
-                        json_string_value(json_object_get(j, "detail")));
-            fail();
-        }
-    }
-    json_decref(j);
-}
-
 /* Prints label and the JSON value compactly. */
 static void show(const char *label, const json_t *v)
 {
@@ -112,7 +82,7 @@ static void test_tiny_job(void **state)
     reply_free(&r);
     /* Listed, and counted. */
     assert_int_equal(harness_request(&h, "GET", "/train", NULL, NULL, 0, train_auth, &r), 200);
-    job = json_of(&r);
+    job = train_json_of(&r);
     assert_int_equal(json_array_size(json_object_get(job, "jobs")), 1);
     json_decref(job);
     reply_free(&r);
@@ -183,42 +153,42 @@ static void test_validation(void **state)
     assert_int_equal(harness_start(&h, server_args), 0);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         train_submit(&h, bad[i].config, 1, 1, &r);
-        expect_problem(&r, 400, bad[i].param);
+        train_expect_problem(&r, 400, bad[i].param);
         reply_free(&r);
     }
     train_submit(&h, NULL, 1, 1, &r);
-    expect_problem(&r, 400, "config");
+    train_expect_problem(&r, 400, "config");
     reply_free(&r);
     train_submit(&h, "{\"name\": \"x\"}", 0, 1, &r);
-    expect_problem(&r, 400, "style");
+    train_expect_problem(&r, 400, "style");
     reply_free(&r);
     train_submit(&h, "{\"name\": \"x\"}", 1, 0, &r);   /* no --content folder */
-    expect_problem(&r, 400, "content");
+    train_expect_problem(&r, 400, "content");
     reply_free(&r);
     harness_post_form_headers(&h, "/train", &junk, 1, train_auth, &r);
-    expect_problem(&r, 400, "config");
+    train_expect_problem(&r, 400, "config");
     reply_free(&r);
     {
         Part parts[2] = {junk, {"config", "{\"name\": \"x\"}", 13, NULL, NULL}};
         harness_post_form_headers(&h, "/train", parts, 2, train_auth, &r);
-        expect_problem(&r, 400, "style");
+        train_expect_problem(&r, 400, "style");
         reply_free(&r);
         parts[0] = other;
         harness_post_form_headers(&h, "/train", parts, 2, train_auth, &r);
-        expect_problem(&r, 400, "favourite");
+        train_expect_problem(&r, 400, "favourite");
         reply_free(&r);
     }
     harness_request(&h, "POST", "/train", "application/json", "{}", 2, train_auth, &r);
-    expect_problem(&r, 415, NULL);
+    train_expect_problem(&r, 415, NULL);
     reply_free(&r);
     harness_request(&h, "GET", "/train/0123456789abcdef", NULL, NULL, 0, train_auth, &r);
-    expect_problem(&r, 404, NULL);
+    train_expect_problem(&r, 404, NULL);
     reply_free(&r);
     harness_request(&h, "DELETE", "/train/..%2f..", NULL, NULL, 0, train_auth, &r);
-    expect_problem(&r, 404, NULL);
+    train_expect_problem(&r, 404, NULL);
     reply_free(&r);
     harness_request(&h, "GET", "/train/0123456789abcdef/preview", NULL, NULL, 0, train_auth, &r);
-    expect_problem(&r, 404, NULL);
+    train_expect_problem(&r, 404, NULL);
     reply_free(&r);
     /* Nothing was queued. */
     harness_request(&h, "GET", "/train", NULL, NULL, 0, train_auth, &r);
@@ -249,7 +219,7 @@ static void test_cancel_and_full_queue(void **state)
     assert_int_equal(train_id(&r, b), 0);
     reply_free(&r);
     train_submit(&h, "{\"name\": \"third\", \"steps\": 5, \"size\": 32}", 1, 2, &r);
-    expect_problem(&r, 503, NULL);
+    train_expect_problem(&r, 503, NULL);
     {
         char ra[16];
         assert_non_null(reply_header(&r, "Retry-After", ra, sizeof ra));
@@ -257,12 +227,12 @@ static void test_cancel_and_full_queue(void **state)
     reply_free(&r);
     /* A second job for a model being trained is refused. */
     train_submit(&h, "{\"name\": \"long\", \"steps\": 5, \"size\": 32}", 1, 2, &r);
-    expect_problem(&r, 400, "name");
+    train_expect_problem(&r, 400, "name");
     reply_free(&r);
     /* Cancel the queued one: at once. */
     snprintf(path, sizeof path, "/train/%s", b);
     assert_int_equal(harness_request(&h, "DELETE", path, NULL, NULL, 0, train_auth, &r), 200);
-    job = json_of(&r);
+    job = train_json_of(&r);
     assert_string_equal(json_string_value(json_object_get(job, "state")), "cancelled");
     json_decref(job);
     reply_free(&r);
@@ -316,7 +286,7 @@ static void check_versions_serve(const Harness *h, const char *name)
         return;
     }
     assert_int_equal(r.status, 200);
-    m = json_of(&r);
+    m = train_json_of(&r);
     reply_free(&r);
     if (json_object_get(m, "error")) {
         print_error("%s: %s\n", name, json_string_value(json_object_get(m, "error")));

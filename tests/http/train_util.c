@@ -2,11 +2,15 @@
 #include "tests/http/train_util.h"
 
 #include <dirent.h>
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "engine/net.h"
 
@@ -63,6 +67,36 @@ json_t *train_wait(const Harness *h, const char *id, const char *state, double s
         usleep(50 * 1000);
     }
     return NULL;
+}
+
+json_t *train_json_of(const Reply *r)
+{
+    json_t *j = json_loadb((const char *)r->body, r->len, 0, NULL);
+    if (!j)
+        print_error("not JSON (%ld): %.*s\n", r->status, (int)r->len,
+                    r->body ? (char *)r->body : "");
+    assert_non_null(j);
+    return j;
+}
+
+void train_expect_problem(const Reply *r, long status, const char *param)
+{
+    json_t *j;
+    if (r->status != status) {
+        print_error("status %ld, want %ld: %.*s\n", r->status, status, (int)r->len,
+                    r->body ? (char *)r->body : "");
+        fail();
+    }
+    j = train_json_of(r);
+    if (param) {
+        const char *p = json_string_value(json_object_get(j, "param"));
+        if (!p || strcmp(p, param)) {
+            print_error("param %s, want %s (%s)\n", p ? p : "(none)", param,
+                        json_string_value(json_object_get(j, "detail")));
+            fail();
+        }
+    }
+    json_decref(j);
 }
 
 int train_id(const Reply *r, char *id)

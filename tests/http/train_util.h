@@ -21,6 +21,14 @@ json_t *train_get(const Harness *h, const char *id);
  * returns the job (caller decrefs), or NULL after seconds. */
 json_t *train_wait(const Harness *h, const char *id, const char *state, double seconds);
 
+/* The reply's body as JSON (caller decrefs); fails the test, printing the
+ * body, when it is not JSON. */
+json_t *train_json_of(const Reply *r);
+
+/* Fails the test unless r is a problem reply with this status and, when
+ * param is not NULL, this "param" member. */
+void train_expect_problem(const Reply *r, long status, const char *param);
+
 /* The id in a 202 reply, copied into id (17 bytes); 0 or -1. */
 int train_id(const Reply *r, char *id);
 
