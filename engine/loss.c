@@ -147,17 +147,19 @@ double loss_tv(float *dout, const float *out, int b, int h, int w, float weight)
 
 /* ---- random-feature style losses: Gram and sliced Wasserstein ---------------- */
 
-#define STYLE_STAGES 4
+#define STYLE_STAGES STYLE_MAX_DEPTH
 #define SWD_LEVELS (STYLE_STAGES + 1)   /* the pixels, then each stage's features */
 #define SWD_MIN_DIRS 16                 /* projections for levels narrower than this */
 
-static const int stage_ch[STYLE_STAGES + 1] = { 3, 32, 64, 128, 256 };
-static const int stage_stride[STYLE_STAGES] = { 1, 2, 2, 2 };
+static const int stage_ch[STYLE_STAGES + 1] = { 3, 32, 64, 128, 256, 256, 256 };
+static const int stage_stride[STYLE_STAGES] = { 1, 2, 2, 2, 2, 2 };
 
 typedef struct SortPair { uint32_t k, i; } SortPair;   /* an ordered key, its index */
 
 struct StyleNet {
     StyleKind kind;
+    int depth;                 /* stages in use, STYLE_MIN_DEPTH..STYLE_MAX_DEPTH */
+    float level_w[SWD_LEVELS]; /* per level: the pixels, then each stage */
     TNet *net[STYLE_STAGES];
     float *target;             /* Gram: per stage C x C; SWD: per level C x n samples */
     size_t toff[SWD_LEVELS + 1];
@@ -176,15 +178,23 @@ static int swd_dirs(int c)
     return c < SWD_MIN_DIRS ? SWD_MIN_DIRS : c;
 }
 
-StyleNet *style_new(uint64_t seed, StyleKind kind, char *err, size_t errlen)
+StyleNet *style_new(uint64_t seed, StyleKind kind, int depth, const float *level_w,
+                    char *err, size_t errlen)
 {
+    if (depth < STYLE_MIN_DEPTH || depth > STYLE_MAX_DEPTH) {
+        snprintf(err, errlen, "style depth must be %d..%d", STYLE_MIN_DEPTH, STYLE_MAX_DEPTH);
+        return NULL;
+    }
     StyleNet *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->kind = kind;
+    s->depth = depth;
+    for (int l = 0; l <= depth; l++)
+        s->level_w[l] = level_w ? level_w[l] : 1.0f;
     s->rng = rng_seed(seed ^ 0x5ed5a11ce5ull);
     Rng r = rng_seed(seed ^ 0x5eed5717e0ull);
-    for (int i = 0; i < STYLE_STAGES; i++) {
+    for (int i = 0; i < depth; i++) {
         char spec[512];
         int ci = stage_ch[i], co = stage_ch[i + 1];
         snprintf(spec, sizeof(spec),
@@ -205,9 +215,8 @@ StyleNet *style_new(uint64_t seed, StyleKind kind, char *err, size_t errlen)
         s->toff[i + 1] = s->toff[i] + (size_t)co * co;
     }
     if (kind == STYLE_GRAM) {
-        s->target = calloc(s->toff[STYLE_STAGES], sizeof(float));
-        s->gram = calloc((size_t)stage_ch[STYLE_STAGES] * stage_ch[STYLE_STAGES],
-                         sizeof(float));
+        s->target = calloc(s->toff[depth], sizeof(float));
+        s->gram = calloc((size_t)stage_ch[depth] * stage_ch[depth], sizeof(float));
         if (!s->target || !s->gram)
             goto fail;
     }
@@ -234,7 +243,7 @@ void style_free(StyleNet *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < STYLE_STAGES; i++)
+    for (int i = 0; i < s->depth; i++)
         tnet_free(s->net[i]);
     free(s->target);
     free(s->gram);
@@ -247,7 +256,7 @@ static int swd_plan(StyleNet *s, int h, int w)
 {
     size_t most = 0;
     s->toff[0] = 0;
-    for (int l = 0; l < SWD_LEVELS; l++) {
+    for (int l = 0; l <= s->depth; l++) {
         int c = stage_ch[l];
         if (l > 0)
             tnet_out_shape(s->net[l - 1], &c, &h, &w);
@@ -258,12 +267,11 @@ static int swd_plan(StyleNet *s, int h, int w)
     }
     free(s->target);
     swd_scratch_free(s);
-    s->target = calloc(s->toff[SWD_LEVELS], sizeof(float));
+    s->target = calloc(s->toff[s->depth + 1], sizeof(float));
     s->pf = malloc(most * sizeof(float));
     s->pt = malloc(most * sizeof(float));
     s->dpf = malloc(most * sizeof(float));
-    s->dirs = malloc((size_t)swd_dirs(stage_ch[STYLE_STAGES]) * stage_ch[STYLE_STAGES] *
-                     sizeof(float));
+    s->dirs = malloc((size_t)swd_dirs(stage_ch[s->depth]) * stage_ch[s->depth] * sizeof(float));
     s->pairs = malloc(s->n[0] * sizeof(SortPair));
     s->ptmp = malloc(s->n[0] * sizeof(SortPair));
     s->sorted = malloc(s->n[0] * sizeof(float));
@@ -274,7 +282,7 @@ static int swd_plan(StyleNet *s, int h, int w)
 int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen)
 {
     int h0 = h, w0 = w;
-    for (int i = 0; i < STYLE_STAGES; i++) {
+    for (int i = 0; i < s->depth; i++) {
         if (tnet_plan(s->net[i], b, h, w, err, errlen))
             return -1;
         int c;
@@ -292,7 +300,7 @@ int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen)
 static void style_forward(StyleNet *s, const float *img, const float **outs)
 {
     const float *x = img;
-    for (int i = 0; i < STYLE_STAGES; i++)
+    for (int i = 0; i < s->depth; i++)
         x = outs[i] = tnet_forward(s->net[i], x);
 }
 
@@ -322,7 +330,7 @@ static void swd_target_add(StyleNet *s, const float *imgs, const float **outs)
 {
     for (int b = 0; b < s->b; b++) {
         s->ntarget++;
-        for (int l = 0; l < SWD_LEVELS; l++) {
+        for (int l = 0; l <= s->depth; l++) {
             const float *f = level_of(s, imgs, outs, l, b);
             float *t = s->target + s->toff[l];
             size_t n = s->n[l];
@@ -344,7 +352,7 @@ void style_target_add(StyleNet *s, const float *imgs)
         swd_target_add(s, imgs, outs);
         return;
     }
-    for (int i = 0; i < STYLE_STAGES; i++) {
+    for (int i = 0; i < s->depth; i++) {
         int c, h, w;
         tnet_out_shape(s->net[i], &c, &h, &w);
         size_t n = (size_t)h * w;
@@ -364,7 +372,7 @@ void style_target_done(StyleNet *s)
         return;
     if (s->kind == STYLE_GRAM) {
         float k = 1.0f / (float)s->ntarget;
-        for (size_t j = 0; j < s->toff[STYLE_STAGES]; j++)
+        for (size_t j = 0; j < s->toff[s->depth]; j++)
             s->target[j] *= k;
     }
     s->ntarget = 0;
@@ -372,7 +380,7 @@ void style_target_done(StyleNet *s)
 
 float *style_target(StyleNet *s, size_t *floats)
 {
-    *floats = s->toff[s->kind == STYLE_SWD ? SWD_LEVELS : STYLE_STAGES];
+    *floats = s->toff[s->kind == STYLE_SWD ? s->depth + 1 : s->depth];
     return s->target;
 }
 
@@ -484,19 +492,19 @@ static double swd_loss(StyleNet *s, float *dimg, const float *img, float weight)
     const float *outs[STYLE_STAGES];
     float *douts[STYLE_STAGES];
     style_forward(s, img, outs);
-    for (int i = 0; i < STYLE_STAGES; i++)
+    for (int i = 0; i < s->depth; i++)
         douts[i] = tnet_begin_backward(s->net[i]);
     double total = 0;
-    float scale = weight / (float)s->b;
     for (int b = 0; b < s->b; b++)
-        for (int l = 0; l < SWD_LEVELS; l++) {
+        for (int l = 0; l <= s->depth; l++) {
             int c = stage_ch[l];
+            float scale = weight * s->level_w[l] / (float)s->b;
             size_t per = (size_t)c * s->n[l];
             float *df = l ? douts[l - 1] + (size_t)b * per : dimg + (size_t)b * per;
             total += swd_level(s, df, level_of(s, img, outs, l, b), s->target + s->toff[l], c,
                                s->n[l], scale);
         }
-    for (int i = STYLE_STAGES - 1; i >= 0; i--)
+    for (int i = s->depth - 1; i >= 0; i--)
         tnet_backward(s->net[i], i ? douts[i - 1] : dimg, 0);
     return total;
 }
@@ -508,10 +516,11 @@ double style_loss(StyleNet *s, float *dimg, const float *img, float weight)
     const float *outs[STYLE_STAGES];
     float *douts[STYLE_STAGES];
     style_forward(s, img, outs);
-    for (int i = 0; i < STYLE_STAGES; i++)
+    for (int i = 0; i < s->depth; i++)
         douts[i] = tnet_begin_backward(s->net[i]);
     double total = 0;
-    for (int i = STYLE_STAGES - 1; i >= 0; i--) {
+    for (int i = s->depth - 1; i >= 0; i--) {
+        float lw = weight * s->level_w[i + 1];
         int c, h, w;
         tnet_out_shape(s->net[i], &c, &h, &w);
         size_t n = (size_t)h * w;
@@ -529,9 +538,9 @@ double style_loss(StyleNet *s, float *dimg, const float *img, float weight)
                 l += d * d;
                 s->gram[j] = (float)d;
             }
-            total += weight * l / tn / s->b;
+            total += lw * l / tn / s->b;
             /* dL/dF = 4 (G - T) F / n, scaled by weight / (|T|^2 B). */
-            float k = (float)(4.0 * weight / (tn * s->b * (double)n));
+            float k = (float)(4.0 * lw / (tn * s->b * (double)n));
             cblas_ssymm(CblasRowMajor, CblasLeft, CblasUpper, c, (int)n, k, s->gram, c, f,
                         (int)n, 1.0f, douts[i] + (size_t)b * c * n, (int)n);
         }

@@ -36,7 +36,8 @@ double loss_tv(float *dout, const float *out, int b, int h, int w, float weight)
  * extractor (random filters carry texture statistics well: Ustyuzhaninov et
  * al. 2016, "Texture synthesis using shallow convolutional networks with
  * random filters") matched to those of the style image's patches. Each stage
- * is a 3x3 conv + ReLU, stride 1 then 2, 2, 2.
+ * is a 3x3 conv + ReLU, stride 1 then 2 (32, 64, 128, then 256 channels);
+ * stage k sees 2^k + 1 pixels (3, 5, 9, 17, 33, 65).
  *   STYLE_GRAM: Gram matrices (Gatys et al. 2016); each stage's loss is
  *     |G - G_style|^2 / |G_style|^2 (scale-free).
  *   STYLE_SWD: sliced Wasserstein distance (Heitz et al. 2021) between the
@@ -48,9 +49,15 @@ double loss_tv(float *dout, const float *out, int b, int h, int w, float weight)
 typedef enum StyleKind { STYLE_GRAM, STYLE_SWD } StyleKind;
 typedef struct StyleNet StyleNet;
 
-/* New extractor with random He-normal filters from seed. NULL with a
- * message on failure. Free with style_free(). */
-StyleNet *style_new(uint64_t seed, StyleKind kind, char *err, size_t errlen);
+#define STYLE_MIN_DEPTH 1
+#define STYLE_MAX_DEPTH 6
+#define STYLE_DEPTH 4          /* the default */
+
+/* New extractor of depth stages with random He-normal filters from seed.
+ * level_w: depth + 1 weights, the pixels' (SWD only) then each stage's; NULL
+ * weighs all alike. NULL with a message on failure. Free with style_free(). */
+StyleNet *style_new(uint64_t seed, StyleKind kind, int depth, const float *level_w,
+                    char *err, size_t errlen);
 void style_free(StyleNet *s);               /* accepts NULL */
 /* Plans for batch b of h x w images (SWD: sizes and clears the target).
  * 0 or -1. */

@@ -94,6 +94,9 @@ void trainer_defaults(TrainConfig *c)
     c->w_tv = 0.0f;
     c->content_pool = 4;
     c->style_kind = STYLE_GRAM;
+    c->style_depth = STYLE_DEPTH;
+    for (int l = 0; l <= STYLE_MAX_DEPTH; l++)
+        c->style_levels[l] = 1.0f;
     c->style_lo = 0.25f;
     c->style_hi = 0.6f;
     c->holdout = 7;
@@ -151,10 +154,12 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
         cfg->batch > 64 || cfg->steps < 1 || cfg->content_pool < 1 ||
         cfg->size % cfg->content_pool || cfg->d_scales < 1 || cfg->d_scales > 2 ||
         !(cfg->style_lo > 0 && cfg->style_lo <= cfg->style_hi && cfg->style_hi <= 1) ||
-        !(cfg->decay_from >= 0 && cfg->decay_from <= 1)) {
+        !(cfg->decay_from >= 0 && cfg->decay_from <= 1) || cfg->style_depth < STYLE_MIN_DEPTH ||
+        cfg->style_depth > STYLE_MAX_DEPTH || cfg->size >> (cfg->style_depth - 1) < 2) {
         seterr(err, errlen, "bad training shape: size 32..2048, a multiple of 4 and of the "
                "content pool; batch 1..64; steps >= 1; style scale 0 < lo <= hi <= 1; "
-               "decay from 0..1");
+               "decay from 0..1; style depth %d..%d with size / 2^(depth - 1) >= 2",
+               STYLE_MIN_DEPTH, STYLE_MAX_DEPTH);
         return NULL;
     }
     Trainer *t = calloc(1, sizeof(*t));
@@ -224,7 +229,8 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     if (!t->photos || !t->real || !t->content_work)
         goto oom;
     if (cfg->w_style > 0 &&
-        (!(t->style = style_new(cfg->seed, cfg->style_kind, err, errlen)) ||
+        (!(t->style = style_new(cfg->seed, cfg->style_kind, cfg->style_depth,
+                                        cfg->style_levels, err, errlen)) ||
          style_plan(t->style, cfg->batch, cfg->size, cfg->size, err, errlen)))
         goto fail;
     tnet_init(t->g, cfg->seed);
@@ -629,6 +635,11 @@ static char *card_json(const Trainer *t, int version)
     json_t *tr = json_object_get(card, "training");
     json_object_set_new(tr, "style_loss", json_string(c->style_kind == STYLE_SWD ? "swd" : "gram"));
     json_object_set_new(tr, "content_pool", json_integer(c->content_pool));
+    json_object_set_new(tr, "style_depth", json_integer(c->style_depth));
+    json_t *lv = json_array();
+    for (int l = 0; l <= c->style_depth; l++)
+        json_array_append_new(lv, json_real(round(c->style_levels[l] * 1e4) / 1e4));
+    json_object_set_new(tr, "style_levels", lv);
     json_object_set_new(tr, "style_scale", json_pack("[f, f]", round(c->style_lo * 1e4) / 1e4,
                                                      round(c->style_hi * 1e4) / 1e4));
     if (t->init_from) {

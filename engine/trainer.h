@@ -52,6 +52,8 @@ typedef struct TrainConfig {
     float w_adv, w_content, w_style, w_tv;
     int content_pool;
     StyleKind style_kind;                /* the style loss: Gram or sliced Wasserstein */
+    int style_depth;                     /* random extractor stages (STYLE_DEPTH) */
+    float style_levels[STYLE_MAX_DEPTH + 1]; /* per level weights: pixels, stages */
     float style_lo, style_hi;            /* style patch side, fractions of the short side */
     int holdout;                         /* every holdout-th photo is held out */
     const char *command;                 /* the exact command, for the card */

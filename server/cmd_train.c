@@ -49,6 +49,10 @@ static const char train_usage[] =
     "  --content-pool P        content loss on P x P pooled luminance (4)\n"
     "  --style-loss gram|swd   style statistics: Gram matrices, or sliced\n"
     "                          Wasserstein (whole distributions; default gram)\n"
+    "  --style-depth N         stages of the random feature extractor, 1..6 (4);\n"
+    "                          stage k sees 2^k + 1 pixels\n"
+    "  --style-levels W,...    weights of the style levels: the pixels', then\n"
+    "                          each stage's (depth + 1 numbers; all 1)\n"
     "  --style-scale LO,HI     style patches' sides as fractions of the painting's\n"
     "                          shorter side (0.25,0.6); smaller = larger strokes\n"
     "  --holdout K             hold out every K-th photo (7; 0 = none)\n"
@@ -101,6 +105,25 @@ static int parse_float(const char *s, double lo, double hi, float *out)
     return 0;
 }
 
+/* Up to max comma-separated weights 0..1e6 into out: how many, or -1. */
+static int parse_floats(const char *s, float *out, int max)
+{
+    int n = 0;
+    for (;;) {
+        char a[64];
+        size_t len = strcspn(s, ",");
+        if (n == max || len >= sizeof(a))
+            return -1;
+        memcpy(a, s, len);
+        a[len] = 0;
+        if (parse_float(a, 0, 1e6, &out[n++]))
+            return -1;
+        if (!s[len])
+            return n;
+        s += len + 1;
+    }
+}
+
 /* "LO,HI" with 0 < LO <= HI <= 1. */
 static int parse_scale(const char *s, float *lo, float *hi)
 {
@@ -119,7 +142,7 @@ int cmd_train(int argc, char **argv)
 {
     enum { O_RESUME = 256, O_ARCH, O_WIDTH, O_BLOCKS, O_UP, O_NDF, O_DL, O_SPEC, O_GAN,
            O_LR, O_LRD, O_WA, O_WC, O_WS, O_WT, O_POOL, O_HOLD, O_TITLE, O_LIC, O_LOG,
-           O_CKPT, O_MS, O_INIT, O_DECAY, O_SSCALE, O_SLOSS };
+           O_CKPT, O_MS, O_INIT, O_DECAY, O_SSCALE, O_SLOSS, O_SDEPTH, O_SLEVELS };
     static const struct option opts[] = {
         { "style", required_argument, 0, 'y' }, { "content", required_argument, 0, 'c' },
         { "name", required_argument, 0, 'n' }, { "models", required_argument, 0, 'M' },
@@ -137,6 +160,8 @@ int cmd_train(int argc, char **argv)
         { "init", required_argument, 0, O_INIT }, { "decay-from", required_argument, 0, O_DECAY },
         { "style-scale", required_argument, 0, O_SSCALE },
         { "style-loss", required_argument, 0, O_SLOSS },
+        { "style-depth", required_argument, 0, O_SDEPTH },
+        { "style-levels", required_argument, 0, O_SLEVELS },
         { "holdout", required_argument, 0, O_HOLD },
         { "style-title", required_argument, 0, O_TITLE },
         { "style-license", required_argument, 0, O_LIC },
@@ -147,7 +172,7 @@ int cmd_train(int argc, char **argv)
     TrainConfig cfg;
     trainer_defaults(&cfg);
     const char *styles[MAX_STYLES], *models = NULL;
-    int nstyles = 0, width = -1, blocks = -1, lr_d_set = 0;
+    int nstyles = 0, width = -1, blocks = -1, lr_d_set = 0, nlevels = -1;
     long v, threads = cli_cores();
     double seed;
     int opt;
@@ -212,6 +237,14 @@ int cmd_train(int argc, char **argv)
             bad = strcmp(optarg, "gram") && strcmp(optarg, "swd");
             cfg.style_kind = !strcmp(optarg, "swd") ? STYLE_SWD : STYLE_GRAM;
             break;
+        case O_SDEPTH:
+            bad = cli_parse_int(optarg, STYLE_MIN_DEPTH, STYLE_MAX_DEPTH, &v);
+            cfg.style_depth = (int)v;
+            break;
+        case O_SLEVELS:
+            nlevels = parse_floats(optarg, cfg.style_levels, STYLE_MAX_DEPTH + 1);
+            bad = nlevels < 0;
+            break;
         case O_HOLD: bad = cli_parse_int(optarg, 0, 1000000, &v); cfg.holdout = (int)v; break;
         case O_TITLE: cfg.style_title = optarg; break;
         case O_LIC: cfg.style_license = optarg; break;
@@ -227,6 +260,11 @@ int cmd_train(int argc, char **argv)
     }
     if (!nstyles || !cfg.content_dir || !cfg.name || optind != argc) {
         fputs(train_usage, stderr);
+        return 2;
+    }
+    if (nlevels >= 0 && nlevels != cfg.style_depth + 1) {
+        fprintf(stderr, "atelier train: --style-levels needs %d weights (the pixels', then "
+                "each of the %d stages')\n", cfg.style_depth + 1, cfg.style_depth);
         return 2;
     }
     if (!repo_valid_name(cfg.name)) {

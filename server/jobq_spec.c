@@ -11,7 +11,7 @@ static const char *const known[] = {"name", "steps", "size", "batch", "checkpoin
                                     "seed", "lr", "w_adv", "w_content", "w_style", "w_tv",
                                     "width", "blocks", "init", "init_version", "style_title",
                                     "style_license", "style_loss", "style_scale",
-                                    "content_pool"};
+                                    "content_pool", "style_depth", "style_levels"};
 
 static int bad(char *field, size_t fieldlen, const char *name, char *err, size_t errlen,
                const char *what)
@@ -126,6 +126,10 @@ int jobq_spec_parse(json_t *cfg, JobSpec *s, char *field, size_t fieldlen, char 
     INT("content_pool", 1, 64, 4, s->content_pool);
     if (s->size % s->content_pool)
         return bad(field, fieldlen, "content_pool", err, errlen, "must divide size");
+    INT("style_depth", STYLE_MIN_DEPTH, STYLE_MAX_DEPTH, STYLE_DEPTH, s->style_depth);
+    if (s->size >> (s->style_depth - 1) < 2)
+        return bad(field, fieldlen, "style_depth", err, errlen,
+                   "must leave the last stage 2 pixels: size / 2^(depth - 1) >= 2");
 #undef INT
 #undef NUM
     v = json_object_get(cfg, "style_loss");
@@ -144,6 +148,23 @@ int jobq_spec_parse(json_t *cfg, JobSpec *s, char *field, size_t fieldlen, char 
                        "must be [lo, hi] with 0.01 <= lo <= hi <= 1");
         s->style_lo = json_number_value(lo);
         s->style_hi = json_number_value(hi);
+    }
+    v = json_object_get(cfg, "style_levels");
+    for (int l = 0; l <= STYLE_MAX_DEPTH; l++)
+        s->style_levels[l] = 1;
+    if (v) {
+        char what[96];
+        snprintf(what, sizeof what, "must be an array of style_depth + 1 = %d numbers in 0..1e6",
+                 s->style_depth + 1);
+        if (!json_is_array(v) || json_array_size(v) != (size_t)s->style_depth + 1)
+            return bad(field, fieldlen, "style_levels", err, errlen, what);
+        for (int l = 0; l <= s->style_depth; l++) {
+            json_t *e = json_array_get(v, (size_t)l);
+            if (!json_is_number(e) || !(json_number_value(e) >= 0) ||
+                !(json_number_value(e) <= 1e6))
+                return bad(field, fieldlen, "style_levels", err, errlen, what);
+            s->style_levels[l] = json_number_value(e);
+        }
     }
     if (get_str(cfg, "init", s->init, sizeof s->init, field, fieldlen, err, errlen) ||
         (s->init[0] && !repo_valid_name(s->init)))
@@ -173,6 +194,11 @@ json_t *jobq_spec_json(const JobSpec *s)
         json_object_set_new(o, "content_pool", json_integer(s->content_pool));
         json_object_set_new(o, "style_loss", json_string(s->style_swd ? "swd" : "gram"));
         json_object_set_new(o, "style_scale", json_pack("[f, f]", s->style_lo, s->style_hi));
+        json_object_set_new(o, "style_depth", json_integer(s->style_depth));
+        json_t *lv = json_array();
+        for (int l = 0; l <= s->style_depth; l++)
+            json_array_append_new(lv, json_real(s->style_levels[l]));
+        json_object_set_new(o, "style_levels", lv);
     }
     if (o && s->init[0]) {
         json_object_set_new(o, "init", json_string(s->init));
@@ -198,6 +224,9 @@ void jobq_spec_apply(const JobSpec *s, TrainConfig *tc)
     tc->style_kind = s->style_swd ? STYLE_SWD : STYLE_GRAM;
     tc->style_lo = (float)s->style_lo;
     tc->style_hi = (float)s->style_hi;
+    tc->style_depth = s->style_depth;
+    for (int l = 0; l <= s->style_depth; l++)
+        tc->style_levels[l] = (float)s->style_levels[l];
     tc->arch = TRAIN_ARCH_FAST;
     tc->width = s->width;
     tc->blocks = s->blocks;

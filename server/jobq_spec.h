@@ -4,7 +4,8 @@
  * Fields (all but name optional): name, steps, size, batch,
  * checkpoint_every, seed, lr, w_adv, w_content, w_style, w_tv, width,
  * blocks, init (a model to fine-tune from), style_title, style_license,
- * style_loss ("gram" or "swd"), style_scale ([lo, hi]), content_pool.
+ * style_loss ("gram" or "swd"), style_scale ([lo, hi]), content_pool,
+ * style_depth (1..6) and style_levels (style_depth + 1 weights).
  * Unknown fields are refused, so a typo never passes silently.
  */
 #ifndef ATELIER_JOBQ_SPEC_H
@@ -24,6 +25,8 @@ typedef struct JobSpec {
     int content_pool;
     int style_swd;            /* style_loss "swd" (1) or "gram" (0) */
     double style_lo, style_hi;
+    int style_depth;
+    double style_levels[STYLE_MAX_DEPTH + 1];
     char init[65];            /* "" = none */
     int init_version;         /* resolved at submission; 0 = none */
     char style_title[201], style_license[201];

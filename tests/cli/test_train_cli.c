@@ -171,7 +171,8 @@ static void test_swd_resume_and_init(void **state)
     (void)state;
     char *out;
     const char *opts = "--style-loss swd --style-scale 0.3,0.5 --w-style 2 --checkpoint-every 2 "
-                       "--decay-from 1";   /* the same rates whatever --steps says */
+                       "--decay-from 1 "   /* the same rates whatever --steps says */
+                       "--style-depth 5 --style-levels 1,0,0.5,1,1,2";
     assert_int_equal(run(&out, "train " TINY " --name once --steps 4 %s", tmpdir, tmpdir, tmpdir,
                          opts), 0);
     free(out);
@@ -187,7 +188,15 @@ static void test_swd_resume_and_init(void **state)
     assert_non_null(card);
     assert_non_null(strstr(card, "\"style_loss\": \"swd\""));
     assert_non_null(strstr(card, "\"style_scale\": [\n      0.3,\n      0.5\n    ]"));
+    assert_non_null(strstr(card, "\"style_depth\": 5"));
+    assert_non_null(strstr(card, "\"style_levels\": [\n      1.0,\n      0.0,\n      0.5,"));
     free(card);
+    /* Resuming with another extractor depth is refused: its style target
+     * does not fit. */
+    assert_int_equal(run(&out, "train " TINY " --name twice --steps 6 --style-loss swd "
+                         "--style-scale 0.3,0.5 --resume", tmpdir, tmpdir, tmpdir), 1);
+    assert_non_null(strstr(out, "style target"));
+    free(out);
     /* Fine-tune: G from once/v2, the card says so and keeps its command. */
     char init[200];
     snprintf(init, sizeof(init), "%s/models/once/v2.safetensors", tmpdir);
@@ -243,6 +252,17 @@ static void test_refusals(void **state)
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name x --style-loss vgg", tmpdir, tmpdir,
                          tmpdir), 2);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name x --style-depth 7", tmpdir, tmpdir,
+                         tmpdir), 2);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name x --style-levels 1,1", tmpdir, tmpdir,
+                         tmpdir), 2);
+    assert_non_null(strstr(out, "needs 5 weights"));
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name x --style-depth 6 --size 32", tmpdir,
+                         tmpdir, tmpdir), 1);
+    assert_non_null(strstr(out, "style depth"));
     free(out);
     assert_int_equal(run(&out, "train --style %s/none.jpg --content %s/photos --name x "
                          "--models %s/models", tmpdir, tmpdir, tmpdir), 1);

@@ -94,7 +94,8 @@ static void test_tiny_job(void **state)
     assert_int_equal(train_submit(&h, "{\"name\": \"painted2\", \"steps\": 2, \"size\": 64, "
                                       "\"width\": 8, \"blocks\": 1, \"init\": \"painted\", "
                                       "\"style_loss\": \"swd\", \"style_scale\": [0.2, 0.5], "
-                                      "\"content_pool\": 2}",
+                                      "\"content_pool\": 2, \"style_depth\": 5, "
+                                      "\"style_levels\": [1, 0, 0.5, 1, 1, 2]}",
                                   1, 8, &r), 202);
     assert_int_equal(train_id(&r, id), 0);
     reply_free(&r);
@@ -112,6 +113,8 @@ static void test_tiny_job(void **state)
     printf("%.*s\n", (int)(r.len < 600 ? r.len : 600), (char *)r.body);
     assert_non_null(strstr((char *)r.body, "\"style_loss\":\"swd\""));
     assert_non_null(strstr((char *)r.body, "\"content_pool\":2"));
+    assert_non_null(strstr((char *)r.body, "\"style_depth\":5"));
+    assert_non_null(strstr((char *)r.body, "\"style_levels\":[1.0,0.0,0.5,1.0,1.0,2.0]"));
     reply_free(&r);
     assert_int_equal(harness_stop(&h), 0);
 }
@@ -143,6 +146,11 @@ static void test_validation(void **state)
         {"{\"name\": \"x\", \"style_scale\": [0.2, 0.3, 0.4]}", "style_scale"},
         {"{\"name\": \"x\", \"content_pool\": 3}", "content_pool"},
         {"{\"name\": \"x\", \"content_pool\": 0}", "content_pool"},
+        {"{\"name\": \"x\", \"style_depth\": 7}", "style_depth"},
+        {"{\"name\": \"x\", \"size\": 32, \"style_depth\": 6}", "style_depth"},
+        {"{\"name\": \"x\", \"style_levels\": [1, 1]}", "style_levels"},
+        {"{\"name\": \"x\", \"style_levels\": [1, 1, 1, 1, -1]}", "style_levels"},
+        {"{\"name\": \"x\", \"style_levels\": \"flat\"}", "style_levels"},
         {"[1, 2]", "config"},
         {"{not json", "config"},
     };
