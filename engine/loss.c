@@ -170,7 +170,7 @@ struct StyleNet {
     float *sorted;             /* SWD: one target projection row, sorted */
     Rng rng;                   /* SWD: directions and target sampling */
     int ntarget;
-    int b;
+    int b, h, w;               /* the planned shape */
 };
 
 static int swd_dirs(int c)
@@ -289,6 +289,8 @@ int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen)
         tnet_out_shape(s->net[i], &c, &h, &w);
     }
     s->b = b;
+    s->h = h0;
+    s->w = w0;
     if (s->kind == STYLE_SWD && swd_plan(s, h0, w0)) {
         snprintf(err, errlen, "out of memory for the style target");
         return -1;
@@ -547,4 +549,66 @@ double style_loss(StyleNet *s, float *dimg, const float *img, float weight)
         tnet_backward(s->net[i], i ? douts[i - 1] : dimg, 0);
     }
     return total;
+}
+
+size_t style_structure_work_floats(const StyleNet *s)
+{
+    int c, h, w;
+    tnet_out_shape(s->net[s->depth - 1], &c, &h, &w);
+    return (size_t)s->b * (3 * (size_t)s->h * s->w + (size_t)c * h * w);
+}
+
+/* grey (b, 3, h, w): img's luminance in all three channels. */
+static void grey_of(float *grey, const float *img, int b, size_t hw)
+{
+    for (int n = 0; n < b; n++) {
+        const float *p = img + (size_t)n * 3 * hw;
+        float *g = grey + (size_t)n * 3 * hw;
+        for (size_t i = 0; i < hw; i++)
+            g[i] = g[hw + i] = g[2 * hw + i] =
+                0.299f * p[i] + 0.587f * p[hw + i] + 0.114f * p[2 * hw + i];
+    }
+}
+
+double style_structure_loss(StyleNet *s, float *dout, const float *out, const float *photo,
+                            float weight, float *work)
+{
+    int last = s->depth - 1, c, h, w;
+    tnet_out_shape(s->net[last], &c, &h, &w);
+    size_t hw = (size_t)s->h * s->w, px = (size_t)s->b * 3 * hw;
+    size_t nf = (size_t)s->b * c * h * w;
+    float *grey = work, *pf = work + px;
+    const float *outs[STYLE_STAGES];
+    float *douts[STYLE_STAGES];
+    grey_of(grey, photo, s->b, hw);
+    style_forward(s, grey, outs);
+    memcpy(pf, outs[last], nf * sizeof(float));
+    grey_of(grey, out, s->b, hw);
+    style_forward(s, grey, outs);
+    for (int i = 0; i < s->depth; i++)
+        douts[i] = tnet_begin_backward(s->net[i]);
+    double ref = 0, sq = 0;
+    for (size_t j = 0; j < nf; j++) {
+        double d = (double)outs[last][j] - pf[j];
+        ref += (double)pf[j] * pf[j];
+        sq += d * d;
+    }
+    ref = ref > 1e-12 ? ref : 1e-12;   /* sum over nf: the mean square times nf */
+    float k = (float)(2.0 * weight / ref);
+    for (size_t j = 0; j < nf; j++)
+        douts[last][j] = k * (outs[last][j] - pf[j]);
+    memset(grey, 0, px * sizeof(float));
+    for (int i = last; i >= 0; i--)
+        tnet_backward(s->net[i], i ? douts[i - 1] : grey, 0);
+    for (int n = 0; n < s->b; n++) {
+        const float *g = grey + (size_t)n * 3 * hw;
+        float *d = dout + (size_t)n * 3 * hw;
+        for (size_t i = 0; i < hw; i++) {
+            float gl = g[i] + g[hw + i] + g[2 * hw + i];
+            d[i] += 0.299f * gl;
+            d[hw + i] += 0.587f * gl;
+            d[2 * hw + i] += 0.114f * gl;
+        }
+    }
+    return weight * sq / ref;
 }

@@ -74,4 +74,17 @@ uint64_t *style_rng(StyleNet *s);
 /* Style loss of img (b, 3, h, w); adds the gradient into dimg. */
 double style_loss(StyleNet *s, float *dimg, const float *img, float weight);
 
+/* Structure: the photo's local structure (where its edges are, which way
+ * they run, how strong) at the scale of the extractor's last stage, on
+ * luminance only. Both out and photo are turned grey (luminance in all three
+ * channels) and run through the extractor; the loss is the mean squared
+ * difference of the last stage's features divided by the photo features'
+ * mean square. Strokes where the photo has detail cost little, texture laid
+ * over its flat areas costs, and recolouring costs nothing. s is planned for
+ * the batch and image size; work holds style_structure_work_floats(s)
+ * floats. Adds the gradient into dout (b, 3, h, w). */
+size_t style_structure_work_floats(const StyleNet *s);
+double style_structure_loss(StyleNet *s, float *dout, const float *out, const float *photo,
+                            float weight, float *work);
+
 #endif

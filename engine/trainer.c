@@ -50,6 +50,8 @@ struct Trainer {
     float *photos, *real;      /* (B, 3, S, S) */
     float *half, *dhalf;       /* (B, 3, S/2, S/2): d2's input and its gradient */
     float *content_work;       /* loss_content's workspace */
+    StyleNet *structure;       /* the structure loss's extractor, or NULL */
+    float *structure_work;
     size_t dout_n, dout_n2;    /* discriminator output floats per batch */
 };
 
@@ -95,6 +97,8 @@ void trainer_defaults(TrainConfig *c)
     c->content_pool = 4;
     c->style_kind = STYLE_GRAM;
     c->style_depth = STYLE_DEPTH;
+    c->w_structure = 0;
+    c->structure_depth = 3;
     for (int l = 0; l <= STYLE_MAX_DEPTH; l++)
         c->style_levels[l] = 1.0f;
     c->style_lo = 0.25f;
@@ -136,6 +140,8 @@ void trainer_free(Trainer *t)
     free(t->dhalf);
     free(t->content_work);
     style_free(t->style);
+    style_free(t->structure);
+    free(t->structure_work);
     tdata_free(t->data);
     free(t->photos);
     free(t->real);
@@ -155,10 +161,12 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
         cfg->size % cfg->content_pool || cfg->d_scales < 1 || cfg->d_scales > 2 ||
         !(cfg->style_lo > 0 && cfg->style_lo <= cfg->style_hi && cfg->style_hi <= 1) ||
         !(cfg->decay_from >= 0 && cfg->decay_from <= 1) || cfg->style_depth < STYLE_MIN_DEPTH ||
-        cfg->style_depth > STYLE_MAX_DEPTH || cfg->size >> (cfg->style_depth - 1) < 2) {
+        cfg->style_depth > STYLE_MAX_DEPTH || cfg->size >> (cfg->style_depth - 1) < 2 ||
+        cfg->structure_depth < STYLE_MIN_DEPTH || cfg->structure_depth > STYLE_MAX_DEPTH ||
+        cfg->size >> (cfg->structure_depth - 1) < 2) {
         seterr(err, errlen, "bad training shape: size 32..2048, a multiple of 4 and of the "
                "content pool; batch 1..64; steps >= 1; style scale 0 < lo <= hi <= 1; "
-               "decay from 0..1; style depth %d..%d with size / 2^(depth - 1) >= 2",
+               "decay from 0..1; style and structure depth %d..%d with size / 2^(depth - 1) >= 2",
                STYLE_MIN_DEPTH, STYLE_MAX_DEPTH);
         return NULL;
     }
@@ -233,6 +241,16 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
                                         cfg->style_levels, err, errlen)) ||
          style_plan(t->style, cfg->batch, cfg->size, cfg->size, err, errlen)))
         goto fail;
+    if (cfg->w_structure > 0) {
+        /* Its own random filters (another seed than the style extractor's). */
+        if (!(t->structure = style_new(cfg->seed ^ 0x57c7u, STYLE_GRAM, cfg->structure_depth,
+                                       NULL, err, errlen)) ||
+            style_plan(t->structure, cfg->batch, cfg->size, cfg->size, err, errlen))
+            goto fail;
+        if (!(t->structure_work = malloc(style_structure_work_floats(t->structure) *
+                                         sizeof(float))))
+            goto oom;
+    }
     tnet_init(t->g, cfg->seed);
     tnet_init(t->d, cfg->seed + 1);
     if (t->d2)
@@ -546,6 +564,9 @@ void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgr
     if (c->w_content > 0)
         out->content = loss_content(dfake, fake, photos, B, S, S, c->content_pool, c->w_content,
                                     t->content_work);
+    if (t->structure)
+        out->content += style_structure_loss(t->structure, dfake, fake, photos, c->w_structure,
+                                             t->structure_work);
     if (t->style)
         out->style = style_loss(t->style, dfake, fake, c->w_style);
     if (c->w_tv > 0)
@@ -636,6 +657,10 @@ static char *card_json(const Trainer *t, int version)
     json_object_set_new(tr, "style_loss", json_string(c->style_kind == STYLE_SWD ? "swd" : "gram"));
     json_object_set_new(tr, "content_pool", json_integer(c->content_pool));
     json_object_set_new(tr, "style_depth", json_integer(c->style_depth));
+    if (c->w_structure > 0)
+        json_object_set_new(tr, "structure", json_pack("{s:f, s:i}", "weight",
+                                                       round(c->w_structure * 1e4) / 1e4,
+                                                       "depth", c->structure_depth));
     json_t *lv = json_array();
     for (int l = 0; l <= c->style_depth; l++)
         json_array_append_new(lv, json_real(round(c->style_levels[l] * 1e4) / 1e4));

@@ -54,6 +54,8 @@ typedef struct TrainConfig {
     StyleKind style_kind;                /* the style loss: Gram or sliced Wasserstein */
     int style_depth;                     /* random extractor stages (STYLE_DEPTH) */
     float style_levels[STYLE_MAX_DEPTH + 1]; /* per level weights: pixels, stages */
+    float w_structure;                   /* structure loss weight (0: off), counted in */
+    int structure_depth;                 /* the reported content loss; its stage (3) */
     float style_lo, style_hi;            /* style patch side, fractions of the short side */
     int holdout;                         /* every holdout-th photo is held out */
     const char *command;                 /* the exact command, for the card */

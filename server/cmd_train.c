@@ -47,6 +47,10 @@ static const char train_usage[] =
     "                          steps (0.5), then linear to 0\n"
     "  --w-adv --w-content --w-style --w-tv X   loss weights (1, 10, 1, 0)\n"
     "  --content-pool P        content loss on P x P pooled luminance (4)\n"
+    "  --w-structure X         structure loss weight (0: off): the photo's edges\n"
+    "                          as random features of its luminance see them\n"
+    "                          (counted in the content figure)\n"
+    "  --structure-depth N     the extractor stage it compares, 1..6 (3)\n"
     "  --style-loss gram|swd   style statistics: Gram matrices, or sliced\n"
     "                          Wasserstein (whole distributions; default gram)\n"
     "  --style-depth N         stages of the random feature extractor, 1..6 (4);\n"
@@ -142,7 +146,8 @@ int cmd_train(int argc, char **argv)
 {
     enum { O_RESUME = 256, O_ARCH, O_WIDTH, O_BLOCKS, O_UP, O_NDF, O_DL, O_SPEC, O_GAN,
            O_LR, O_LRD, O_WA, O_WC, O_WS, O_WT, O_POOL, O_HOLD, O_TITLE, O_LIC, O_LOG,
-           O_CKPT, O_MS, O_INIT, O_DECAY, O_SSCALE, O_SLOSS, O_SDEPTH, O_SLEVELS };
+           O_CKPT, O_MS, O_INIT, O_DECAY, O_SSCALE, O_SLOSS, O_SDEPTH, O_SLEVELS,
+           O_WSTRUCT, O_STRUCTD };
     static const struct option opts[] = {
         { "style", required_argument, 0, 'y' }, { "content", required_argument, 0, 'c' },
         { "name", required_argument, 0, 'n' }, { "models", required_argument, 0, 'M' },
@@ -162,6 +167,8 @@ int cmd_train(int argc, char **argv)
         { "style-loss", required_argument, 0, O_SLOSS },
         { "style-depth", required_argument, 0, O_SDEPTH },
         { "style-levels", required_argument, 0, O_SLEVELS },
+        { "w-structure", required_argument, 0, O_WSTRUCT },
+        { "structure-depth", required_argument, 0, O_STRUCTD },
         { "holdout", required_argument, 0, O_HOLD },
         { "style-title", required_argument, 0, O_TITLE },
         { "style-license", required_argument, 0, O_LIC },
@@ -244,6 +251,11 @@ int cmd_train(int argc, char **argv)
         case O_SLEVELS:
             nlevels = parse_floats(optarg, cfg.style_levels, STYLE_MAX_DEPTH + 1);
             bad = nlevels < 0;
+            break;
+        case O_WSTRUCT: bad = parse_float(optarg, 0, 1e6, &cfg.w_structure); break;
+        case O_STRUCTD:
+            bad = cli_parse_int(optarg, STYLE_MIN_DEPTH, STYLE_MAX_DEPTH, &v);
+            cfg.structure_depth = (int)v;
             break;
         case O_HOLD: bad = cli_parse_int(optarg, 0, 1000000, &v); cfg.holdout = (int)v; break;
         case O_TITLE: cfg.style_title = optarg; break;

@@ -200,8 +200,8 @@ static void test_swd_resume_and_init(void **state)
     /* Fine-tune: G from once/v2, the card says so and keeps its command. */
     char init[200];
     snprintf(init, sizeof(init), "%s/models/once/v2.safetensors", tmpdir);
-    assert_int_equal(run(&out, "train " TINY " --name fine --steps 1 --init %s", tmpdir, tmpdir,
-                         tmpdir, init), 0);
+    assert_int_equal(run(&out, "train " TINY " --name fine --steps 1 --init %s "
+                         "--w-structure 0.5 --structure-depth 2", tmpdir, tmpdir, tmpdir, init), 0);
     free(out);
     card = read_card("fine");
     assert_non_null(card);
@@ -209,6 +209,7 @@ static void test_swd_resume_and_init(void **state)
     assert_non_null(strstr(card, "\"total_steps\": 5"));   /* 4 of once's, 1 of its own */
     assert_non_null(strstr(card, "--name once"));
     assert_non_null(strstr(card, "--name fine"));
+    assert_non_null(strstr(card, "\"structure\": {\n      \"weight\": 0.5,\n      \"depth\": 2"));
     free(card);
     /* A model of other generator options is refused. */
     assert_int_equal(run(&out, "train " TINY " --name wide --steps 1 --width 8 --init %s",
@@ -262,7 +263,7 @@ static void test_refusals(void **state)
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name x --style-depth 6 --size 32", tmpdir,
                          tmpdir, tmpdir), 1);
-    assert_non_null(strstr(out, "style depth"));
+    assert_non_null(strstr(out, "style and structure depth"));
     free(out);
     assert_int_equal(run(&out, "train --style %s/none.jpg --content %s/photos --name x "
                          "--models %s/models", tmpdir, tmpdir, tmpdir), 1);

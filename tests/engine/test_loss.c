@@ -80,6 +80,15 @@ static double swd_fn(float *g, float *x, void *ctx)
     return style_loss(c->style, g, x, 1.5f);
 }
 
+static double structure_fn(float *g, float *x, void *ctx)
+{
+    ImgCtx *c = ctx;
+    float *work = malloc(style_structure_work_floats(c->style) * sizeof(float));
+    double l = style_structure_loss(c->style, g, x, c->photo, 2.5f, work);
+    free(work);
+    return l;
+}
+
 static double gan_fn(float *g, float *x, void *ctx)
 {
     ImgCtx *c = ctx;
@@ -243,6 +252,44 @@ static void test_style_depth_levels(void **state)
     free(x); free(style); free(g); free(gs);
 }
 
+/* Structure: gradient against finite differences; zero for the photo
+ * itself and for the photo recoloured at the same luminance; positive for
+ * texture laid over it. */
+static void test_structure(void **state)
+{
+    (void)state;
+    const int b = 2, h = 16, w = 16;
+    size_t n = (size_t)b * 3 * h * w, hw = (size_t)h * w;
+    float *x = malloc(n * 4), *photo = malloc(n * 4), *g = calloc(n, 4);
+    tu_fill(x, n, 1, 0, 255);
+    tu_fill(photo, n, 2, 40, 215);
+    char err[256];
+    ImgCtx c = { photo, b, h, w, style_new(9, STYLE_GRAM, 3, NULL, err, sizeof(err)), GAN_LSGAN,
+                 GAN_G, 0 };
+    assert_non_null(c.style);
+    assert_int_equal(style_plan(c.style, b, h, w, err, sizeof(err)), 0);
+    assert_true(fd_check("structure (depth 3)", structure_fn, x, n, &c, 0.02f, 48) < 3e-2);
+    double self = structure_fn(g, photo, &c);
+    /* Same luminance, other colours: +30 red, -30 * 0.299 / 0.587 green. */
+    for (int k = 0; k < b; k++)
+        for (size_t i = 0; i < hw; i++) {
+            x[(size_t)k * 3 * hw + i] = photo[(size_t)k * 3 * hw + i] + 30.0f;
+            x[(size_t)k * 3 * hw + hw + i] =
+                photo[(size_t)k * 3 * hw + hw + i] - 30.0f * 0.299f / 0.587f;
+            x[(size_t)k * 3 * hw + 2 * hw + i] = photo[(size_t)k * 3 * hw + 2 * hw + i];
+        }
+    double recoloured = structure_fn(g, x, &c);
+    for (size_t i = 0; i < n; i++)
+        x[i] = photo[i] + ((i / w + i) % 2 ? 25.0f : -25.0f);   /* a fine hatching */
+    double hatched = structure_fn(g, x, &c);
+    printf("  structure: photo %.2e, recoloured %.2e, hatched %.4f\n", self, recoloured, hatched);
+    assert_true(self < 1e-12);
+    assert_true(recoloured < 1e-8);
+    assert_true(hatched > 1e-2);
+    style_free(c.style);
+    free(x); free(photo); free(g);
+}
+
 static void test_gan_losses(void **state)
 {
     (void)state;
@@ -271,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_image_losses),
         cmocka_unit_test(test_swd),
         cmocka_unit_test(test_style_depth_levels),
+        cmocka_unit_test(test_structure),
         cmocka_unit_test(test_gan_losses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
