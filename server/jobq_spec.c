@@ -11,7 +11,8 @@ static const char *const known[] = {"name", "steps", "size", "batch", "checkpoin
                                     "seed", "lr", "w_adv", "w_content", "w_style", "w_tv",
                                     "width", "blocks", "init", "init_version", "style_title",
                                     "style_license", "style_loss", "style_scale",
-                                    "content_pool", "style_depth", "style_levels"};
+                                    "content_pool", "style_depth", "style_levels",
+                                    "w_structure", "structure_depth"};
 
 static int bad(char *field, size_t fieldlen, const char *name, char *err, size_t errlen,
                const char *what)
@@ -123,12 +124,17 @@ int jobq_spec_parse(json_t *cfg, JobSpec *s, char *field, size_t fieldlen, char 
     NUM("w_content", 0, 1e6, 10, s->w_content);
     NUM("w_style", 0, 1e6, 1, s->w_style);
     NUM("w_tv", 0, 1e6, 0, s->w_tv);
+    NUM("w_structure", 0, 1e6, 0, s->w_structure);
     INT("content_pool", 1, 64, 4, s->content_pool);
     if (s->size % s->content_pool)
         return bad(field, fieldlen, "content_pool", err, errlen, "must divide size");
     INT("style_depth", STYLE_MIN_DEPTH, STYLE_MAX_DEPTH, STYLE_DEPTH, s->style_depth);
     if (s->size >> (s->style_depth - 1) < 2)
         return bad(field, fieldlen, "style_depth", err, errlen,
+                   "must leave the last stage 2 pixels: size / 2^(depth - 1) >= 2");
+    INT("structure_depth", STYLE_MIN_DEPTH, STYLE_MAX_DEPTH, 3, s->structure_depth);
+    if (s->size >> (s->structure_depth - 1) < 2)
+        return bad(field, fieldlen, "structure_depth", err, errlen,
                    "must leave the last stage 2 pixels: size / 2^(depth - 1) >= 2");
 #undef INT
 #undef NUM
@@ -199,6 +205,8 @@ json_t *jobq_spec_json(const JobSpec *s)
         for (int l = 0; l <= s->style_depth; l++)
             json_array_append_new(lv, json_real(s->style_levels[l]));
         json_object_set_new(o, "style_levels", lv);
+        json_object_set_new(o, "w_structure", json_real(s->w_structure));
+        json_object_set_new(o, "structure_depth", json_integer(s->structure_depth));
     }
     if (o && s->init[0]) {
         json_object_set_new(o, "init", json_string(s->init));
@@ -225,6 +233,8 @@ void jobq_spec_apply(const JobSpec *s, TrainConfig *tc)
     tc->style_lo = (float)s->style_lo;
     tc->style_hi = (float)s->style_hi;
     tc->style_depth = s->style_depth;
+    tc->w_structure = (float)s->w_structure;
+    tc->structure_depth = s->structure_depth;
     for (int l = 0; l <= s->style_depth; l++)
         tc->style_levels[l] = (float)s->style_levels[l];
     tc->arch = TRAIN_ARCH_FAST;

@@ -5,7 +5,8 @@
  * checkpoint_every, seed, lr, w_adv, w_content, w_style, w_tv, width,
  * blocks, init (a model to fine-tune from), style_title, style_license,
  * style_loss ("gram" or "swd"), style_scale ([lo, hi]), content_pool,
- * style_depth (1..6) and style_levels (style_depth + 1 weights).
+ * style_depth (1..6), style_levels (style_depth + 1 weights), w_structure and
+ * structure_depth (1..6).
  * Unknown fields are refused, so a typo never passes silently.
  */
 #ifndef ATELIER_JOBQ_SPEC_H
@@ -27,6 +28,8 @@ typedef struct JobSpec {
     double style_lo, style_hi;
     int style_depth;
     double style_levels[STYLE_MAX_DEPTH + 1];
+    double w_structure;
+    int structure_depth;
     char init[65];            /* "" = none */
     int init_version;         /* resolved at submission; 0 = none */
     char style_title[201], style_license[201];

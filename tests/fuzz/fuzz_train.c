@@ -94,6 +94,8 @@ static void check_spec(const JobSpec *s)
         !in_range(s->content_pool, 1, 64) || s->size % s->content_pool ||
         !in_range(s->style_depth, STYLE_MIN_DEPTH, STYLE_MAX_DEPTH) ||
         s->size >> (s->style_depth - 1) < 2 ||
+        !in_range(s->structure_depth, STYLE_MIN_DEPTH, STYLE_MAX_DEPTH) ||
+        s->size >> (s->structure_depth - 1) < 2 || !(s->w_structure >= 0 && s->w_structure <= 1e6) ||
         !(s->style_lo >= 0.01 && s->style_lo <= s->style_hi && s->style_hi <= 1) ||
         !(s->lr >= 1e-7 && s->lr <= 0.1) || !(s->w_adv >= 0 && s->w_adv <= 1e6) ||
         !(s->w_content >= 0 && s->w_content <= 1e6) || !(s->w_style >= 0 && s->w_style <= 1e6) ||
@@ -122,7 +124,8 @@ static void same_training(const JobSpec *a, const JobSpec *b)
         x.width != y.width || x.blocks != y.blocks || x.arch != y.arch ||
         x.content_pool != y.content_pool || x.style_kind != y.style_kind ||
         x.style_lo != y.style_lo || x.style_hi != y.style_hi ||
-        x.style_depth != y.style_depth ||
+        x.style_depth != y.style_depth || x.w_structure != y.w_structure ||
+        x.structure_depth != y.structure_depth ||
         memcmp(x.style_levels, y.style_levels, sizeof x.style_levels) ||
         strcmp(x.style_title ? x.style_title : "", y.style_title ? y.style_title : "") ||
         strcmp(x.style_license ? x.style_license : "", y.style_license ? y.style_license : "") ||

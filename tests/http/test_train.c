@@ -95,7 +95,8 @@ static void test_tiny_job(void **state)
                                       "\"width\": 8, \"blocks\": 1, \"init\": \"painted\", "
                                       "\"style_loss\": \"swd\", \"style_scale\": [0.2, 0.5], "
                                       "\"content_pool\": 2, \"style_depth\": 5, "
-                                      "\"style_levels\": [1, 0, 0.5, 1, 1, 2]}",
+                                      "\"style_levels\": [1, 0, 0.5, 1, 1, 2], "
+                                      "\"w_structure\": 2, \"structure_depth\": 2}",
                                   1, 8, &r), 202);
     assert_int_equal(train_id(&r, id), 0);
     reply_free(&r);
@@ -115,6 +116,7 @@ static void test_tiny_job(void **state)
     assert_non_null(strstr((char *)r.body, "\"content_pool\":2"));
     assert_non_null(strstr((char *)r.body, "\"style_depth\":5"));
     assert_non_null(strstr((char *)r.body, "\"style_levels\":[1.0,0.0,0.5,1.0,1.0,2.0]"));
+    assert_non_null(strstr((char *)r.body, "\"structure\":{\"weight\":2.0,\"depth\":2}"));
     reply_free(&r);
     assert_int_equal(harness_stop(&h), 0);
 }
@@ -151,6 +153,8 @@ static void test_validation(void **state)
         {"{\"name\": \"x\", \"style_levels\": [1, 1]}", "style_levels"},
         {"{\"name\": \"x\", \"style_levels\": [1, 1, 1, 1, -1]}", "style_levels"},
         {"{\"name\": \"x\", \"style_levels\": \"flat\"}", "style_levels"},
+        {"{\"name\": \"x\", \"w_structure\": -1}", "w_structure"},
+        {"{\"name\": \"x\", \"structure_depth\": 0}", "structure_depth"},
         {"[1, 2]", "config"},
         {"{not json", "config"},
     };
