@@ -1,5 +1,6 @@
-/* trainer.c: the GAN style trainer (trainer.h): the step, the schedule,
- * checkpoints, previews and resumable state.
+/* trainer.c: the GAN style trainer (trainer.h): building it, the step, the
+ * schedule and the run; what it reads and writes (state, --init, checkpoints)
+ * is in trainer_files.c.
  *
  * One step, in CycleGAN's order (Zhu et al. 2017):
  *   fake = G(photo); s = D(fake)
@@ -8,55 +9,21 @@
  *   D:  fake loss on s (the same forward: D has not changed, and fake is
  *       detached), real loss on D(style patch); both halved; Adam on D.
  */
-#include <errno.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <jansson.h>
 #include "engine/arch.h"
-#include "engine/image.h"
 #include "engine/layers.h"
-#include "engine/net.h"
-#include "engine/safetensors.h"
 #include "engine/tnet.h"
 #include "engine/traindata.h"
-#include "engine/trainer.h"
+#include "engine/trainer_int.h"
 
-#define PREVIEW_N 4
-#define PREVIEW_SIZE 256
 #define STYLE_TARGET_PATCHES 64
 
-struct Trainer {
-    TrainConfig cfg;
-    char **styles;
-    char *content_dir, *models_dir, *name, *command, *style_title, *style_license;
-    char *gspec, *dspec;
-    char *history;             /* JSON array: the commands of earlier runs (resume) */
-    char *init_from;           /* JSON object: the model G started from (--init), or NULL */
-    TNet *g, *d, *d2;          /* d2: the multi-scale discriminator, or NULL */
-    StyleNet *style;
-    TrainData *data;
-    Rng rng;
-    int64_t step;
-    double elapsed;            /* seconds of training before this run */
-    float *photos, *real;      /* (B, 3, S, S) */
-    float *half, *dhalf;       /* (B, 3, S/2, S/2): d2's input and its gradient */
-    float *content_work;       /* loss_content's workspace */
-    StyleNet *structure;       /* the structure loss's extractor, or NULL */
-    float *structure_work;
-    size_t dout_n, dout_n2;    /* discriminator output floats per batch */
-};
 
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void trainer_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen)
         return;
@@ -164,7 +131,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
         cfg->style_depth > STYLE_MAX_DEPTH || cfg->size >> (cfg->style_depth - 1) < 2 ||
         cfg->structure_depth < STYLE_MIN_DEPTH || cfg->structure_depth > STYLE_MAX_DEPTH ||
         cfg->size >> (cfg->structure_depth - 1) < 2) {
-        seterr(err, errlen, "bad training shape: size 32..2048, a multiple of 4 and of the "
+        trainer_seterr(err, errlen, "bad training shape: size 32..2048, a multiple of 4 and of the "
                "content pool; batch 1..64; steps >= 1; style scale 0 < lo <= hi <= 1; "
                "decay from 0..1; style and structure depth %d..%d with size / 2^(depth - 1) >= 2",
                STYLE_MIN_DEPTH, STYLE_MAX_DEPTH);
@@ -201,7 +168,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
                                                                 cfg->resize_conv);
     t->dspec = arch_patchgan_spec(cfg->ndf, cfg->d_layers, !cfg->d_spectral);
     if (!t->gspec || !t->dspec) {
-        seterr(err, errlen, "bad architecture options");
+        trainer_seterr(err, errlen, "bad architecture options");
         goto fail;
     }
     if (!(t->g = tnet_new(t->gspec, 3, 3, 0, err, errlen)) ||
@@ -212,7 +179,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     int c, h, w;
     tnet_out_shape(t->g, &c, &h, &w);
     if (c != 3 || h != cfg->size || w != cfg->size) {
-        seterr(err, errlen, "the generator does not return the input size");
+        trainer_seterr(err, errlen, "the generator does not return the input size");
         goto fail;
     }
     tnet_out_shape(t->d, &c, &h, &w);
@@ -258,7 +225,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     t->rng = rng_seed(cfg->seed + 2);
     return t;
 oom:
-    seterr(err, errlen, "out of memory");
+    trainer_seterr(err, errlen, "out of memory");
 fail:
     trainer_free(t);
     return NULL;
@@ -280,220 +247,11 @@ Trainer *trainer_new_synthetic(const TrainConfig *cfg, char *err, size_t errlen)
 TNet *trainer_generator(Trainer *t) { return t->g; }
 TNet *trainer_discriminator(Trainer *t) { return t->d; }
 
-/* ---- state -------------------------------------------------------------------- */
-
-static int state_path(const Trainer *t, char *out, size_t len, int mkdirs)
-{
-    char dir[4096];
-    if (snprintf(dir, sizeof(dir), "%s/%s/.train", t->models_dir, t->name) >= (int)sizeof(dir))
-        return -1;
-    if (mkdirs) {
-        char parent[4096];
-        snprintf(parent, sizeof(parent), "%s/%s", t->models_dir, t->name);
-        if ((mkdir(t->models_dir, 0755) && errno != EEXIST) ||
-            (mkdir(parent, 0755) && errno != EEXIST) || (mkdir(dir, 0755) && errno != EEXIST))
-            return -1;
-    }
-    return snprintf(out, len, "%s/state.safetensors", dir) >= (int)len ? -1 : 0;
-}
-
-/* The commands of this training so far: the earlier runs' (from the state
- * we resumed) and this one's, as a JSON array. New string or NULL. */
-static char *commands_json(const Trainer *t)
-{
-    json_t *a = t->history ? json_loads(t->history, 0, NULL) : NULL;
-    if (!json_is_array(a)) {
-        json_decref(a);
-        a = json_array();
-    }
-    json_array_append_new(a, json_string(t->command));
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
-}
-
-static int write_state(Trainer *t, char *err, size_t errlen)
-{
-    char path[4200], num[64];
-    if (state_path(t, path, sizeof(path), 1)) {
-        seterr(err, errlen, "%s/%s: cannot create the model folder", t->models_dir, t->name);
-        return -1;
-    }
-    StWriter *w = stw_new();
-    if (!w)
-        return -1;
-    int rc = 0;
-    static const TnetBlock blocks[3] = { TNET_PARAMS, TNET_ADAM_M, TNET_ADAM_V };
-    static const char *gp[3] = { "G.", "G.m.", "G.v." }, *dp[3] = { "D.", "D.m.", "D.v." };
-    for (int i = 0; i < 3; i++)
-        rc |= tnet_add_tensors(t->g, w, gp[i], blocks[i]) |
-              tnet_add_tensors(t->d, w, dp[i], blocks[i]);
-    rc |= tnet_add_tensors(t->d, w, "D.", TNET_SN_U);
-    if (t->d2) {
-        static const char *d2p[3] = { "D2.", "D2.m.", "D2.v." };
-        for (int i = 0; i < 3; i++)
-            rc |= tnet_add_tensors(t->d2, w, d2p[i], blocks[i]);
-        rc |= tnet_add_tensors(t->d2, w, "D2.", TNET_SN_U);
-    }
-    if (t->style) {
-        size_t n;
-        float *tg = style_target(t->style, &n);
-        int64_t shape[1] = { (int64_t)n };
-        rc |= stw_add(w, "style.target", ST_F32, 1, shape, tg);
-    }
-    snprintf(num, sizeof(num), "%" PRId64, t->step);
-    rc |= stw_meta(w, "step", num);
-    snprintf(num, sizeof(num), "%" PRIu64, t->rng.s);
-    rc |= stw_meta(w, "rng", num);
-    snprintf(num, sizeof(num), "%.3f", t->elapsed);
-    rc |= stw_meta(w, "elapsed", num);
-    if (t->style) {
-        snprintf(num, sizeof(num), "%" PRIu64, *style_rng(t->style));
-        rc |= stw_meta(w, "style_rng", num);
-    }
-    rc |= stw_meta(w, "gspec", t->gspec) | stw_meta(w, "dspec", t->dspec);
-    char *hist = commands_json(t);
-    rc |= !hist || stw_meta(w, "commands", hist);
-    free(hist);
-    if (t->init_from)
-        rc |= stw_meta(w, "init_from", t->init_from);
-    if (rc)
-        seterr(err, errlen, "cannot assemble the training state");
-    else
-        rc = stw_write_file(w, path, err, errlen);
-    stw_free(w);
-    return rc ? -1 : 0;
-}
-
-static int read_state(Trainer *t, char *err, size_t errlen)
-{
-    char path[4200];
-    if (state_path(t, path, sizeof(path), 0)) {
-        seterr(err, errlen, "%s/%s: path too long", t->models_dir, t->name);
-        return -1;
-    }
-    SafeTensors *st = st_load_file(path, err, errlen);
-    if (!st)
-        return -1;
-    int rc = -1;
-    const char *gs = st_meta(st, "gspec"), *ds = st_meta(st, "dspec");
-    const char *step = st_meta(st, "step"), *rng = st_meta(st, "rng");
-    const char *el = st_meta(st, "elapsed");
-    if (!gs || !ds || strcmp(gs, t->gspec) || strcmp(ds, t->dspec)) {
-        seterr(err, errlen, "%s: saved with other architecture options", path);
-        goto done;
-    }
-    if (!step || !rng || !el) {
-        seterr(err, errlen, "%s: no step/rng/elapsed metadata", path);
-        goto done;
-    }
-    static const TnetBlock blocks[3] = { TNET_PARAMS, TNET_ADAM_M, TNET_ADAM_V };
-    static const char *gp[3] = { "G.", "G.m.", "G.v." }, *dp[3] = { "D.", "D.m.", "D.v." };
-    for (int i = 0; i < 3; i++)
-        if (tnet_load_tensors(t->g, st, gp[i], blocks[i], err, errlen) ||
-            tnet_load_tensors(t->d, st, dp[i], blocks[i], err, errlen))
-            goto done;
-    if (tnet_load_tensors(t->d, st, "D.", TNET_SN_U, err, errlen))
-        goto done;
-    if (t->d2) {
-        static const char *d2p[3] = { "D2.", "D2.m.", "D2.v." };
-        for (int i = 0; i < 3; i++)
-            if (tnet_load_tensors(t->d2, st, d2p[i], blocks[i], err, errlen))
-                goto done;
-        if (tnet_load_tensors(t->d2, st, "D2.", TNET_SN_U, err, errlen))
-            goto done;
-    }
-    if (t->style) {
-        size_t n;
-        float *tg = style_target(t->style, &n);
-        const StTensor *s = st_find(st, "style.target");
-        if (!s || s->dtype != ST_F32 || s->nbytes != n * sizeof(float)) {
-            seterr(err, errlen, "%s: no style target of the right size", path);
-            goto done;
-        }
-        memcpy(tg, s->data, n * sizeof(float));
-        const char *srng = st_meta(st, "style_rng");
-        if (srng)
-            *style_rng(t->style) = strtoull(srng, NULL, 10);
-    }
-    const char *hist = st_meta(st, "commands");
-    if (hist && !(t->history = strdup(hist))) {
-        seterr(err, errlen, "out of memory");
-        goto done;
-    }
-    const char *from = st_meta(st, "init_from");
-    if (from && !(t->init_from = strdup(from))) {
-        seterr(err, errlen, "out of memory");
-        goto done;
-    }
-    t->step = strtoll(step, NULL, 10);
-    t->rng.s = strtoull(rng, NULL, 10);
-    t->elapsed = strtod(el, NULL);
-    rc = 0;
-done:
-    st_free(st);
-    return rc;
-}
-
-/* Remembers where G started (the file, and the steps, wall time and
- * commands its card records) so this run's cards tell the whole lineage:
- * the earlier commands lead this run's in "commands". */
-static int init_lineage(Trainer *t, const char *path, const char *card_text, char *err,
-                        size_t errlen)
-{
-    json_t *card = card_text ? json_loads(card_text, 0, NULL) : NULL;
-    json_t *tr = json_object_get(card, "training");
-    json_t *from = json_pack("{s:s}", "file", path);
-    int rc = -1;
-    if (!from)
-        goto done;
-    if (json_is_object(tr)) {
-        json_t *cmds = json_object_get(tr, "commands");
-        /* The whole lineage's figures when the model has them (it was itself
-         * fine-tuned), else its own. */
-        json_t *steps = json_object_get(tr, "total_steps"), *wall = json_object_get(tr,
-                                                                             "total_wall_time_s");
-        json_object_set(from, "steps", steps ? steps : json_object_get(tr, "steps"));
-        json_object_set(from, "wall_time_s", wall ? wall : json_object_get(tr, "wall_time_s"));
-        if (json_is_array(cmds) && !(t->history = json_dumps(cmds, JSON_COMPACT)))
-            goto done;
-    }
-    t->init_from = json_dumps(from, JSON_COMPACT);
-    rc = t->init_from ? 0 : -1;
-done:
-    if (rc)
-        seterr(err, errlen, "out of memory");
-    json_decref(from);
-    json_decref(card);
-    return rc;
-}
-
-/* Starts G from the weights of a model this trainer wrote (fine-tuning):
- * the same generator spec is required. */
-static int read_init(Trainer *t, const char *path, char *err, size_t errlen)
-{
-    SafeTensors *st = st_load_file(path, err, errlen);
-    const char *spec;
-    int rc;
-    if (!st)
-        return -1;
-    spec = st_meta(st, "atelier.spec");
-    if (!spec || strcmp(spec, t->gspec)) {
-        seterr(err, errlen, "%s: not a generator with these architecture options", path);
-        st_free(st);
-        return -1;
-    }
-    rc = tnet_load_tensors(t->g, st, "", TNET_PARAMS, err, errlen);
-    if (!rc)
-        rc = init_lineage(t, path, st_meta(st, "atelier.card"), err, errlen);
-    st_free(st);
-    return rc ? -1 : 0;
-}
 
 Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
 {
     if (!cfg->name || !*cfg->name || !cfg->content_dir || cfg->nstyles < 1) {
-        seterr(err, errlen, "a name, a content folder and a style image are needed");
+        trainer_seterr(err, errlen, "a name, a content folder and a style image are needed");
         return NULL;
     }
     Trainer *t = build(cfg, err, errlen);
@@ -504,11 +262,11 @@ Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
     if (!t->data)
         goto fail;
     if (cfg->resume) {
-        if (read_state(t, err, errlen))
+        if (trainer_read_state(t, err, errlen))
             goto fail;
         return t;
     }
-    if (cfg->init && read_init(t, cfg->init, err, errlen))
+    if (cfg->init && trainer_read_init(t, cfg->init, err, errlen))
         goto fail;
     if (t->style) {
         /* The style target: Grams averaged over patches at the training scale. */
@@ -597,200 +355,6 @@ void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgr
     out->steps = c->steps;
 }
 
-/* ---- checkpoints -------------------------------------------------------------- */
-
-/* The next free version number in <models>/<name>/. */
-static int next_version(const Trainer *t)
-{
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/%s", t->models_dir, t->name);
-    DIR *d = opendir(dir);
-    int best = 0;
-    if (!d)
-        return 1;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        int v;
-        char tail[32];
-        if (sscanf(de->d_name, "v%d.%31s", &v, tail) == 2 && !strcmp(tail, "safetensors") &&
-            v > best && v < 1000000)
-            best = v;
-    }
-    closedir(d);
-    return best + 1;
-}
-
-static char *card_json(const Trainer *t, int version)
-{
-    const TrainConfig *c = &t->cfg;
-    static const char *gans[3] = { "lsgan", "hinge", "nonsaturating" };
-    char *hist = commands_json(t);
-    json_t *cmds = hist ? json_loads(hist, 0, NULL) : NULL;
-    free(hist);
-    if (!cmds)
-        cmds = json_array();
-    json_t *styles = json_array();
-    for (int i = 0; i < c->nstyles; i++)
-        json_array_append_new(styles, json_string(c->styles[i]));
-    json_t *card = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:f, s:s, s:o, s:s, s:o, s:i, s:s, s:i, s:i, "
-        "s:s, s:{s:f, s:f, s:f, s:f}, s:f, s:i, s:I, s:{s:i, s:i, s:s}, "
-        "s:{s:i, s:i, s:s, s:i}}}",
-        "name", t->name, "title", *t->style_title ? t->style_title : t->name,
-        "style", *t->style_title ? t->style_title : "",
-        "description", "Trained from scratch by atelier train (GAN + content + random-feature "
-                       "style losses).",
-        "source", "atelier train", "license", t->style_license,
-        "training", "steps", (json_int_t)t->step, "wall_time_s", t->elapsed,
-        "command", t->command, "commands", cmds, "content", t->content_dir, "styles", styles,
-        "version", version, "arch", c->arch == TRAIN_ARCH_RESNET9 ? "resnet9" : "fast",
-        "size", c->size, "batch", c->batch, "gan", gans[c->gan], "weights", "adv", c->w_adv,
-        "content", c->w_content, "style", c->w_style, "tv", c->w_tv,
-        "lr", round(c->lr_g * 1e9) / 1e9, "holdout_every", c->holdout,
-        "seed", (json_int_t)c->seed, "generator", "width", c->width, "blocks", c->blocks,
-        "upsample", c->resize_conv ? "resize-conv" : "transposed", "discriminator",
-        "ndf", c->ndf, "layers", c->d_layers, "norm", c->d_spectral ? "spectral" : "instance",
-        "scales", c->d_scales);
-    if (!card)
-        return NULL;
-    json_t *tr = json_object_get(card, "training");
-    json_object_set_new(tr, "style_loss", json_string(c->style_kind == STYLE_SWD ? "swd" : "gram"));
-    json_object_set_new(tr, "content_pool", json_integer(c->content_pool));
-    json_object_set_new(tr, "style_depth", json_integer(c->style_depth));
-    if (c->w_structure > 0)
-        json_object_set_new(tr, "structure", json_pack("{s:f, s:i}", "weight",
-                                                       round(c->w_structure * 1e4) / 1e4,
-                                                       "depth", c->structure_depth));
-    json_t *lv = json_array();
-    for (int l = 0; l <= c->style_depth; l++)
-        json_array_append_new(lv, json_real(round(c->style_levels[l] * 1e4) / 1e4));
-    json_object_set_new(tr, "style_levels", lv);
-    json_object_set_new(tr, "style_scale", json_pack("[f, f]", round(c->style_lo * 1e4) / 1e4,
-                                                     round(c->style_hi * 1e4) / 1e4));
-    if (t->init_from) {
-        json_t *from = json_loads(t->init_from, 0, NULL);
-        json_t *steps = json_object_get(from, "steps"), *wall = json_object_get(from, "wall_time_s");
-        if (json_is_integer(steps))
-            json_object_set_new(tr, "total_steps",
-                                json_integer(json_integer_value(steps) + (json_int_t)t->step));
-        if (json_is_number(wall))
-            json_object_set_new(tr, "total_wall_time_s",
-                                json_real(json_number_value(wall) + t->elapsed));
-        json_object_set_new(tr, "init_from", from);
-    }
-    json_object_set_new(tr, "decay_from", json_real(round(c->decay_from * 1e4) / 1e4));
-    char *s = json_dumps(card, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    json_decref(card);
-    return s;
-}
-
-/* Held-out photos over their stylisation, through the inference engine
- * (which also proves the checkpoint serves). */
-static int write_preview(const Trainer *t, const char *path)
-{
-    int n = tdata_holdout_count(t->data);
-    if (n > PREVIEW_N)
-        n = PREVIEW_N;
-    if (n < 1)
-        return 0;
-    const int S = PREVIEW_SIZE;
-    size_t per = (size_t)3 * S * S;
-    NetPlan *plan = net_plan(tnet_net(t->g), S, S);
-    float *buf = malloc(2 * per * sizeof(float));
-    Image *sheet = image_new(n * S, 2 * S), *tile = image_new(S, S);
-    int rc = -1;
-    if (!plan || !buf || !sheet || !tile)
-        goto done;
-    for (int i = 0; i < n; i++) {
-        if (tdata_holdout_square(t->data, i, S, buf) ||
-            net_forward(tnet_net(t->g), plan, buf, buf + per))
-            goto done;
-        for (int row = 0; row < 2; row++) {
-            image_from_planar(tile, buf + (size_t)row * per);
-            for (int y = 0; y < S; y++)
-                memcpy(sheet->px + ((size_t)(row * S + y) * sheet->w + (size_t)i * S) * 3,
-                       tile->px + (size_t)y * S * 3, (size_t)S * 3);
-        }
-    }
-    rc = image_save_file(sheet, path, 88);
-done:
-    net_plan_free(plan);
-    free(buf);
-    image_free(sheet);
-    image_free(tile);
-    return rc ? -1 : 0;
-}
-
-/* Writes text to path atomically: a temporary file beside it, fsync,
- * rename. 0 or -1. */
-static int write_text_atomic(const char *path, const char *text)
-{
-    char tmp[4300];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-        return -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    int ok = off == len && fsync(fd) == 0;
-    ok &= close(fd) == 0;
-    if (!ok || rename(tmp, path)) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* Writes vN.safetensors (+ preview, + the model's card.json) and the
- * resumable state. Returns the version, or -1. */
-static int checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t errlen)
-{
-    if (write_state(t, err, errlen))
-        return -1;
-    int v = next_version(t);
-    char *card = card_json(t, v);
-    StWriter *w = stw_new();
-    int rc = -1;
-    if (!card || !w || tnet_add_tensors(t->g, w, "", TNET_PARAMS) ||
-        stw_meta(w, "atelier.spec", t->gspec) || stw_meta(w, "atelier.card", card)) {
-        seterr(err, errlen, "cannot assemble the checkpoint");
-        goto done;
-    }
-    if (snprintf(path, pathlen, "%s/%s/v%d.safetensors", t->models_dir, t->name, v) >=
-        (int)pathlen) {
-        seterr(err, errlen, "checkpoint path too long");
-        goto done;
-    }
-    if (stw_write_file(w, path, err, errlen))
-        goto done;
-    char prev[4200];
-    snprintf(prev, sizeof(prev), "%s/%s/v%d.preview.jpg", t->models_dir, t->name, v);
-    write_preview(t, prev);
-    json_t *cj = json_loads(card, 0, NULL);
-    char *pretty = cj ? json_dumps(cj, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
-    snprintf(prev, sizeof(prev), "%s/%s/card.json", t->models_dir, t->name);
-    int card_ok = pretty && !write_text_atomic(prev, pretty);
-    free(pretty);
-    json_decref(cj);
-    if (!card_ok) {
-        seterr(err, errlen, "%s: cannot write the card", prev);
-        goto done;
-    }
-    rc = v;
-done:
-    free(card);
-    stw_free(w);
-    return rc;
-}
-
 int trainer_run(Trainer *t, atomic_int *cancel, TrainProgressFn fn, void *ctx,
                 char *err, size_t errlen)
 {
@@ -803,7 +367,7 @@ int trainer_run(Trainer *t, atomic_int *cancel, TrainProgressFn fn, void *ctx,
     while (t->step < c->steps) {
         if (tdata_content_batch(t->data, &t->rng, c->batch, t->photos) ||
             tdata_style_batch(t->data, &t->rng, c->batch, c->style_lo, c->style_hi, t->real)) {
-            seterr(err, errlen, "out of memory sampling data");
+            trainer_seterr(err, errlen, "out of memory sampling data");
             return -1;
         }
         trainer_step(t, t->photos, t->real, &p);
@@ -831,7 +395,7 @@ int trainer_run(Trainer *t, atomic_int *cancel, TrainProgressFn fn, void *ctx,
             r.eta_s = r.steps_per_s > 0 ? (double)(c->steps - t->step) / r.steps_per_s : 0;
             r.elapsed_s = t->elapsed;
             if (ck) {
-                r.version = checkpoint(t, path, sizeof(path), err, errlen);
+                r.version = trainer_checkpoint(t, path, sizeof(path), err, errlen);
                 if (r.version < 0)
                     return -1;
                 r.path = path;
