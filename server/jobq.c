@@ -655,6 +655,14 @@ static void new_id(char *id)
         snprintf(id + 2 * i, 3, "%02x", b[i]);
 }
 
+/* A job that could not be stored: JOBQ_ENOSPC when the disk (or quota) is
+ * full, else JOBQ_EIO; the reason in err. */
+static int store_failed(int e, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "cannot store the job: %s", strerror(e));
+    return e == ENOSPC || e == EDQUOT ? JOBQ_ENOSPC : JOBQ_EIO;
+}
+
 int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
                 const JobFile *content, int ncontent, char *id, char *field, size_t fieldlen,
                 char *err, size_t errlen)
@@ -723,16 +731,14 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
         goto fail;
     }
     if (job_dir(q, j, NULL, dir, sizeof dir) || mkdir(dir, 0755)) {
-        snprintf(err, errlen, "cannot store the job: %s", strerror(errno));
-        rc = JOBQ_EIO;
+        rc = store_failed(errno, err, errlen);
         goto fail;
     }
     if (job_dir(q, j, "style", dir, sizeof dir) || store_files(dir, styles, nstyles) ||
         job_dir(q, j, "content", dir, sizeof dir) ||
         (ncontent && store_files(dir, content, ncontent)) || save(q, j)) {
-        snprintf(err, errlen, "cannot store the job: %s", strerror(errno));
+        rc = store_failed(errno, err, errlen);
         remove_stored(q, j);   /* a disk full leaves no half-stored job */
-        rc = JOBQ_EIO;
         goto fail;
     }
     pthread_mutex_lock(&q->lock);

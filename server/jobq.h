@@ -41,7 +41,8 @@ enum {
     JOBQ_ENOENT = -2,         /* no such job */
     JOBQ_EFULL = -3,          /* the queue is full (503) */
     JOBQ_EIO = -4,            /* the job could not be stored */
-    JOBQ_ENOMEM = -5
+    JOBQ_ENOMEM = -5,
+    JOBQ_ENOSPC = -6          /* the disk is full: nothing was stored (507) */
 };
 
 /* One uploaded file (borrowed). */
@@ -63,7 +64,7 @@ void jobq_close(Jobq *q);
 /* Validates config (a JSON object, borrowed) and the uploads, stores the
  * job and queues it. On success writes the id (JOBQ_ID_LEN + 1 bytes) and
  * returns JOBQ_OK; otherwise JOBQ_EINVAL with the offending field in field
- * and a sentence in err, JOBQ_EFULL, JOBQ_EIO or JOBQ_ENOMEM. */
+ * and a sentence in err, JOBQ_EFULL, JOBQ_EIO, JOBQ_ENOSPC or JOBQ_ENOMEM. */
 int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
                 const JobFile *content, int ncontent, char *id, char *field, size_t fieldlen,
                 char *err, size_t errlen);

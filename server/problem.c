@@ -25,6 +25,8 @@ static const struct {
     [PROBLEM_UNDECODABLE_IMAGE] = {422, "urn:atelier:problem:undecodable-image",
                                    "Image does not decode"},
     [PROBLEM_INTERNAL] = {500, "urn:atelier:problem:internal", "Internal error"},
+    [PROBLEM_INSUFFICIENT_STORAGE] = {507, "urn:atelier:problem:insufficient-storage",
+                                      "Insufficient storage"},
     [PROBLEM_NOT_IMPLEMENTED] = {501, "urn:atelier:problem:not-implemented", "Not implemented"},
     [PROBLEM_OVERLOADED] = {503, "urn:atelier:problem:overloaded", "Service overloaded"},
     [PROBLEM_NOT_READY] = {503, "urn:atelier:problem:not-ready", "Service not ready"},

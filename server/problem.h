@@ -25,6 +25,7 @@ typedef enum ProblemKind {
     PROBLEM_UNSUPPORTED_MEDIA_TYPE, /* 415 */
     PROBLEM_UNDECODABLE_IMAGE,      /* 422 */
     PROBLEM_INTERNAL,               /* 500 */
+    PROBLEM_INSUFFICIENT_STORAGE,   /* 507: the disk is full */
     PROBLEM_NOT_IMPLEMENTED,        /* 501 */
     PROBLEM_OVERLOADED,             /* 503: queue full or out of memory */
     PROBLEM_NOT_READY,              /* 503: model not loaded, or draining */

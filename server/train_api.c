@@ -149,6 +149,9 @@ int train_api_body(RoutesCtx *ctx, Request *req, Response *resp)
         routes_problem(resp, req, PROBLEM_OVERLOADED, NULL, "%s; retry later", err);
         resp->retry_after = 60;
         return ROUTES_DONE;
+    case JOBQ_ENOSPC:
+        routes_problem(resp, req, PROBLEM_INSUFFICIENT_STORAGE, NULL, "%s", err);
+        return ROUTES_DONE;
     default:
         routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "%s", err[0] ? err : "out of memory");
         return ROUTES_DONE;

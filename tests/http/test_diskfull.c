@@ -12,7 +12,7 @@
  *   model trains and publishes the next versions.
  * - The job folder (--data) fills while a job runs: writing job.json
  *   fails (logged), the job goes on and ends in memory; a new submission
- *   is refused with a clear 500 and leaves no half-stored job. The server
+ *   is refused with 507 (insufficient storage) and leaves no half-stored job. The server
  *   is then killed (-9) with job.json still saying "running"; when space
  *   returns and it starts again, the job resumes from its last checkpoint
  *   and succeeds: it is not lost.
@@ -333,9 +333,11 @@ static void test_data_fill_while_running(void **state)
     jobs = count_jobs();
     train_submit(&h, "{\"name\": \"other\", \"steps\": 2, \"size\": 32}", 1, 8, &r);
     printf("POST /train on a full disk: %ld %.*s\n", r.status, (int)r.len, (char *)r.body);
-    assert_int_equal(r.status, 500);
+    assert_int_equal(r.status, 507);
     p = json_loadb((const char *)r.body, r.len, 0, NULL);
     assert_non_null(p);
+    assert_string_equal(json_string_value(json_object_get(p, "type")),
+                        "urn:atelier:problem:insufficient-storage");
     assert_non_null(strstr(json_string_value(json_object_get(p, "detail")), strerror(ENOSPC)));
     json_decref(p);
     reply_free(&r);
