@@ -41,46 +41,59 @@ def stylize(atelier, model, src, dst, max_size):
                    check=True, capture_output=True)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_model_args(ap):
+    """The options compare_sheet.py and quality.py share."""
     ap.add_argument("--ours", nargs="+", required=True,
                     help="our models: NAME dirs (newest version), files or repo names")
     ap.add_argument("--labels", nargs="+", help="column labels for --ours")
     ap.add_argument("--ml5", nargs="*", default=[], help="ml5 checkpoint folders")
     ap.add_argument("--content", default=os.path.join(REPO, "..", "shared", "data", "content"))
     ap.add_argument("--every", type=int, default=7)
-    ap.add_argument("--count", type=int, default=12)
-    ap.add_argument("--tile", type=int, default=224, help="tile width in the sheet")
     ap.add_argument("--max-size", type=int, default=512, help="stylize at this longest side")
-    ap.add_argument("--out", default=os.path.join(REPO, "docs", "sheet.jpg"))
     ap.add_argument("--atelier", default=os.path.join(REPO, "build", "atelier"))
-    args = ap.parse_args(argv)
 
-    photos = held_out(args.content, args.every, args.count)
-    if not photos:
-        sys.exit("no photos in %s" % args.content)
+
+def resolve_models(args, tmp):
+    """--ours as files (a NAME dir's newest version), then --ml5 converted
+    into tmp by `atelier convert --from ml5`."""
     if args.labels and len(args.labels) != len(args.ours):
         sys.exit("--labels needs one label per --ours model")
-    ours = []
-    for k, m in enumerate(args.ours):
+    models = []
+    for m in args.ours:
         if os.path.isdir(m):
             vs = sorted((int(f[1:-12]), f) for f in os.listdir(m)
                         if f.startswith("v") and f.endswith(".safetensors") and f[1:-12].isdigit())
             if not vs:
                 sys.exit("no vN.safetensors in %s" % m)
             m = os.path.join(m, vs[-1][1])
-        ours.append(m)
-    labels = ["photo"]
-    labels += (args.labels if args.labels else
-               ["ours: " + os.path.basename(os.path.dirname(os.path.abspath(m))) for m in ours])
-    labels += ["ml5: " + os.path.basename(os.path.normpath(m)) for m in args.ml5]
+        models.append(m)
+    for i, m in enumerate(args.ml5):
+        out = os.path.join(tmp, "ml5_%d.safetensors" % i)
+        subprocess.run([args.atelier, "convert", "--from", "ml5", m, out], check=True,
+                       capture_output=True)
+        models.append(out)
+    return models
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_model_args(ap)
+    ap.add_argument("--count", type=int, default=12)
+    ap.add_argument("--tile", type=int, default=224, help="tile width in the sheet")
+    ap.add_argument("--out", default=os.path.join(REPO, "docs", "sheet.jpg"))
+    args = ap.parse_args(argv)
+
+    photos = held_out(args.content, args.every, args.count)
+    if not photos:
+        sys.exit("no photos in %s" % args.content)
     with tempfile.TemporaryDirectory() as tmp:
-        models = list(ours)
-        for i, m in enumerate(args.ml5):
-            out = os.path.join(tmp, "ml5_%d.safetensors" % i)
-            subprocess.run([args.atelier, "convert", "--from", "ml5", m, out], check=True,
-                           capture_output=True)
-            models.append(out)
+        models = resolve_models(args, tmp)
+        ours = models[:len(args.ours)]
+        labels = ["photo"]
+        labels += (args.labels if args.labels else
+                   ["ours: " + os.path.basename(os.path.dirname(os.path.abspath(m)))
+                    for m in ours])
+        labels += ["ml5: " + os.path.basename(os.path.normpath(m)) for m in args.ml5]
         rows = []
         for k, p in enumerate(photos):
             src = os.path.join(tmp, "src_%d.png" % k)

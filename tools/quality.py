@@ -23,14 +23,13 @@ after `atelier convert --from ml5`, exactly as compare_sheet.py does.
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 from PIL import Image
 
-from compare_sheet import REPO, held_out, stylize
+from compare_sheet import add_model_args, held_out, resolve_models, stylize
 
 
 def lum(img):
@@ -64,38 +63,17 @@ def fine(pic):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ours", nargs="+", required=True, help="our model files or NAME dirs")
-    ap.add_argument("--labels", nargs="+", help="names for --ours")
-    ap.add_argument("--ml5", nargs="*", default=[], help="ml5 checkpoint folders")
-    ap.add_argument("--content", default=os.path.join(REPO, "..", "shared", "data", "content"))
-    ap.add_argument("--every", type=int, default=7)
+    add_model_args(ap)
     ap.add_argument("--count", type=int, default=13)
-    ap.add_argument("--max-size", type=int, default=512)
-    ap.add_argument("--atelier", default=os.path.join(REPO, "build", "atelier"))
     args = ap.parse_args(argv)
 
     photos = held_out(args.content, args.every, args.count)
     if not photos:
         sys.exit("no photos in %s" % args.content)
-    if args.labels and len(args.labels) != len(args.ours):
-        sys.exit("--labels needs one label per --ours model")
     names = args.labels or [os.path.basename(os.path.normpath(m)) for m in args.ours]
     names += ["ml5 " + os.path.basename(os.path.normpath(m)) for m in args.ml5]
     with tempfile.TemporaryDirectory() as tmp:
-        models = []
-        for m in args.ours:
-            if os.path.isdir(m):
-                vs = sorted((int(f[1:-12]), f) for f in os.listdir(m) if f.startswith("v")
-                            and f.endswith(".safetensors") and f[1:-12].isdigit())
-                if not vs:
-                    sys.exit("no vN.safetensors in %s" % m)
-                m = os.path.join(m, vs[-1][1])
-            models.append(m)
-        for i, m in enumerate(args.ml5):
-            out = os.path.join(tmp, "ml5_%d.safetensors" % i)
-            subprocess.run([args.atelier, "convert", "--from", "ml5", m, out], check=True,
-                           capture_output=True)
-            models.append(out)
+        models = resolve_models(args, tmp)
         srcs, pics = [], [[] for _ in models]
         for k, p in enumerate(photos):
             src = os.path.join(tmp, "src_%d.png" % k)
