@@ -70,7 +70,7 @@ def main(argv=None):
     photos = held_out(args.content, args.every, args.count)
     if not photos:
         sys.exit("no photos in %s" % args.content)
-    names = args.labels or [os.path.basename(os.path.normpath(m)) for m in args.ours]
+    names = list(args.labels or [os.path.basename(os.path.normpath(m)) for m in args.ours])
     names += ["ml5 " + os.path.basename(os.path.normpath(m)) for m in args.ml5]
     with tempfile.TemporaryDirectory() as tmp:
         models = resolve_models(args, tmp)
