@@ -306,6 +306,23 @@ static void style_forward(StyleNet *s, const float *img, const float **outs)
         x = outs[i] = tnet_forward(s->net[i], x);
 }
 
+/* style_forward, then each stage's output gradient buffer, zeroed, in
+ * douts[i] for the loss to fill. */
+static void style_forward_grad(StyleNet *s, const float *img, const float **outs,
+                               float **douts)
+{
+    style_forward(s, img, outs);
+    for (int i = 0; i < s->depth; i++)
+        douts[i] = tnet_begin_backward(s->net[i]);
+}
+
+/* Back-propagates douts through every stage, adding into dimg. */
+static void style_backward(StyleNet *s, float **douts, float *dimg)
+{
+    for (int i = s->depth - 1; i >= 0; i--)
+        tnet_backward(s->net[i], i ? douts[i - 1] : dimg, 0);
+}
+
 /* gram (c, c) = F F^T / n for F (c, n). */
 static void gram_of(float *gram, const float *f, int c, size_t n)
 {
@@ -493,9 +510,7 @@ static double swd_loss(StyleNet *s, float *dimg, const float *img, float weight)
 {
     const float *outs[STYLE_STAGES];
     float *douts[STYLE_STAGES];
-    style_forward(s, img, outs);
-    for (int i = 0; i < s->depth; i++)
-        douts[i] = tnet_begin_backward(s->net[i]);
+    style_forward_grad(s, img, outs, douts);
     double total = 0;
     for (int b = 0; b < s->b; b++)
         for (int l = 0; l <= s->depth; l++) {
@@ -506,8 +521,7 @@ static double swd_loss(StyleNet *s, float *dimg, const float *img, float weight)
             total += swd_level(s, df, level_of(s, img, outs, l, b), s->target + s->toff[l], c,
                                s->n[l], scale);
         }
-    for (int i = s->depth - 1; i >= 0; i--)
-        tnet_backward(s->net[i], i ? douts[i - 1] : dimg, 0);
+    style_backward(s, douts, dimg);
     return total;
 }
 
@@ -517,9 +531,7 @@ double style_loss(StyleNet *s, float *dimg, const float *img, float weight)
         return swd_loss(s, dimg, img, weight);
     const float *outs[STYLE_STAGES];
     float *douts[STYLE_STAGES];
-    style_forward(s, img, outs);
-    for (int i = 0; i < s->depth; i++)
-        douts[i] = tnet_begin_backward(s->net[i]);
+    style_forward_grad(s, img, outs, douts);
     double total = 0;
     for (int i = s->depth - 1; i >= 0; i--) {
         float lw = weight * s->level_w[i + 1];
@@ -584,9 +596,7 @@ double style_structure_loss(StyleNet *s, float *dout, const float *out, const fl
     style_forward(s, grey, outs);
     memcpy(pf, outs[last], nf * sizeof(float));
     grey_of(grey, out, s->b, hw);
-    style_forward(s, grey, outs);
-    for (int i = 0; i < s->depth; i++)
-        douts[i] = tnet_begin_backward(s->net[i]);
+    style_forward_grad(s, grey, outs, douts);
     double ref = 0, sq = 0;
     for (size_t j = 0; j < nf; j++) {
         double d = (double)outs[last][j] - pf[j];
@@ -598,8 +608,7 @@ double style_structure_loss(StyleNet *s, float *dout, const float *out, const fl
     for (size_t j = 0; j < nf; j++)
         douts[last][j] = k * (outs[last][j] - pf[j]);
     memset(grey, 0, px * sizeof(float));
-    for (int i = last; i >= 0; i--)
-        tnet_backward(s->net[i], i ? douts[i - 1] : grey, 0);
+    style_backward(s, douts, grey);
     for (int n = 0; n < s->b; n++) {
         const float *g = grey + (size_t)n * 3 * hw;
         float *d = dout + (size_t)n * 3 * hw;
