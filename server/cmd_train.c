@@ -109,8 +109,8 @@ static int parse_float(const char *s, double lo, double hi, float *out)
     return 0;
 }
 
-/* Up to max comma-separated weights 0..1e6 into out: how many, or -1. */
-static int parse_floats(const char *s, float *out, int max)
+/* Up to max comma-separated numbers in lo..hi into out: how many, or -1. */
+static int parse_floats(const char *s, double lo, double hi, float *out, int max)
 {
     int n = 0;
     for (;;) {
@@ -120,7 +120,7 @@ static int parse_floats(const char *s, float *out, int max)
             return -1;
         memcpy(a, s, len);
         a[len] = 0;
-        if (parse_float(a, 0, 1e6, &out[n++]))
+        if (parse_float(a, lo, hi, &out[n++]))
             return -1;
         if (!s[len])
             return n;
@@ -131,14 +131,11 @@ static int parse_floats(const char *s, float *out, int max)
 /* "LO,HI" with 0 < LO <= HI <= 1. */
 static int parse_scale(const char *s, float *lo, float *hi)
 {
-    char a[64];
-    const char *comma = strchr(s, ',');
-    if (!comma || (size_t)(comma - s) >= sizeof(a))
+    float v[2];
+    if (parse_floats(s, 0.01, 1, v, 2) != 2 || v[0] > v[1])
         return -1;
-    memcpy(a, s, (size_t)(comma - s));
-    a[comma - s] = 0;
-    if (parse_float(a, 0.01, 1, lo) || parse_float(comma + 1, 0.01, 1, hi) || *lo > *hi)
-        return -1;
+    *lo = v[0];
+    *hi = v[1];
     return 0;
 }
 
@@ -249,7 +246,7 @@ int cmd_train(int argc, char **argv)
             cfg.style_depth = (int)v;
             break;
         case O_SLEVELS:
-            nlevels = parse_floats(optarg, cfg.style_levels, STYLE_MAX_DEPTH + 1);
+            nlevels = parse_floats(optarg, 0, 1e6, cfg.style_levels, STYLE_MAX_DEPTH + 1);
             bad = nlevels < 0;
             break;
         case O_WSTRUCT: bad = parse_float(optarg, 0, 1e6, &cfg.w_structure); break;
