@@ -179,9 +179,9 @@ int cmd_train(int argc, char **argv)
     int nstyles = 0, width = -1, blocks = -1, lr_d_set = 0, nlevels = -1;
     long v, threads = cli_cores();
     double seed;
-    int opt;
+    int opt, which = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", opts, &which)) != -1) {
         int bad = 0;
         switch (opt) {
         case 'y':
@@ -262,8 +262,10 @@ int cmd_train(int argc, char **argv)
         default: fputs(train_usage, stderr); return 2;
         }
         if (bad) {
-            fprintf(stderr, "atelier train: bad value '%s' for %s\n", optarg,
-                    argv[optind - 1]);
+            /* Every option with a value is long; argv[optind - 1] would be
+             * the value itself when it came as its own word. */
+            fprintf(stderr, "atelier train: bad value '%s' for --%s\n", optarg,
+                    opts[which].name);
             return 2;
         }
     }

@@ -256,6 +256,7 @@ static void test_refusals(void **state)
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name x --style-depth 7", tmpdir, tmpdir,
                          tmpdir), 2);
+    assert_non_null(strstr(out, "bad value '7' for --style-depth"));
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name x --style-levels 1,1", tmpdir, tmpdir,
                          tmpdir), 2);
