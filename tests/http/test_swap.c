@@ -43,31 +43,12 @@ static long put_current(const Harness *h, const char *model, const char *body, R
     return harness_request(h, "PUT", path, NULL, body, strlen(body), auth_json, r);
 }
 
-/* The version X-Atelier-Model names for a stylize of model, or -1. */
-static int served(const Harness *h, const char *model)
-{
-    static uint8_t *jpeg;
-    static size_t len;
-    char path[128], v[96];
-    const char *slash;
-    Reply r;
-    int version = -1;
-    if (!jpeg)
-        jpeg = harness_jpeg(48, 32, 90, &len);
-    snprintf(path, sizeof path, "/stylize?model=%s", model);
-    if (harness_request(h, "POST", path, "image/jpeg", jpeg, len, NULL, &r) == 200 &&
-        reply_header(&r, "X-Atelier-Model", v, sizeof v) && (slash = strstr(v, "/v")))
-        version = atoi(slash + 2);
-    reply_free(&r);
-    return version;
-}
-
 /* Polls until model serves version; the seconds it took, or -1. */
 static double wait_served(const Harness *h, const char *model, int version, double limit)
 {
     double t0 = harness_now();
     while (harness_now() - t0 < limit) {
-        if (served(h, model) == version)
+        if (train_served_version(h, model) == version)
             return harness_now() - t0;
         usleep(20000);
     }
@@ -117,14 +98,14 @@ static void test_pin_and_unpin(void **state)
     FILE *f;
     json_t *j;
     assert_int_equal(start(&h), 0);
-    assert_int_equal(served(&h, "tiny"), 1);      /* CURRENT pins v1 */
+    assert_int_equal(train_served_version(&h, "tiny"), 1);      /* CURRENT pins v1 */
 
     assert_int_equal(put_current(&h, "tiny", "{\"version\": 2}", &r), 200);
     j = train_json_of(&r);
     assert_int_equal(json_integer_value(json_object_get(j, "current")), 2);
     json_decref(j);
     reply_free(&r);
-    assert_int_equal(served(&h, "tiny"), 2);
+    assert_int_equal(train_served_version(&h, "tiny"), 2);
     snprintf(path, sizeof path, "%s/tiny/CURRENT", h.models);
     f = fopen(path, "r");
     assert_non_null(f);
@@ -135,7 +116,7 @@ static void test_pin_and_unpin(void **state)
     /* Roll back, then the bad bodies: each names its field. */
     assert_int_equal(put_current(&h, "tiny", "{\"version\": 1}", &r), 200);
     reply_free(&r);
-    assert_int_equal(served(&h, "tiny"), 1);
+    assert_int_equal(train_served_version(&h, "tiny"), 1);
     put_current(&h, "tiny", "{\"version\": 9}", &r);
     train_expect_problem(&r, 404, NULL);
     reply_free(&r);
@@ -167,13 +148,13 @@ static void test_pin_and_unpin(void **state)
     harness_request(&h, "PUT", "/models/tiny/current", NULL, "{\"version\": 2}", 14, NULL, &r);
     train_expect_problem(&r, 401, NULL);
     reply_free(&r);
-    assert_int_equal(served(&h, "tiny"), 1);
+    assert_int_equal(train_served_version(&h, "tiny"), 1);
 
     /* DELETE: back to the newest. */
     assert_int_equal(harness_request(&h, "DELETE", "/models/tiny/current", NULL, NULL, 0, auth,
                                      &r), 200);
     reply_free(&r);
-    assert_int_equal(served(&h, "tiny"), 2);
+    assert_int_equal(train_served_version(&h, "tiny"), 2);
     assert_int_equal(access(path, F_OK), -1);
     assert_int_equal(harness_request(&h, "DELETE", "/models/tiny/current", NULL, NULL, 0, auth,
                                      &r), 200);
@@ -206,7 +187,7 @@ static void test_external_versions(void **state)
     /* A broken v4 is never served, tried once, and v3 stays. */
     publish(&h, "tiny", 4, 1);
     usleep(1300 * 1000);                          /* two periodic rescans */
-    assert_int_equal(served(&h, "tiny"), 3);
+    assert_int_equal(train_served_version(&h, "tiny"), 3);
     assert_int_equal(count_in_log(&h, "model failed to load", "\"version\":4"), 1);
     /* A temporary file alone is ignored. */
     {

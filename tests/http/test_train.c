@@ -34,23 +34,6 @@ static void show(const char *label, const json_t *v)
     free(text);
 }
 
-static int served_version(const Harness *h, const char *model)
-{
-    size_t len;
-    uint8_t *jpeg = harness_jpeg(64, 48, 90, &len);
-    char path[128], v[96];
-    const char *slash;
-    Reply r;
-    int version = -1;
-    snprintf(path, sizeof path, "/stylize?model=%s", model);
-    if (harness_request(h, "POST", path, "image/jpeg", jpeg, len, NULL, &r) == 200 &&
-        reply_header(&r, "X-Atelier-Model", v, sizeof v) && (slash = strstr(v, "/v")))
-        version = atoi(slash + 2);
-    reply_free(&r);
-    free(jpeg);
-    return version;
-}
-
 static void test_tiny_job(void **state)
 {
     Harness h;
@@ -75,7 +58,7 @@ static void test_tiny_job(void **state)
     assert_int_equal(json_integer_value(json_array_get(vs, 2)), 3);
     json_decref(job);
     /* The newest version is served. */
-    assert_int_equal(served_version(&h, "painted"), 3);
+    assert_int_equal(train_served_version(&h, "painted"), 3);
     snprintf(path, sizeof path, "/train/%s/preview", id);
     assert_int_equal(harness_request(&h, "GET", path, NULL, NULL, 0, train_auth, &r), 200);
     assert_true(r.len > 100 && r.body[0] == 0xFF && r.body[1] == 0xD8);
@@ -108,7 +91,7 @@ static void test_tiny_job(void **state)
     assert_string_equal(json_string_value(json_object_get(json_object_get(job, "config"),
                                                           "style_loss")), "swd");
     json_decref(job);
-    assert_int_equal(served_version(&h, "painted2"), 1);
+    assert_int_equal(train_served_version(&h, "painted2"), 1);
     /* The published card says how it was trained. */
     assert_int_equal(harness_request(&h, "GET", "/models/painted2", NULL, NULL, 0, NULL, &r), 200);
     printf("%.*s\n", (int)(r.len < 600 ? r.len : 600), (char *)r.body);
@@ -259,7 +242,7 @@ static void test_cancel_and_full_queue(void **state)
     printf("cancelled at step %lld\n",
            (long long)json_integer_value(json_object_get(job, "step")));
     json_decref(job);
-    assert_int_equal(served_version(&h, "long"), 1);
+    assert_int_equal(train_served_version(&h, "long"), 1);
     harness_get(&h, "/metrics", &r);
     assert_non_null(strstr((char *)r.body, "atelier_train_jobs{state=\"cancelled\"} 2"));
     reply_free(&r);
@@ -306,7 +289,7 @@ static void check_versions_serve(const Harness *h, const char *name)
     }
     vs = json_object_get(m, "versions");
     show("after restart the model has versions", vs);
-    assert_int_equal(served_version(h, name),
+    assert_int_equal(train_served_version(h, name),
                      (int)json_integer_value(json_array_get(vs, json_array_size(vs) - 1)));
     json_decref(m);
 }
@@ -376,7 +359,7 @@ static void test_kill_and_resume(void **state)
     {
         json_t *vs = json_object_get(job, "versions");
         int last = (int)json_integer_value(json_array_get(vs, json_array_size(vs) - 1));
-        assert_int_equal(served_version(&h, "sturdy"), last);
+        assert_int_equal(train_served_version(&h, "sturdy"), last);
     }
     json_decref(job);
     {
