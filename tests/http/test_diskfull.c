@@ -236,6 +236,23 @@ static int count_jobs(void)
     return n;
 }
 
+/* Starts the server and a job of config; returns once the job runs and has
+ * published its first version (its id in id). */
+static void start_running(Harness *h, const char *config, char *id)
+{
+    Reply r;
+    json_t *job;
+    assert_int_equal(harness_start(h, server_args()), 0);
+    assert_int_equal(harness_wait_ready(h, 60), 0);
+    assert_int_equal(train_submit(h, config, 1, 8, &r), 202);
+    assert_int_equal(train_id(&r, id), 0);
+    reply_free(&r);
+    job = job_when(h, id, 1, 120);
+    assert_non_null(job);
+    assert_string_equal(state_of(job), "running");
+    json_decref(job);
+}
+
 static void test_models_fill_during_checkpoint(void **state)
 {
     static const char config[] =
@@ -251,15 +268,7 @@ static void test_models_fill_during_checkpoint(void **state)
         printf("skipped: %s\n", why);
         skip();
     }
-    assert_int_equal(harness_start(&h, server_args()), 0);
-    assert_int_equal(harness_wait_ready(&h, 60), 0);
-    assert_int_equal(train_submit(&h, config, 1, 8, &r), 202);
-    assert_int_equal(train_id(&r, id), 0);
-    reply_free(&r);
-    job = job_when(&h, id, 1, 120);
-    assert_non_null(job);
-    assert_string_equal(state_of(job), "running");
-    json_decref(job);
+    start_running(&h, config, id);
     /* Leave half a trainer state free: the next checkpoint's state file
      * fills the disk while it is written. */
     snprintf(statefile, sizeof statefile, "%s/painted/.train/state.safetensors", models);
@@ -319,15 +328,7 @@ static void test_data_fill_while_running(void **state)
         printf("skipped: %s\n", why);
         skip();
     }
-    assert_int_equal(harness_start(&h, server_args()), 0);
-    assert_int_equal(harness_wait_ready(&h, 60), 0);
-    assert_int_equal(train_submit(&h, config, 1, 8, &r), 202);
-    assert_int_equal(train_id(&r, id), 0);
-    reply_free(&r);
-    job = job_when(&h, id, 1, 120);
-    assert_non_null(job);
-    assert_string_equal(state_of(job), "running");
-    json_decref(job);
+    start_running(&h, config, id);
     printf("data tmpfs: %ld bytes free after filling\n", fill(data, 0));
     /* A new job cannot be stored: refused, nothing half-stored left. */
     jobs = count_jobs();
