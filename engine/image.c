@@ -4,10 +4,10 @@
  * image_codec.h.
  */
 #include "engine/image_codec.h"
+#include "engine/util.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,32 +19,21 @@
  * below this too. */
 #define IMAGE_MAX_FILE_BYTES ((int64_t)512 << 20)
 
-void image_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int image_check_dims(int64_t w, int64_t h, int64_t max_pixels,
                      char *err, size_t errlen)
 {
     if (w <= 0 || h <= 0) {
-        image_seterr(err, errlen, "image is %lldx%lld, which has no pixels",
+        util_errf(err, errlen, "image is %lldx%lld, which has no pixels",
                      (long long)w, (long long)h);
         return IMG_ECORRUPT;
     }
     if (w > IMAGE_MAX_DIM || h > IMAGE_MAX_DIM) {
-        image_seterr(err, errlen, "image is %lldx%lld, more than %d pixels on a side",
+        util_errf(err, errlen, "image is %lldx%lld, more than %d pixels on a side",
                      (long long)w, (long long)h, IMAGE_MAX_DIM);
         return IMG_ETOOLARGE;
     }
     if (w * h > max_pixels) {   /* both <= 65535: no overflow */
-        image_seterr(err, errlen, "image is %lldx%lld, more than the %lld pixel limit",
+        util_errf(err, errlen, "image is %lldx%lld, more than the %lld pixel limit",
                      (long long)w, (long long)h, (long long)max_pixels);
         return IMG_ETOOLARGE;
     }
@@ -209,9 +198,9 @@ Image *image_decode(const void *buf, size_t len, int64_t max_pixels,
 
     if (!code)
         code = &dummy;
-    image_seterr(err, errlen, "%s", "");
+    util_errf(err, errlen, "%s", "");
     if ((!buf && len) || max_pixels <= 0) {
-        image_seterr(err, errlen, "bad argument to image_decode");
+        util_errf(err, errlen, "bad argument to image_decode");
         *code = IMG_EARG;
         return NULL;
     }
@@ -224,9 +213,9 @@ Image *image_decode(const void *buf, size_t len, int64_t max_pixels,
         break;
     default:
         if (len == 0)
-            image_seterr(err, errlen, "no image data (0 bytes)");
+            util_errf(err, errlen, "no image data (0 bytes)");
         else
-            image_seterr(err, errlen, "not a JPEG or PNG image");
+            util_errf(err, errlen, "not a JPEG or PNG image");
         *code = IMG_EFORMAT;
         return NULL;
     }
@@ -239,7 +228,7 @@ Image *image_decode(const void *buf, size_t len, int64_t max_pixels,
     up = orient_transposed(img, orientation);
     image_free(img);
     if (!up) {
-        image_seterr(err, errlen, "out of memory rotating the image");
+        util_errf(err, errlen, "out of memory rotating the image");
         *code = IMG_ENOMEM;
     }
     return up;
@@ -259,34 +248,34 @@ Image *image_load_file(const char *path, int64_t max_pixels,
     if (!code)
         code = &dummy;
     if (!path) {
-        image_seterr(err, errlen, "no file name");
+        util_errf(err, errlen, "no file name");
         *code = IMG_EARG;
         return NULL;
     }
     *code = IMG_EIO;
     f = fopen(path, "rb");
     if (!f) {
-        image_seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        util_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        image_seterr(err, errlen, "%s is not a regular file", path);
+        util_errf(err, errlen, "%s is not a regular file", path);
         goto done;
     }
     if (st.st_size > IMAGE_MAX_FILE_BYTES) {
-        image_seterr(err, errlen, "%s is %lld bytes, more than the %lld byte limit",
+        util_errf(err, errlen, "%s is %lld bytes, more than the %lld byte limit",
                      path, (long long)st.st_size, (long long)IMAGE_MAX_FILE_BYTES);
         *code = IMG_ETOOLARGE;
         goto done;
     }
     buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
     if (!buf) {
-        image_seterr(err, errlen, "out of memory reading %s", path);
+        util_errf(err, errlen, "out of memory reading %s", path);
         *code = IMG_ENOMEM;
         goto done;
     }
     if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        image_seterr(err, errlen, "cannot read %s", path);
+        util_errf(err, errlen, "cannot read %s", path);
         goto done;
     }
     img = image_decode(buf, (size_t)st.st_size, max_pixels, code, err, errlen);

@@ -14,10 +14,6 @@
  * is 65500, PNG's is 2^31-1: we keep one rule for both). */
 #define IMAGE_MAX_DIM 65535
 
-/* printf into err when err is non-NULL and errlen > 0 (always terminated). */
-void image_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* 0 when w x h is a decodable size under max_pixels; otherwise
  * IMG_ECORRUPT (a side <= 0) or IMG_ETOOLARGE (a side above IMAGE_MAX_DIM or
  * w*h above max_pixels), with the reason in err. Never allocates. */

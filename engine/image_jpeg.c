@@ -32,6 +32,7 @@
  * likewise G from M and B from Y (naive, no colour management).
  */
 #include "engine/image_codec.h"
+#include "engine/util.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -268,7 +269,7 @@ static int jpeg_run(JpegDec *d, const uint8_t *buf, size_t len,
         jpeg_fail((j_common_ptr)c, IMG_ECORRUPT, "JPEG has an unexpected layout");
     d->img = image_alloc(w, (int)c->output_height, 3);
     if (!d->img || (cmyk && !(d->row = malloc((size_t)w * 4)))) {
-        image_seterr(err, errlen, "out of memory for a %dx%u image",
+        util_errf(err, errlen, "out of memory for a %dx%u image",
                      w, c->output_height);
         return IMG_ENOMEM;
     }
@@ -296,7 +297,7 @@ static int jpeg_dec(JpegDec *d, const uint8_t *buf, size_t len,
     d->cinfo.err = &d->err.pub;
     rc = jpeg_run(d, buf, len, max_pixels, header_only, err, errlen);
     if (rc && d->err.msg[0])
-        image_seterr(err, errlen, "%s", d->err.msg);
+        util_errf(err, errlen, "%s", d->err.msg);
     jpeg_destroy_decompress(&d->cinfo);
     free(d->row);
     d->row = NULL;

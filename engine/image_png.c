@@ -30,6 +30,7 @@
  * also when only IEND is missing, since png_read_end() reads up to IEND.
  */
 #include "engine/image_codec.h"
+#include "engine/util.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -134,15 +135,15 @@ int image_png_probe(const uint8_t *buf, size_t len, ImageInfo *info,
     int rc;
 
     if (len < 8 || memcmp(buf, png_signature, 8) != 0) {
-        image_seterr(err, errlen, "not a PNG image");
+        util_errf(err, errlen, "not a PNG image");
         return IMG_EFORMAT;
     }
     if (len < 29) {
-        image_seterr(err, errlen, "PNG data is truncated");
+        util_errf(err, errlen, "PNG data is truncated");
         return IMG_ECORRUPT;
     }
     if (be32(buf + 8) != 13 || memcmp(buf + 12, "IHDR", 4) != 0) {
-        image_seterr(err, errlen, "PNG data is corrupt: no IHDR chunk first");
+        util_errf(err, errlen, "PNG data is corrupt: no IHDR chunk first");
         return IMG_ECORRUPT;
     }
     w = be32(buf + 16);
@@ -210,13 +211,13 @@ static int png_run(PngJob *j, int64_t max_pixels, char *err, size_t errlen)
     ch = png_get_channels(png, info);
     if (png_get_bit_depth(png, info) != 8 || (ch != 3 && ch != 4) ||
         png_get_rowbytes(png, info) != (size_t)w * (size_t)ch) {
-        image_seterr(err, errlen, "PNG has an unsupported pixel layout");
+        util_errf(err, errlen, "PNG has an unsupported pixel layout");
         return IMG_ECORRUPT;
     }
     j->img = image_alloc((int)w, (int)h, ch);
     j->rows = malloc((size_t)h * sizeof *j->rows);
     if (!j->img || !j->rows) {
-        image_seterr(err, errlen, "out of memory for a %ux%u image", w, h);
+        util_errf(err, errlen, "out of memory for a %ux%u image", w, h);
         return IMG_ENOMEM;
     }
     for (png_uint_32 y = 0; y < h; y++)
@@ -259,12 +260,12 @@ Image *image_png_decode(const uint8_t *buf, size_t len, int64_t max_pixels,
                                    png_on_warning);
     j.info = j.png ? png_create_info_struct(j.png) : NULL;
     if (!j.info) {
-        image_seterr(err, errlen, "out of memory in libpng");
+        util_errf(err, errlen, "out of memory in libpng");
         rc = IMG_ENOMEM;
     } else {
         rc = png_run(&j, max_pixels, err, errlen);
         if (rc && j.msg[0])
-            image_seterr(err, errlen, "%s", j.msg);
+            util_errf(err, errlen, "%s", j.msg);
     }
     png_destroy_read_struct(&j.png, &j.info, NULL);
     free(j.rows);

@@ -12,7 +12,6 @@
  * filters TF (kh, kw, out, in).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <jansson.h>
 #include "engine/ml5.h"
 #include "engine/safetensors.h"
+#include "engine/util.h"
 
 #define ML5_VARS 48
 #define ML5_LAYERS 16   /* convolutions, each with one instance norm */
@@ -41,29 +41,18 @@ static const Ml5Layer ml5_layers[ML5_LAYERS] = {
     { "conv4", 32, 3, 9, 1, 0 },
 };
 
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Reads dir/file into a new buffer of exactly `floats` floats. */
 static float *read_var(const char *dir, const char *file, size_t floats,
                        char *err, size_t errlen)
 {
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path)) {
-        seterr(err, errlen, "path too long: %s/%s", dir, file);
+        util_errf(err, errlen, "path too long: %s/%s", dir, file);
         return NULL;
     }
     FILE *f = fopen(path, "rb");
     if (!f) {
-        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        util_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     float *v = malloc(floats * sizeof(float));
@@ -73,7 +62,7 @@ static float *read_var(const char *dir, const char *file, size_t floats,
         fread(v, sizeof(float), floats, f) != floats) {
         char want[64];
         snprintf(want, sizeof(want), "%zu bytes", floats * sizeof(float));
-        seterr(err, errlen, "%s: not a regular file of %s", path, want);
+        util_errf(err, errlen, "%s: not a regular file of %s", path, want);
         free(v);
         fclose(f);
         return NULL;
@@ -96,11 +85,11 @@ static const char *manifest_file(json_t *man, int i, const int64_t *shape, int n
     json_t *sh = json_object_get(e, "shape");
     const char *file = json_string_value(fn);
     if (!json_is_object(e) || !file || !json_is_array(sh)) {
-        seterr(err, errlen, "manifest.json: %s needs \"filename\" and \"shape\"", key);
+        util_errf(err, errlen, "manifest.json: %s needs \"filename\" and \"shape\"", key);
         return NULL;
     }
     if (!*file || strchr(file, '/') || !strcmp(file, "..") || !strcmp(file, ".")) {
-        seterr(err, errlen, "manifest.json: %s has a bad filename", key);
+        util_errf(err, errlen, "manifest.json: %s has a bad filename", key);
         return NULL;
     }
     int ok = (int)json_array_size(sh) == ndim;
@@ -109,7 +98,7 @@ static const char *manifest_file(json_t *man, int i, const int64_t *shape, int n
         ok = json_is_integer(v) && json_integer_value(v) == shape[d];
     }
     if (!ok) {
-        seterr(err, errlen, "manifest.json: %s does not have the fast-style shape", key);
+        util_errf(err, errlen, "manifest.json: %s does not have the fast-style shape", key);
         return NULL;
     }
     return file;
@@ -184,13 +173,13 @@ static int ml5_emit(const char *dir, const char *out_path, void **buf, size_t *l
     StWriter *w = NULL;
     int rc = -1;
     if (snprintf(path, sizeof(path), "%s/manifest.json", dir) >= (int)sizeof(path)) {
-        seterr(err, errlen, "path too long: %s", dir);
+        util_errf(err, errlen, "path too long: %s", dir);
         return -1;
     }
     json_error_t jerr;
     man = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(man)) {
-        seterr(err, errlen, "%s: not a JSON object (%s)", path, jerr.text);
+        util_errf(err, errlen, "%s: not a JSON object (%s)", path, jerr.text);
         goto fail;
     }
     w = stw_new();
@@ -242,13 +231,13 @@ static int ml5_emit(const char *dir, const char *out_path, void **buf, size_t *l
         goto nomem;
     if (out_path ? stw_write_file(w, out_path, err, errlen) : stw_to_buffer(w, buf, len)) {
         if (!out_path)
-            seterr(err, errlen, "out of memory");
+            util_errf(err, errlen, "out of memory");
         goto fail;
     }
     rc = 0;
     goto fail;
 nomem:
-    seterr(err, errlen, "out of memory");
+    util_errf(err, errlen, "out of memory");
 fail:
     for (int i = 0; i < ML5_VARS; i++)
         free(vars[i]);

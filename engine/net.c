@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +20,7 @@
 #include "engine/layers.h"
 #include "engine/net.h"
 #include "engine/net_impl.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "engine/util.h"
 
 /* ---- spec parsing ------------------------------------------------------ */
 
@@ -46,14 +36,14 @@ typedef struct Builder {
 static Op *push_op(Builder *b, OpKind kind)
 {
     if (b->nops >= NET_MAX_OPS) {
-        seterr(b->err, b->errlen, "spec has more than %d layers", NET_MAX_OPS);
+        util_errf(b->err, b->errlen, "spec has more than %d layers", NET_MAX_OPS);
         return NULL;
     }
     if (b->nops == b->cap) {
         int cap = b->cap ? b->cap * 2 : 64;
         Op *ops = realloc(b->ops, (size_t)cap * sizeof(Op));
         if (!ops) {
-            seterr(b->err, b->errlen, "out of memory");
+            util_errf(b->err, b->errlen, "out of memory");
             return NULL;
         }
         b->ops = ops;
@@ -72,14 +62,14 @@ static int get_int(json_t *obj, const char *key, int lo, int hi, int def,
     json_t *v = json_object_get(obj, key);
     if (!v) {
         if (def == INT32_MIN) {
-            seterr(b->err, b->errlen, "layer %s: missing \"%s\"", layer, key);
+            util_errf(b->err, b->errlen, "layer %s: missing \"%s\"", layer, key);
             return -1;
         }
         *out = def;
         return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        seterr(b->err, b->errlen, "layer %s: \"%s\" must be an integer in %d..%d",
+        util_errf(b->err, b->errlen, "layer %s: \"%s\" must be an integer in %d..%d",
                layer, key, lo, hi);
         return -1;
     }
@@ -124,11 +114,11 @@ static int bind_tensor(Builder *b, const char *layer, const char *suffix,
     if (!b->st)
         goto place;   /* a spec without weights (net_from_spec) */
     if (!t) {
-        seterr(b->err, b->errlen, "tensor %s is missing", name);
+        util_errf(b->err, b->errlen, "tensor %s is missing", name);
         return -1;
     }
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) {
-        seterr(b->err, b->errlen, "tensor %s: dtype %s is not a float type",
+        util_errf(b->err, b->errlen, "tensor %s: dtype %s is not a float type",
                name, st_dtype_name(t->dtype));
         return -1;
     }
@@ -140,7 +130,7 @@ static int bind_tensor(Builder *b, const char *layer, const char *suffix,
         for (int i = 0; i < ndim; i++)
             p += snprintf(p, (size_t)(want + sizeof(want) - p), "%s%lld",
                           i ? ", " : "", (long long)shape[i]);
-        seterr(b->err, b->errlen, "tensor %s: expected shape (%s)", name, want);
+        util_errf(b->err, b->errlen, "tensor %s: expected shape (%s)", name, want);
         return -1;
     }
 place:;
@@ -174,7 +164,7 @@ static int parse_pad(json_t *l, Op *op, const char *name, Builder *b)
         return 0;
     }
 bad:
-    seterr(b->err, b->errlen, "layer %s: \"pad\" must be \"same\", an integer 0..64%s",
+    util_errf(b->err, b->errlen, "layer %s: \"pad\" must be \"same\", an integer 0..64%s",
            name, op->kind == OP_CONV ? " or [top, bottom, left, right]" : "");
     return -1;
 }
@@ -190,11 +180,11 @@ static int parse_conv(json_t *l, Op *op, int *chan, Builder *b)
         parse_pad(l, op, name, b))
         return -1;
     if (get_bool(l, "bias", 0, &op->has_bias)) {
-        seterr(b->err, b->errlen, "layer %s: \"bias\" must be true or false", name);
+        util_errf(b->err, b->errlen, "layer %s: \"bias\" must be true or false", name);
         return -1;
     }
     if (op->cin != *chan) {
-        seterr(b->err, b->errlen, "layer %s: takes %d channels but gets %d",
+        util_errf(b->err, b->errlen, "layer %s: takes %d channels but gets %d",
                name, op->cin, *chan);
         return -1;
     }
@@ -202,7 +192,7 @@ static int parse_conv(json_t *l, Op *op, int *chan, Builder *b)
         json_t *m = json_object_get(l, "pad_mode");
         if (m && !(json_is_string(m) && (!strcmp(json_string_value(m), "zeros") ||
                                          !strcmp(json_string_value(m), "reflect")))) {
-            seterr(b->err, b->errlen, "layer %s: \"pad_mode\" must be \"zeros\" or \"reflect\"", name);
+            util_errf(b->err, b->errlen, "layer %s: \"pad_mode\" must be \"zeros\" or \"reflect\"", name);
             return -1;
         }
         op->reflect = m && !strcmp(json_string_value(m), "reflect");
@@ -210,7 +200,7 @@ static int parse_conv(json_t *l, Op *op, int *chan, Builder *b)
         if (get_int(l, "output_padding", 0, NET_MAX_STRIDE - 1, 0, &op->out_pad, name, b))
             return -1;
         if (op->pad_same && op->out_pad) {
-            seterr(b->err, b->errlen, "layer %s: output_padding goes with an integer pad", name);
+            util_errf(b->err, b->errlen, "layer %s: output_padding goes with an integer pad", name);
             return -1;
         }
     }
@@ -230,7 +220,7 @@ static int parse_layer(Builder *b, json_t *l, int depth, int *chan, const char *
 {
     if (json_is_array(l)) {
         if (depth >= NET_MAX_DEPTH) {
-            seterr(b->err, b->errlen, "%s: residual blocks nested deeper than %d",
+            util_errf(b->err, b->errlen, "%s: residual blocks nested deeper than %d",
                    where, NET_MAX_DEPTH);
             return -1;
         }
@@ -238,19 +228,19 @@ static int parse_layer(Builder *b, json_t *l, int depth, int *chan, const char *
         if (!push_op(b, OP_RES_BEGIN) || parse_layers(b, l, depth + 1, chan, where))
             return -1;
         if (*chan != c0) {
-            seterr(b->err, b->errlen, "%s: residual block changes %d channels to %d",
+            util_errf(b->err, b->errlen, "%s: residual block changes %d channels to %d",
                    where, c0, *chan);
             return -1;
         }
         return push_op(b, OP_RES_END) ? 0 : -1;
     }
     if (!json_is_object(l)) {
-        seterr(b->err, b->errlen, "%s: a layer must be an object or an array", where);
+        util_errf(b->err, b->errlen, "%s: a layer must be an object or an array", where);
         return -1;
     }
     const char *opname = json_string_value(json_object_get(l, "op"));
     if (!opname) {
-        seterr(b->err, b->errlen, "%s: layer without a string \"op\"", where);
+        util_errf(b->err, b->errlen, "%s: layer without a string \"op\"", where);
         return -1;
     }
     static const struct { const char *s; OpKind k; } kinds[] = {
@@ -263,7 +253,7 @@ static int parse_layer(Builder *b, json_t *l, int depth, int *chan, const char *
         if (!strcmp(opname, kinds[i].s))
             kind = (int)kinds[i].k;
     if (kind < 0) {
-        seterr(b->err, b->errlen, "%s: unknown op \"%.40s\"", where, opname);
+        util_errf(b->err, b->errlen, "%s: unknown op \"%.40s\"", where, opname);
         return -1;
     }
     Op *op = push_op(b, (OpKind)kind);
@@ -272,12 +262,12 @@ static int parse_layer(Builder *b, json_t *l, int depth, int *chan, const char *
     json_t *nm = json_object_get(l, "name");
     if (nm && (!json_is_string(nm) || json_string_length(nm) == 0 ||
                json_string_length(nm) >= sizeof(op->name) - 8)) {
-        seterr(b->err, b->errlen, "%s: \"name\" must be a short non-empty string", where);
+        util_errf(b->err, b->errlen, "%s: \"name\" must be a short non-empty string", where);
         return -1;
     }
     snprintf(op->name, sizeof(op->name), "%s", nm ? json_string_value(nm) : where);
     if ((kind == OP_CONV || kind == OP_CONVT || kind == OP_IN) && !nm) {
-        seterr(b->err, b->errlen, "%s: %s layer needs a \"name\"", where, opname);
+        util_errf(b->err, b->errlen, "%s: %s layer needs a \"name\"", where, opname);
         return -1;
     }
     switch (op->kind) {
@@ -289,15 +279,15 @@ static int parse_layer(Builder *b, json_t *l, int depth, int *chan, const char *
         if (get_int(l, "channels", 1, NET_MAX_CHANNELS, *chan, &op->cin, op->name, b))
             return -1;
         if (get_num(l, "eps", 1e-5, &eps) || eps <= 0 || eps > 1) {
-            seterr(b->err, b->errlen, "layer %s: \"eps\" must be a number in (0, 1]", op->name);
+            util_errf(b->err, b->errlen, "layer %s: \"eps\" must be a number in (0, 1]", op->name);
             return -1;
         }
         if (get_bool(l, "affine", 1, &op->affine)) {
-            seterr(b->err, b->errlen, "layer %s: \"affine\" must be true or false", op->name);
+            util_errf(b->err, b->errlen, "layer %s: \"affine\" must be true or false", op->name);
             return -1;
         }
         if (op->cin != *chan) {
-            seterr(b->err, b->errlen, "layer %s: has %d channels but gets %d",
+            util_errf(b->err, b->errlen, "layer %s: has %d channels but gets %d",
                    op->name, op->cin, *chan);
             return -1;
         }
@@ -311,7 +301,7 @@ static int parse_layer(Builder *b, json_t *l, int depth, int *chan, const char *
     case OP_LRELU: {
         double slope;
         if (get_num(l, "slope", 0.2, &slope) || slope < 0 || slope > 1) {
-            seterr(b->err, b->errlen, "layer %s: \"slope\" must be a number in 0..1", op->name);
+            util_errf(b->err, b->errlen, "layer %s: \"slope\" must be a number in 0..1", op->name);
             return -1;
         }
         op->slope = (float)slope;
@@ -320,7 +310,7 @@ static int parse_layer(Builder *b, json_t *l, int depth, int *chan, const char *
     case OP_UP: {
         json_t *m = json_object_get(l, "mode");
         if (m && !(json_is_string(m) && !strcmp(json_string_value(m), "nearest"))) {
-            seterr(b->err, b->errlen, "layer %s: only \"nearest\" upsampling is supported", op->name);
+            util_errf(b->err, b->errlen, "layer %s: only \"nearest\" upsampling is supported", op->name);
             return -1;
         }
         return get_int(l, "scale", 1, NET_MAX_STRIDE, 2, &op->stride, op->name, b);
@@ -350,7 +340,7 @@ static int parse_mapping(json_t *spec, const char *key, float *scale, float *off
     double s = def_scale, o = def_offset;
     if (m && (!json_is_object(m) || get_num(m, "scale", def_scale, &s) ||
               get_num(m, "offset", def_offset, &o) || s == 0 || fabs(s) > 1e6 || fabs(o) > 1e6)) {
-        seterr(b->err, b->errlen, "spec \"%s\" must be {\"scale\": non-zero number, \"offset\": number}", key);
+        util_errf(b->err, b->errlen, "spec \"%s\" must be {\"scale\": non-zero number, \"offset\": number}", key);
         return -1;
     }
     *scale = (float)s;
@@ -413,23 +403,23 @@ static Net *net_build(const char *text, const SafeTensors *st, int in_ch, int ou
     Net *net = calloc(1, sizeof(*net));
     json_t *spec = NULL;
     if (!net) {
-        seterr(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         return NULL;
     }
     if (!text) {
-        seterr(err, errlen, "no \"atelier.spec\" in the file's metadata: not an Atelier model");
+        util_errf(err, errlen, "no \"atelier.spec\" in the file's metadata: not an Atelier model");
         goto fail;
     }
     json_error_t jerr;
     spec = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (!spec || !json_is_object(spec)) {
-        seterr(err, errlen, "atelier.spec is not a JSON object%s%s",
+        util_errf(err, errlen, "atelier.spec is not a JSON object%s%s",
                spec ? "" : ": ", spec ? "" : jerr.text);
         goto fail;
     }
     json_t *ver = json_object_get(spec, "version");
     if (!json_is_integer(ver) || json_integer_value(ver) != 1) {
-        seterr(err, errlen, "atelier.spec \"version\" must be 1");
+        util_errf(err, errlen, "atelier.spec \"version\" must be 1");
         goto fail;
     }
     if (parse_mapping(spec, "input", &net->in_scale, &net->in_offset, 1, 0, &b) ||
@@ -437,14 +427,14 @@ static Net *net_build(const char *text, const SafeTensors *st, int in_ch, int ou
         goto fail;
     json_t *layers = json_object_get(spec, "layers");
     if (!json_is_array(layers) || json_array_size(layers) == 0) {
-        seterr(err, errlen, "atelier.spec \"layers\" must be a non-empty array");
+        util_errf(err, errlen, "atelier.spec \"layers\" must be a non-empty array");
         goto fail;
     }
     int chan = in_ch;
     if (parse_layers(&b, layers, 0, &chan, "layers"))
         goto fail;
     if (chan != out_ch) {
-        seterr(err, errlen, "the network ends with %d channels, not %d", chan, out_ch);
+        util_errf(err, errlen, "the network ends with %d channels, not %d", chan, out_ch);
         goto fail;
     }
     net->ops = b.ops;
@@ -460,7 +450,7 @@ static Net *net_build(const char *text, const SafeTensors *st, int in_ch, int ou
     net->spec_json = strdup(text);
     net->card_json = strdup(st && st_meta(st, "atelier.card") ? st_meta(st, "atelier.card") : "{}");
     if (!net->params || !net->spec_json || !net->card_json) {
-        seterr(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         goto fail;
     }
     if (st)

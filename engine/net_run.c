@@ -15,6 +15,7 @@
 #include "engine/net_impl.h"
 #include "engine/conv_direct.h"
 #include "engine/winograd.h"
+#include "engine/util.h"
 
 /* Winograd pays off once the GEMMs are wide enough to hide the transforms. */
 #define WINOGRAD_MIN_CHANNELS 16
@@ -377,13 +378,6 @@ int net_plan_profile_step(const NetPlan *plan, int i, const char **name, double 
     return 0;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* ---- forward ----------------------------------------------------------- */
 
 int net_forward(const Net *net, NetPlan *plan, const float *in, float *out)
@@ -404,7 +398,7 @@ int net_forward(const Net *net, NetPlan *plan, const float *in, float *out)
         size_t n = (size_t)s->g.cin * s->g.h * s->g.w;
         if (s->copy_first)
             memcpy(dst, src, n * sizeof(float));
-        double t0 = plan->prof_ms ? now_ms() : 0.0;
+        double t0 = plan->prof_ms ? (util_now_s() * 1e3) : 0.0;
         ThreadPool *tp = plan->pool;
         switch (op->kind) {
         case OP_CONV:
@@ -439,7 +433,7 @@ int net_forward(const Net *net, NetPlan *plan, const float *in, float *out)
             break;
         }
         if (plan->prof_ms)
-            plan->prof_ms[i] += now_ms() - t0;
+            plan->prof_ms[i] += (util_now_s() * 1e3) - t0;
     }
     if (plan->prof_ms)
         plan->prof_runs++;

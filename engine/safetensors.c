@@ -45,11 +45,11 @@
  * one copy of the file.
  */
 #include "engine/safetensors.h"
+#include "engine/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,18 +88,6 @@ static const struct {
     [ST_BOOL] = { "BOOL", 1 },
 };
 #define NDTYPES ((int)(sizeof dtypes / sizeof dtypes[0]))
-
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* A name from a hostile file, fit for an error message: at most 64 bytes,
  * anything but printable ASCII shown as '?', so messages stay valid UTF-8
@@ -156,18 +144,18 @@ static int check_prefix(const unsigned char *p, uint64_t total, size_t *hlen,
     uint64_t n;
 
     if (total < 8) {
-        seterr(err, errlen, "file is %llu bytes, too short for the 8-byte header length",
+        util_errf(err, errlen, "file is %llu bytes, too short for the 8-byte header length",
                (unsigned long long)total);
         return -1;
     }
     n = read_u64le(p);
     if (n > ST_MAX_HEADER) {
-        seterr(err, errlen, "header length %llu exceeds the limit of %llu bytes",
+        util_errf(err, errlen, "header length %llu exceeds the limit of %llu bytes",
                (unsigned long long)n, ST_MAX_HEADER);
         return -1;
     }
     if (n > total - 8) {
-        seterr(err, errlen, "header length %llu is larger than the %llu bytes that follow it",
+        util_errf(err, errlen, "header length %llu is larger than the %llu bytes that follow it",
                (unsigned long long)n, (unsigned long long)(total - 8));
         return -1;
     }
@@ -219,13 +207,13 @@ static int parse_entry(const char *name, json_t *v, uint64_t buflen,
 
     shown(name, nm);
     if (!json_is_object(v)) {
-        seterr(err, errlen, "tensor '%s': entry is not a JSON object", nm);
+        util_errf(err, errlen, "tensor '%s': entry is not a JSON object", nm);
         return -1;
     }
     json_object_foreach(v, k, x) {
         if (strcmp(k, "dtype") && strcmp(k, "shape") && strcmp(k, "data_offsets")) {
             char kk[72];
-            seterr(err, errlen, "tensor '%s': unexpected key \"%s\" (an entry has exactly "
+            util_errf(err, errlen, "tensor '%s': unexpected key \"%s\" (an entry has exactly "
                    "dtype, shape and data_offsets)", nm, shown(k, kk));
             return -1;
         }
@@ -234,14 +222,14 @@ static int parse_entry(const char *name, json_t *v, uint64_t buflen,
     js = json_object_get(v, "shape");
     jo = json_object_get(v, "data_offsets");
     if (!jd || !js || !jo) {
-        seterr(err, errlen, "tensor '%s': missing \"%s\"", nm,
+        util_errf(err, errlen, "tensor '%s': missing \"%s\"", nm,
                !jd ? "dtype" : !js ? "shape" : "data_offsets");
         return -1;
     }
 
     if (!json_is_string(jd) || dtype_from_name(json_string_value(jd), &t->dtype) < 0) {
         char dd[72];
-        seterr(err, errlen, "tensor '%s': unknown dtype %s%s%s", nm,
+        util_errf(err, errlen, "tensor '%s': unknown dtype %s%s%s", nm,
                json_is_string(jd) ? "\"" : "",
                json_is_string(jd) ? shown(json_string_value(jd), dd) : "(not a string)",
                json_is_string(jd) ? "\"" : "");
@@ -249,29 +237,29 @@ static int parse_entry(const char *name, json_t *v, uint64_t buflen,
     }
 
     if (!json_is_array(js)) {
-        seterr(err, errlen, "tensor '%s': shape is not an array", nm);
+        util_errf(err, errlen, "tensor '%s': shape is not an array", nm);
         return -1;
     }
     if (json_array_size(js) > ST_MAX_DIMS) {
-        seterr(err, errlen, "tensor '%s': shape has %zu dims, more than %d", nm,
+        util_errf(err, errlen, "tensor '%s': shape has %zu dims, more than %d", nm,
                json_array_size(js), ST_MAX_DIMS);
         return -1;
     }
     t->ndim = (int)json_array_size(js);
     json_array_foreach(js, i, x) {
         if (!json_is_integer(x) || json_integer_value(x) < 0) {
-            seterr(err, errlen, "tensor '%s': shape[%zu] is not a non-negative integer", nm, i);
+            util_errf(err, errlen, "tensor '%s': shape[%zu] is not a non-negative integer", nm, i);
             return -1;
         }
         t->shape[i] = json_integer_value(x);
         if (__builtin_mul_overflow(numel, (uint64_t)t->shape[i], &numel)) {
-            seterr(err, errlen, "tensor '%s': shape product overflows 64 bits", nm);
+            util_errf(err, errlen, "tensor '%s': shape product overflows 64 bits", nm);
             return -1;
         }
     }
     if (__builtin_mul_overflow(numel, (uint64_t)dtypes[t->dtype].size, &nbytes)
         || nbytes > SIZE_MAX) {
-        seterr(err, errlen, "tensor '%s': %llu elements of %s overflow the byte count", nm,
+        util_errf(err, errlen, "tensor '%s': %llu elements of %s overflow the byte count", nm,
                (unsigned long long)numel, dtypes[t->dtype].name);
         return -1;
     }
@@ -280,23 +268,23 @@ static int parse_entry(const char *name, json_t *v, uint64_t buflen,
         || !json_is_integer(json_array_get(jo, 0)) || !json_is_integer(json_array_get(jo, 1))
         || json_integer_value(json_array_get(jo, 0)) < 0
         || json_integer_value(json_array_get(jo, 1)) < 0) {
-        seterr(err, errlen, "tensor '%s': data_offsets is not two non-negative integers", nm);
+        util_errf(err, errlen, "tensor '%s': data_offsets is not two non-negative integers", nm);
         return -1;
     }
     b = json_integer_value(json_array_get(jo, 0));
     e = json_integer_value(json_array_get(jo, 1));
     if (e < b) {
-        seterr(err, errlen, "tensor '%s': data_offsets end %lld is before begin %lld", nm,
+        util_errf(err, errlen, "tensor '%s': data_offsets end %lld is before begin %lld", nm,
                (long long)e, (long long)b);
         return -1;
     }
     if ((uint64_t)e > buflen) {
-        seterr(err, errlen, "tensor '%s': data_offsets end %lld is beyond the %llu-byte data "
+        util_errf(err, errlen, "tensor '%s': data_offsets end %lld is beyond the %llu-byte data "
                "buffer", nm, (long long)e, (unsigned long long)buflen);
         return -1;
     }
     if ((uint64_t)(e - b) != nbytes) {
-        seterr(err, errlen, "tensor '%s': data_offsets span %llu bytes but %llu elements of "
+        util_errf(err, errlen, "tensor '%s': data_offsets span %llu bytes but %llu elements of "
                "%s need %llu", nm, (unsigned long long)(e - b), (unsigned long long)numel,
                dtypes[t->dtype].name, (unsigned long long)nbytes);
         return -1;
@@ -337,14 +325,14 @@ static int check_coverage(const SafeTensors *st, Span *sp, uint64_t buflen,
     for (int i = 0; i < st->count; i++) {
         const char *name = st->tensors[sp[i].idx].name;
         if (sp[i].begin < at) {
-            seterr(err, errlen, "tensor '%s' (bytes %llu..%llu) overlaps tensor '%s' "
+            util_errf(err, errlen, "tensor '%s' (bytes %llu..%llu) overlaps tensor '%s' "
                    "(ending at %llu)", shown(name, n1), (unsigned long long)sp[i].begin,
                    (unsigned long long)sp[i].end, shown(st->tensors[last].name, n2),
                    (unsigned long long)at);
             return -1;
         }
         if (sp[i].begin > at) {
-            seterr(err, errlen, "data bytes %llu..%llu belong to no tensor (a hole before "
+            util_errf(err, errlen, "data bytes %llu..%llu belong to no tensor (a hole before "
                    "tensor '%s')", (unsigned long long)at, (unsigned long long)sp[i].begin,
                    shown(name, n1));
             return -1;
@@ -355,7 +343,7 @@ static int check_coverage(const SafeTensors *st, Span *sp, uint64_t buflen,
         }
     }
     if (at != buflen) {
-        seterr(err, errlen, "data bytes %llu..%llu at the end of the buffer belong to no "
+        util_errf(err, errlen, "data bytes %llu..%llu at the end of the buffer belong to no "
                "tensor", (unsigned long long)at, (unsigned long long)buflen);
         return -1;
     }
@@ -375,7 +363,7 @@ static int place_data(SafeTensors *st, const Span *sp, unsigned char *buf,
         if (t->nbytes > 0 && sp[i].begin % dtypes[t->dtype].size != 0) {
             size_t r = (t->nbytes + ST_ALIGN - 1) / ST_ALIGN * ST_ALIGN;
             if (r < t->nbytes || __builtin_add_overflow(side, r, &side)) {
-                seterr(err, errlen, "out of memory placing misaligned tensors");
+                util_errf(err, errlen, "out of memory placing misaligned tensors");
                 return -1;
             }
         }
@@ -383,7 +371,7 @@ static int place_data(SafeTensors *st, const Span *sp, unsigned char *buf,
     if (side > 0) {
         void *p;
         if (posix_memalign(&p, ST_ALIGN, side) != 0) {
-            seterr(err, errlen, "out of memory (%zu bytes for misaligned tensors)", side);
+            util_errf(err, errlen, "out of memory (%zu bytes for misaligned tensors)", side);
             return -1;
         }
         st->side = p;
@@ -412,29 +400,29 @@ static int parse_metadata(SafeTensors *st, json_t *meta, size_t *used, size_t ca
     char kk[72];
 
     if (!json_is_object(meta)) {
-        seterr(err, errlen, "\"" ST_META_KEY "\" is not a JSON object");
+        util_errf(err, errlen, "\"" ST_META_KEY "\" is not a JSON object");
         return -1;
     }
     st->meta = calloc(2 * json_object_size(meta) + 1, sizeof *st->meta);
     if (!st->meta) {
-        seterr(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         return -1;
     }
     json_object_keylen_foreach(meta, k, klen, v) {
         const char *val = json_string_value(v);
         if (!json_is_string(v)) {
-            seterr(err, errlen, ST_META_KEY " value for key '%s' is not a string",
+            util_errf(err, errlen, ST_META_KEY " value for key '%s' is not a string",
                    shown(k, kk));
             return -1;
         }
         if (strlen(k) != klen || strlen(val) != json_string_length(v)) {
-            seterr(err, errlen, ST_META_KEY " entry '%s' contains a NUL byte", shown(k, kk));
+            util_errf(err, errlen, ST_META_KEY " entry '%s' contains a NUL byte", shown(k, kk));
             return -1;
         }
         st->meta[2 * st->nmeta] = pool_add(st, used, cap, k, klen);
         st->meta[2 * st->nmeta + 1] = pool_add(st, used, cap, val, strlen(val));
         if (!st->meta[2 * st->nmeta] || !st->meta[2 * st->nmeta + 1]) {
-            seterr(err, errlen, "header strings overflow their pool");
+            util_errf(err, errlen, "header strings overflow their pool");
             return -1;
         }
         st->nmeta++;
@@ -461,28 +449,28 @@ static SafeTensors *parse_owned(unsigned char *mem, size_t off, size_t len, size
     st = calloc(1, sizeof *st);
     if (!st) {
         free(mem);
-        seterr(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         return NULL;
     }
     st->mem = mem;
     if (hlen == 0 || hdr[0] != '{') {
-        seterr(err, errlen, "header does not start with '{' (it must be a JSON object)");
+        util_errf(err, errlen, "header does not start with '{' (it must be a JSON object)");
         goto fail;
     }
     root = json_loadb(hdr, hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        seterr(err, errlen, "header is not valid JSON: %s (line %d, column %d)",
+        util_errf(err, errlen, "header is not valid JSON: %s (line %d, column %d)",
                jerr.text, jerr.line, jerr.column);
         goto fail;
     }
     if (!json_is_object(root)) {
-        seterr(err, errlen, "header is not a JSON object");
+        util_errf(err, errlen, "header is not a JSON object");
         goto fail;
     }
     meta = json_object_get(root, ST_META_KEY);
     ntensors = json_object_size(root) - (meta != NULL);
     if (ntensors > ST_MAX_TENSORS) {
-        seterr(err, errlen, "header lists %zu tensors, more than the limit of %d",
+        util_errf(err, errlen, "header lists %zu tensors, more than the limit of %d",
                ntensors, ST_MAX_TENSORS);
         goto fail;
     }
@@ -491,7 +479,7 @@ static SafeTensors *parse_owned(unsigned char *mem, size_t off, size_t len, size
     st->by_name = calloc(ntensors + 1, sizeof *st->by_name);
     sp = calloc(ntensors + 1, sizeof *sp);
     if (!st->strings || !st->tensors || !st->by_name || !sp) {
-        seterr(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         goto fail;
     }
     if (meta && parse_metadata(st, meta, &used, hlen, err, errlen) < 0)
@@ -502,18 +490,18 @@ static SafeTensors *parse_owned(unsigned char *mem, size_t off, size_t len, size
         if (v == meta)
             continue;
         if (klen == 0) {
-            seterr(err, errlen, "tensor %d has an empty name", st->count);
+            util_errf(err, errlen, "tensor %d has an empty name", st->count);
             goto fail;
         }
         if (strlen(k) != klen) {
-            seterr(err, errlen, "tensor '%s' has a NUL byte in its name", shown(k, nm));
+            util_errf(err, errlen, "tensor '%s' has a NUL byte in its name", shown(k, nm));
             goto fail;
         }
         if (parse_entry(k, v, buflen, t, &sp[st->count], err, errlen) < 0)
             goto fail;
         t->name = pool_add(st, &used, hlen, k, klen);
         if (!t->name) {
-            seterr(err, errlen, "header strings overflow their pool");
+            util_errf(err, errlen, "header strings overflow their pool");
             goto fail;
         }
         sp[st->count].idx = st->count;
@@ -542,14 +530,14 @@ SafeTensors *st_parse(const void *buf, size_t len, char *err, size_t errlen)
     size_t hlen, off;
 
     if (!buf && len > 0) {
-        seterr(err, errlen, "no buffer");
+        util_errf(err, errlen, "no buffer");
         return NULL;
     }
     if (check_prefix(buf, len, &hlen, err, errlen) < 0)
         return NULL;
     mem = alloc_file(hlen, len, &off);
     if (!mem) {
-        seterr(err, errlen, "out of memory (%zu bytes)", len);
+        util_errf(err, errlen, "out of memory (%zu bytes)", len);
         return NULL;
     }
     memcpy(mem + off, buf, len);
@@ -586,61 +574,61 @@ SafeTensors *st_load_file(const char *path, char *err, size_t errlen)
     int fd;
 
     if (!path) {
-        seterr(err, errlen, "no path");
+        util_errf(err, errlen, "no path");
         return NULL;
     }
     /* O_NONBLOCK so that a FIFO in place of a model cannot hang the open. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        util_errf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(fd, &sb) < 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        util_errf(err, errlen, "%s: %s", path, strerror(errno));
         goto fail;
     }
     if (!S_ISREG(sb.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file", path);
+        util_errf(err, errlen, "%s: not a regular file", path);
         goto fail;
     }
     if ((uint64_t)sb.st_size > ST_MAX_FILE) {
-        seterr(err, errlen, "%s: %lld bytes, more than the 4 GiB limit", path,
+        util_errf(err, errlen, "%s: %lld bytes, more than the 4 GiB limit", path,
                (long long)sb.st_size);
         goto fail;
     }
     len = (size_t)sb.st_size;
     got = read_full(fd, pre, len < 8 ? len : 8);
     if (got < 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        util_errf(err, errlen, "%s: %s", path, strerror(errno));
         goto fail;
     }
     if ((size_t)got != (len < 8 ? len : 8)) {
-        seterr(err, errlen, "%s: file shrank while being read", path);
+        util_errf(err, errlen, "%s: file shrank while being read", path);
         goto fail;
     }
     if (check_prefix(pre, len, &hlen, inner, sizeof inner) < 0) {
-        seterr(err, errlen, "%s: %s", path, inner);
+        util_errf(err, errlen, "%s: %s", path, inner);
         goto fail;
     }
     mem = alloc_file(hlen, len, &off);
     if (!mem) {
-        seterr(err, errlen, "%s: out of memory (%zu bytes)", path, len);
+        util_errf(err, errlen, "%s: out of memory (%zu bytes)", path, len);
         goto fail;
     }
     memcpy(mem + off, pre, 8);
     got = read_full(fd, mem + off + 8, len - 8);
     if (got < 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        util_errf(err, errlen, "%s: %s", path, strerror(errno));
         goto fail;
     }
     if ((size_t)got != len - 8) {
-        seterr(err, errlen, "%s: file shrank while being read", path);
+        util_errf(err, errlen, "%s: file shrank while being read", path);
         goto fail;
     }
     close(fd);
     st = parse_owned(mem, off, len, hlen, inner, sizeof inner);
     if (!st)
-        seterr(err, errlen, "%s: %s", path, inner);
+        util_errf(err, errlen, "%s: %s", path, inner);
     return st;
 
 fail:

@@ -9,17 +9,17 @@
  * 8-aligned in the file (as in the reference writer). The writer does not
  * reorder tensors for alignment; the reader copies any misaligned tensor.
  *
- * A file is replaced atomically: a temporary file in the same directory,
+ * A file is replaced atomically (util_write_atomic_v): a temporary file in the same directory,
  * written whole, fsync'd, renamed over the target, then the directory
  * fsync'd. A reader opens the old file or the new one, never a mix, and a
  * crash leaves one of the two (plus, at worst, a hidden temporary file).
  */
 #include "engine/safetensors.h"
+#include "engine/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,116 +197,31 @@ int stw_to_buffer(StWriter *w, void **buf, size_t *len)
     return 0;
 }
 
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static int write_all(int fd, const void *p, size_t len)
-{
-    const unsigned char *c = p;
-
-    while (len > 0) {
-        ssize_t r = write(fd, c, len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        c += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
 int stw_write_file(StWriter *w, const char *path, char *err, size_t errlen)
 {
-    unsigned char *hdr = NULL;
-    char *tmp = NULL, *dir = NULL;
-    const char *slash, *base;
-    size_t hlen, plen;
-    int fd = -1, dfd, rc = -1;
+    unsigned char *hdr;
+    struct iovec *iov;
+    size_t hlen;
+    int rc;
 
     if (!w || !path || !*path) {
-        seterr(err, errlen, "no writer or no path");
+        util_errf(err, errlen, "no writer or no path");
         return -1;
     }
-    plen = strlen(path);
-    if (path[plen - 1] == '/') {
-        seterr(err, errlen, "%s: names a directory, not a file", path);
-        return -1;
-    }
-    slash = strrchr(path, '/');
-    base = slash ? slash + 1 : path;
-    /* The temporary file is a hidden sibling, so that it is on the same
-     * file system (rename is atomic) and no directory scan takes it for a
-     * model. */
-    tmp = malloc(plen + 16);
-    dir = malloc(plen + 2);
-    if (!tmp || !dir) {
-        seterr(err, errlen, "out of memory");
-        goto done;
-    }
-    snprintf(tmp, plen + 16, "%.*s.%s.tmpXXXXXX", (int)(base - path), path, base);
-    if (!slash)
-        snprintf(dir, plen + 2, ".");
-    else
-        snprintf(dir, plen + 2, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-
     hdr = build_header(w, &hlen);
-    if (!hdr) {
-        seterr(err, errlen, "%s: out of memory building the header", path);
-        goto done;
+    iov = malloc((size_t)(w->count + 1) * sizeof *iov);
+    if (!hdr || !iov) {
+        util_errf(err, errlen, "%s: out of memory building the header", path);
+        free(hdr);
+        free(iov);
+        return -1;
     }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        seterr(err, errlen, "%s: cannot create a temporary file in %s: %s", path, dir,
-               strerror(errno));
-        goto done;
-    }
-    /* mkstemp makes the file 0600; a model is an ordinary readable file. */
-    if (fchmod(fd, 0644) < 0 || write_all(fd, hdr, hlen) < 0)
-        goto io_fail;
+    iov[0] = (struct iovec){ hdr, hlen };
     for (int i = 0; i < w->count; i++)
-        if (w->data[i].nbytes > 0 && write_all(fd, w->data[i].data, w->data[i].nbytes) < 0)
-            goto io_fail;
-    if (fsync(fd) < 0)
-        goto io_fail;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto io_fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0)
-        goto io_fail;
-    /* The rename is durable only once the directory is on disk. The target
-     * is already replaced if this fails, so this is reported, not undone. */
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) < 0) {
-        seterr(err, errlen, "%s: written, but syncing directory %s failed: %s", path, dir,
-               strerror(errno));
-        if (dfd >= 0)
-            close(dfd);
-        goto done;
-    }
-    close(dfd);
-    rc = 0;
-    goto done;
-
-io_fail:
-    seterr(err, errlen, "%s: writing %s failed: %s", path, tmp, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-done:
+        iov[i + 1] = (struct iovec){ (void *)w->data[i].data, w->data[i].nbytes };
+    /* Atomic and durable: no directory scan ever sees part of a model. */
+    rc = util_write_atomic_v(path, iov, w->count + 1, err, errlen);
+    free(iov);
     free(hdr);
-    free(tmp);
-    free(dir);
     return rc;
 }

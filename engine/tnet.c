@@ -18,6 +18,7 @@
 #include "engine/rng.h"
 #include "engine/tnet.h"
 #include "engine/tpar.h"
+#include "engine/util.h"
 
 #define TNET_MAX_VALUES (2 * NET_MAX_OPS + 4)
 
@@ -52,12 +53,6 @@ struct TNet {
     ThreadPool *tp;            /* engine_get_threads() threads at planning */
 };
 
-static void seterr(char *err, size_t errlen, const char *msg, const char *detail)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s%s%s", msg, detail ? ": " : "", detail ? detail : "");
-}
-
 static float *falloc(size_t n)
 {
     size_t bytes = ((n ? n : 1) * sizeof(float) + 63) / 64 * 64;
@@ -72,7 +67,7 @@ TNet *tnet_new(const char *spec_json, int in_ch, int out_ch, int spectral,
 {
     TNet *t = calloc(1, sizeof(*t));
     if (!t) {
-        seterr(err, errlen, "out of memory", NULL);
+        util_errf(err, errlen, "out of memory");
         return NULL;
     }
     t->net = net_from_spec(spec_json, in_ch, out_ch, err, errlen);
@@ -116,7 +111,7 @@ TNet *tnet_new(const char *spec_json, int in_ch, int out_ch, int spectral,
     }
     return t;
 oom:
-    seterr(err, errlen, "out of memory", NULL);
+    util_errf(err, errlen, "out of memory");
 fail:
     tnet_free(t);
     return NULL;
@@ -223,7 +218,7 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
         return 0;
     free_plan(t);
     if (b < 1 || h < 1 || w < 1 || b > 1024 || h > 16384 || w > 16384) {
-        seterr(err, errlen, "bad training shape", NULL);
+        util_errf(err, errlen, "bad training shape");
         return -1;
     }
     const Net *net = t->net;
@@ -254,7 +249,7 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
         case OP_CONV:
         case OP_CONVT: {
             if (net_conv_geom(op, v->h, v->w, &s->g)) {
-                seterr(err, errlen, "input too small for layer", op->name);
+                util_errf(err, errlen, "input too small for layer: %s", op->name);
                 goto fail;
             }
             size_t wf = tpar_convt_work_floats(&s->g), sf = 0;
@@ -287,7 +282,7 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
             break;
         case OP_RES_BEGIN:
             if (depth > NET_MAX_DEPTH) {
-                seterr(err, errlen, "residual blocks nested too deep", NULL);
+                util_errf(err, errlen, "residual blocks nested too deep");
                 goto fail;
             }
             stack[depth++] = cur;
@@ -297,7 +292,7 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
             s->aux = stack[--depth];
             const Value *a = &t->vals[s->aux];
             if (a->c != v->c || a->h != v->h || a->w != v->w) {
-                seterr(err, errlen, "residual block changes the size", op->name);
+                util_errf(err, errlen, "residual block changes the size: %s", op->name);
                 goto fail;
             }
             s->out = new_value(t, v->c, v->h, v->w, &floats);
@@ -312,12 +307,12 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
     t->out_val = new_value(t, t->vals[cur].c, t->vals[cur].h, t->vals[cur].w, &floats);
     t->tp = threadpool_create(engine_get_threads());
     if (!t->tp) {
-        seterr(err, errlen, "cannot start training threads", NULL);
+        util_errf(err, errlen, "cannot start training threads");
         goto fail;
     }
     int nthreads = threadpool_size(t->tp);
     if (work > (SIZE_MAX / sizeof(float) - 64) / (size_t)nthreads) {
-        seterr(err, errlen, "training workspace too large", NULL);
+        util_errf(err, errlen, "training workspace too large");
         goto fail;
     }
     t->work_stride = (work + 15) / 16 * 16;    /* slices stay 64-byte aligned */
@@ -334,7 +329,7 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
         goto oom;
     return 0;
 oom:
-    seterr(err, errlen, "out of memory planning training memory", NULL);
+    util_errf(err, errlen, "out of memory planning training memory");
 fail:
     free_plan(t);
     return -1;
@@ -683,7 +678,7 @@ static int load_fn(void *ctx, const char *name, float *data, int ndim, const int
     for (int i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
     if (!s || s->dtype != ST_F32 || s->nbytes != n * sizeof(float)) {
-        seterr(c->err, c->errlen, "missing or mis-sized tensor", name);
+        util_errf(c->err, c->errlen, "missing or mis-sized tensor: %s", name);
         return -1;
     }
     memcpy(data, s->data, n * sizeof(float));

@@ -9,7 +9,6 @@
  *   D:  fake loss on s (the same forward: D has not changed, and fake is
  *       detached), real loss on D(style patch); both halved; Adam on D.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,19 +18,10 @@
 #include "engine/tnet.h"
 #include "engine/traindata.h"
 #include "engine/trainer_int.h"
+#include "engine/util.h"
 
 #define STYLE_TARGET_PATCHES 64
 
-
-void trainer_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void trainer_defaults(TrainConfig *c)
 {
@@ -73,13 +63,6 @@ void trainer_defaults(TrainConfig *c)
     c->holdout = 7;
     c->style_title = "";
     c->style_license = "";
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 void trainer_free(Trainer *t)
@@ -131,7 +114,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
         cfg->style_depth > STYLE_MAX_DEPTH || cfg->size >> (cfg->style_depth - 1) < 2 ||
         cfg->structure_depth < STYLE_MIN_DEPTH || cfg->structure_depth > STYLE_MAX_DEPTH ||
         cfg->size >> (cfg->structure_depth - 1) < 2) {
-        trainer_seterr(err, errlen, "bad training shape: size 32..2048, a multiple of 4 and of the "
+        util_errf(err, errlen, "bad training shape: size 32..2048, a multiple of 4 and of the "
                "content pool; batch 1..64; steps >= 1; style scale 0 < lo <= hi <= 1; "
                "decay from 0..1; style and structure depth %d..%d with size / 2^(depth - 1) >= 2",
                STYLE_MIN_DEPTH, STYLE_MAX_DEPTH);
@@ -168,7 +151,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
                                                                 cfg->resize_conv);
     t->dspec = arch_patchgan_spec(cfg->ndf, cfg->d_layers, !cfg->d_spectral);
     if (!t->gspec || !t->dspec) {
-        trainer_seterr(err, errlen, "bad architecture options");
+        util_errf(err, errlen, "bad architecture options");
         goto fail;
     }
     if (!(t->g = tnet_new(t->gspec, 3, 3, 0, err, errlen)) ||
@@ -179,7 +162,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     int c, h, w;
     tnet_out_shape(t->g, &c, &h, &w);
     if (c != 3 || h != cfg->size || w != cfg->size) {
-        trainer_seterr(err, errlen, "the generator does not return the input size");
+        util_errf(err, errlen, "the generator does not return the input size");
         goto fail;
     }
     tnet_out_shape(t->d, &c, &h, &w);
@@ -225,7 +208,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     t->rng = rng_seed(cfg->seed + 2);
     return t;
 oom:
-    trainer_seterr(err, errlen, "out of memory");
+    util_errf(err, errlen, "out of memory");
 fail:
     trainer_free(t);
     return NULL;
@@ -251,7 +234,7 @@ TNet *trainer_discriminator(Trainer *t) { return t->d; }
 Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
 {
     if (!cfg->name || !*cfg->name || !cfg->content_dir || cfg->nstyles < 1) {
-        trainer_seterr(err, errlen, "a name, a content folder and a style image are needed");
+        util_errf(err, errlen, "a name, a content folder and a style image are needed");
         return NULL;
     }
     Trainer *t = build(cfg, err, errlen);
@@ -359,7 +342,7 @@ int trainer_run(Trainer *t, atomic_int *cancel, TrainProgressFn fn, void *ctx,
                 char *err, size_t errlen)
 {
     const TrainConfig *c = &t->cfg;
-    double t0 = now_s(), base = t->elapsed, win_t = t0;
+    double t0 = util_now_s(), base = t->elapsed, win_t = t0;
     TrainProgress sum = { 0 }, p;
     int nsum = 0;
     int64_t win_step = t->step;
@@ -367,11 +350,11 @@ int trainer_run(Trainer *t, atomic_int *cancel, TrainProgressFn fn, void *ctx,
     while (t->step < c->steps) {
         if (tdata_content_batch(t->data, &t->rng, c->batch, t->photos) ||
             tdata_style_batch(t->data, &t->rng, c->batch, c->style_lo, c->style_hi, t->real)) {
-            trainer_seterr(err, errlen, "out of memory sampling data");
+            util_errf(err, errlen, "out of memory sampling data");
             return -1;
         }
         trainer_step(t, t->photos, t->real, &p);
-        t->elapsed = base + (now_s() - t0);
+        t->elapsed = base + (util_now_s() - t0);
         sum.d_loss += p.d_loss;
         sum.g_adv += p.g_adv;
         sum.content += p.content;
@@ -382,7 +365,7 @@ int trainer_run(Trainer *t, atomic_int *cancel, TrainProgressFn fn, void *ctx,
         int ck = stop || t->step == c->steps ||
                  (c->checkpoint_every > 0 && t->step % c->checkpoint_every == 0);
         if ((c->log_every > 0 && t->step % c->log_every == 0) || ck) {
-            double now = now_s();
+            double now = util_now_s();
             TrainProgress r = sum;
             r.d_loss /= nsum;
             r.g_adv /= nsum;
@@ -404,7 +387,7 @@ int trainer_run(Trainer *t, atomic_int *cancel, TrainProgressFn fn, void *ctx,
                 fn(ctx, &r);
             memset(&sum, 0, sizeof(sum));
             nsum = 0;
-            win_t = now_s();
+            win_t = util_now_s();
             win_step = t->step;
         }
         if (stop)

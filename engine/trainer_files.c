@@ -16,6 +16,7 @@
 #include "engine/image.h"
 #include "engine/safetensors.h"
 #include "engine/trainer_int.h"
+#include "engine/util.h"
 
 /* ---- state -------------------------------------------------------------------- */
 
@@ -53,7 +54,7 @@ int trainer_write_state(Trainer *t, char *err, size_t errlen)
 {
     char path[4200], num[64];
     if (state_path(t, path, sizeof(path), 1)) {
-        trainer_seterr(err, errlen, "%s/%s: cannot create the model folder", t->models_dir, t->name);
+        util_errf(err, errlen, "%s/%s: cannot create the model folder", t->models_dir, t->name);
         return -1;
     }
     StWriter *w = stw_new();
@@ -95,7 +96,7 @@ int trainer_write_state(Trainer *t, char *err, size_t errlen)
     if (t->init_from)
         rc |= stw_meta(w, "init_from", t->init_from);
     if (rc)
-        trainer_seterr(err, errlen, "cannot assemble the training state");
+        util_errf(err, errlen, "cannot assemble the training state");
     else
         rc = stw_write_file(w, path, err, errlen);
     stw_free(w);
@@ -106,7 +107,7 @@ int trainer_read_state(Trainer *t, char *err, size_t errlen)
 {
     char path[4200];
     if (state_path(t, path, sizeof(path), 0)) {
-        trainer_seterr(err, errlen, "%s/%s: path too long", t->models_dir, t->name);
+        util_errf(err, errlen, "%s/%s: path too long", t->models_dir, t->name);
         return -1;
     }
     SafeTensors *st = st_load_file(path, err, errlen);
@@ -117,11 +118,11 @@ int trainer_read_state(Trainer *t, char *err, size_t errlen)
     const char *step = st_meta(st, "step"), *rng = st_meta(st, "rng");
     const char *el = st_meta(st, "elapsed");
     if (!gs || !ds || strcmp(gs, t->gspec) || strcmp(ds, t->dspec)) {
-        trainer_seterr(err, errlen, "%s: saved with other architecture options", path);
+        util_errf(err, errlen, "%s: saved with other architecture options", path);
         goto done;
     }
     if (!step || !rng || !el) {
-        trainer_seterr(err, errlen, "%s: no step/rng/elapsed metadata", path);
+        util_errf(err, errlen, "%s: no step/rng/elapsed metadata", path);
         goto done;
     }
     static const TnetBlock blocks[3] = { TNET_PARAMS, TNET_ADAM_M, TNET_ADAM_V };
@@ -145,7 +146,7 @@ int trainer_read_state(Trainer *t, char *err, size_t errlen)
         float *tg = style_target(t->style, &n);
         const StTensor *s = st_find(st, "style.target");
         if (!s || s->dtype != ST_F32 || s->nbytes != n * sizeof(float)) {
-            trainer_seterr(err, errlen, "%s: no style target of the right size", path);
+            util_errf(err, errlen, "%s: no style target of the right size", path);
             goto done;
         }
         memcpy(tg, s->data, n * sizeof(float));
@@ -155,12 +156,12 @@ int trainer_read_state(Trainer *t, char *err, size_t errlen)
     }
     const char *hist = st_meta(st, "commands");
     if (hist && !(t->history = strdup(hist))) {
-        trainer_seterr(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         goto done;
     }
     const char *from = st_meta(st, "init_from");
     if (from && !(t->init_from = strdup(from))) {
-        trainer_seterr(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         goto done;
     }
     t->step = strtoll(step, NULL, 10);
@@ -199,7 +200,7 @@ static int init_lineage(Trainer *t, const char *path, const char *card_text, cha
     rc = t->init_from ? 0 : -1;
 done:
     if (rc)
-        trainer_seterr(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
     json_decref(from);
     json_decref(card);
     return rc;
@@ -216,7 +217,7 @@ int trainer_read_init(Trainer *t, const char *path, char *err, size_t errlen)
         return -1;
     spec = st_meta(st, "atelier.spec");
     if (!spec || strcmp(spec, t->gspec)) {
-        trainer_seterr(err, errlen, "%s: not a generator with these architecture options", path);
+        util_errf(err, errlen, "%s: not a generator with these architecture options", path);
         st_free(st);
         return -1;
     }
@@ -352,34 +353,6 @@ done:
     return rc ? -1 : 0;
 }
 
-/* Writes text to path atomically: a temporary file beside it, fsync,
- * rename. 0 or -1. */
-static int write_text_atomic(const char *path, const char *text)
-{
-    char tmp[4300];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-        return -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    int ok = off == len && fsync(fd) == 0;
-    ok &= close(fd) == 0;
-    if (!ok || rename(tmp, path)) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 /* Writes vN.safetensors (+ preview, + the model's card.json) and the
  * resumable state. Returns the version, or -1. */
 int trainer_checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t errlen)
@@ -392,12 +365,12 @@ int trainer_checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t
     int rc = -1;
     if (!card || !w || tnet_add_tensors(t->g, w, "", TNET_PARAMS) ||
         stw_meta(w, "atelier.spec", t->gspec) || stw_meta(w, "atelier.card", card)) {
-        trainer_seterr(err, errlen, "cannot assemble the checkpoint");
+        util_errf(err, errlen, "cannot assemble the checkpoint");
         goto done;
     }
     if (snprintf(path, pathlen, "%s/%s/v%d.safetensors", t->models_dir, t->name, v) >=
         (int)pathlen) {
-        trainer_seterr(err, errlen, "checkpoint path too long");
+        util_errf(err, errlen, "checkpoint path too long");
         goto done;
     }
     if (stw_write_file(w, path, err, errlen))
@@ -408,11 +381,11 @@ int trainer_checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t
     json_t *cj = json_loads(card, 0, NULL);
     char *pretty = cj ? json_dumps(cj, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     snprintf(prev, sizeof(prev), "%s/%s/card.json", t->models_dir, t->name);
-    int card_ok = pretty && !write_text_atomic(prev, pretty);
+    int card_ok = pretty && !util_write_atomic(prev, pretty, strlen(pretty), NULL, 0);
     free(pretty);
     json_decref(cj);
     if (!card_ok) {
-        trainer_seterr(err, errlen, "%s: cannot write the card", prev);
+        util_errf(err, errlen, "%s: cannot write the card", prev);
         goto done;
     }
     rc = v;

@@ -36,9 +36,6 @@ struct Trainer {
     size_t dout_n, dout_n2;    /* discriminator output floats per batch */
 };
 
-__attribute__((format(printf, 3, 4)))
-void trainer_seterr(char *err, size_t errlen, const char *fmt, ...);
-
 /* <models>/<name>/.train/state.safetensors: everything --resume needs. 0 or
  * -1 with a message. */
 int trainer_write_state(Trainer *t, char *err, size_t errlen);

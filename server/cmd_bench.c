@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <jansson.h>
 #include "server/cli.h"
+#include "engine/util.h"
 
 static const char bench_usage[] =
     "usage: atelier bench --model M [--size N|WxH] [--threads T] [--runs R]\n"
@@ -25,37 +26,10 @@ static const char bench_usage[] =
     "peak_rss_mb (this process's high-water mark, VmHWM), plan_mb.\n"
     "atelier bench --train --help: timing a training step.\n";
 
-/* Peak resident memory of this process image in MB. VmHWM, unlike
- * getrusage's ru_maxrss, does not count a parent's memory from before exec. */
-static double peak_rss_mb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    double kb = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    if (kb < 0) {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        kb = (double)ru.ru_maxrss;
-    }
-    return kb / 1024.0;
-}
-
 static double cpu_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -172,13 +146,13 @@ int cmd_bench(int argc, char **argv)
             fprintf(stderr, "atelier bench: out of memory\n");
             goto out;
         }
-        double t0 = now_ms(), c0 = cpu_ms();
+        double t0 = (util_now_s() * 1e3), c0 = cpu_ms();
         if (plan ? net_forward(net, plan, in, in) : net_tiled_forward(net, tiled, in, out)) {
             fprintf(stderr, "atelier bench: the forward pass failed\n");
             goto out;
         }
         if (i >= warmup) {
-            ms[i - warmup] = now_ms() - t0;
+            ms[i - warmup] = (util_now_s() * 1e3) - t0;
             cpu[i - warmup] = cpu_ms() - c0;
         }
     }
@@ -200,7 +174,7 @@ int cmd_bench(int argc, char **argv)
     json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
         "model", what, "width", w, "height", h, "threads", (int)threads, "runs", (int)runs,
         "ms_median", median, "ms_min", ms[0], "cpu_ms_median", cpu_median, "ms_mean", sum / runs, "gflop", gflop,
-        "gflops", gflop / (median / 1e3), "peak_rss_mb", peak_rss_mb(),
+        "gflops", gflop / (median / 1e3), "peak_rss_mb", util_peak_rss_mb(),
         "plan_mb", (plan ? net_plan_bytes(plan) : net_tiled_bytes(tiled)) / 1048576.0);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     if (line)

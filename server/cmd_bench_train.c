@@ -14,6 +14,7 @@
 #include "engine/rng.h"
 #include "engine/trainer.h"
 #include "server/cli.h"
+#include "engine/util.h"
 
 static const char usage[] =
     "usage: atelier bench --train [--arch resnet9|fast] [--size N] [--batch B]\n"
@@ -27,13 +28,6 @@ static const char usage[] =
     "instance norm). --full adds the content and style losses of the recipe.\n"
     "Defaults: resnet9, 256, batch 1, all cores, 5 runs after 1 warm-up.\n"
     "Prints one JSON line last: ms_median, ms_min, ms_mean, peak_rss_mb.\n";
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -110,18 +104,16 @@ int cmd_bench_train(int argc, char **argv)
     }
     TrainProgress p;
     for (long i = 0; i < warmup + runs; i++) {
-        double t0 = now_ms();
+        double t0 = (util_now_s() * 1e3);
         trainer_step(t, photos, real, &p);
         if (i >= warmup)
-            ms[i - warmup] = now_ms() - t0;
+            ms[i - warmup] = (util_now_s() * 1e3) - t0;
     }
     double sum = 0;
     for (long i = 0; i < runs; i++)
         sum += ms[i];
     qsort(ms, (size_t)runs, sizeof(double), cmp_double);
     double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     const char *arch = cfg.arch == TRAIN_ARCH_RESNET9 ? "resnet9" : "fast";
     fprintf(stderr, "atelier bench --train: %s + patchgan ndf %d, %dx%d batch %d, threads=%ld: "
             "median %.1f ms per step\n", arch, cfg.ndf, cfg.size, cfg.size, cfg.batch, threads,
@@ -129,7 +121,7 @@ int cmd_bench_train(int argc, char **argv)
     json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f, s:f, s:f}",
         "arch", arch, "size", cfg.size, "batch", cfg.batch, "threads", (int)threads,
         "runs", (int)runs, "ndf", cfg.ndf, "full", full, "ms_median", median, "ms_min", ms[0],
-        "ms_mean", sum / runs, "peak_rss_mb", ru.ru_maxrss / 1024.0);
+        "ms_mean", sum / runs, "peak_rss_mb", util_peak_rss_mb());
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     if (line)
         printf("%s\n", line);

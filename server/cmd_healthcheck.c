@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include "server/cli.h"
+#include "engine/util.h"
 
 static const char healthcheck_usage[] =
     "usage: atelier healthcheck [--host H] [--port P] [--path /P] [--timeout S]\n"
@@ -32,18 +33,11 @@ static const char healthcheck_usage[] =
  * is not an HTTP answer. */
 #define HC_LINE_MAX 512
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for events on fd until deadline; 1 ready, 0 timed out, -1 error. */
 static int wait_fd(int fd, short events, long long deadline)
 {
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - (long long)(util_now_s() * 1e3);
         if (left <= 0)
             return 0;
         struct pollfd p = { .fd = fd, .events = events };
@@ -262,7 +256,7 @@ int cmd_healthcheck(int argc, char **argv)
         return 1;
     }
 
-    long long deadline = now_ms() + timeout_s * 1000;
+    long long deadline = (long long)(util_now_s() * 1e3) + timeout_s * 1000;
     int fd = connect_to(host, portbuf, deadline, err, sizeof(err));
     if (fd < 0) {
         fprintf(stderr, "atelier healthcheck: %s: %s\n", url, err);

@@ -50,6 +50,7 @@
 #include "server/registry.h"
 #include "server/routes.h"
 #include "server/watch.h"
+#include "engine/util.h"
 
 static const char *env_lookup(const char *name)
 {
@@ -67,24 +68,12 @@ static void worker_free(void *ctx)
     infer_worker_free(ctx);
 }
 
-/* Writes the port to path atomically (temp file, rename), so a reader never
- * sees an empty file. */
+/* Writes the port to path atomically, so a reader never sees an empty file. */
 static int write_port_file(const char *path, int port)
 {
-    char tmp[CONFIG_PATH_MAX + 16];
-    FILE *f;
-    int ok;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -1;
-    if (!(f = fopen(tmp, "we")))
-        return -1;
-    ok = fprintf(f, "%d\n", port) > 0;
-    ok = !fclose(f) && ok;
-    if (!ok || rename(tmp, path)) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    char text[16];
+    int n = snprintf(text, sizeof text, "%d\n", port);
+    return util_write_atomic(path, text, (size_t)n, NULL, 0);
 }
 
 /* Signals reach whichever thread does not block them, OpenBLAS's threads
@@ -129,13 +118,13 @@ static int wait_signal(double seconds)
 
 static void drain(RoutesCtx *ctx, Http *http, int deadline_s)
 {
-    double end = pool_clock() + deadline_s;
+    double end = util_now_s() + deadline_s;
     int left;
     atomic_store(&ctx->draining, 1);
     http_quiesce(http);
     log_write("info", "draining", "{s:i, s:i}", "inflight", atomic_load(&ctx->inflight),
               "deadline_s", deadline_s);
-    while ((left = atomic_load(&ctx->inflight)) > 0 && pool_clock() < end) {
+    while ((left = atomic_load(&ctx->inflight)) > 0 && util_now_s() < end) {
         int sig = wait_signal(0.05);
         if (sig == SIGTERM || sig == SIGINT) {
             log_write("warn", "second signal: stopping now", "{s:i}", "inflight", left);
@@ -234,8 +223,8 @@ done:
      * is told 503. The answers get a moment to leave. */
     watch_stop(watch);
     pool_stop(pool);
-    for (double end = pool_clock() + 1.0;
-         http && atomic_load(&ctx.inflight) > 0 && pool_clock() < end;)
+    for (double end = util_now_s() + 1.0;
+         http && atomic_load(&ctx.inflight) > 0 && util_now_s() < end;)
         wait_signal(0.01);
     http_stop(http);
     /* No request can reach the queue now: a running job finishes its step,

@@ -5,12 +5,12 @@
  * Defaults are applied first, then ATELIER_* variables, then flags.
  */
 #include "server/config.h"
+#include "engine/util.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,15 +78,8 @@ static const Opt opts[] = {
 
 #define NOPTS (sizeof opts / sizeof opts[0])
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return CONFIG_ERROR;
-}
+/* util_errf, then the error code: `return fail(err, errlen, ...)`. */
+#define fail(err, errlen, ...) (util_errf(err, errlen, __VA_ARGS__), CONFIG_ERROR)
 
 static int parse_i64(const char *s, int64_t *out)
 {

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "server/log.h"
+#include "engine/util.h"
 
 #define POST_BUFFER 65536
 
@@ -157,7 +158,7 @@ static enum MHD_Result answer(Conn *c)
     c->bytes = r->len;
     c->phase = PH_ANSWERED;
     metrics_request(c->http->ctx->metrics, routes_label(c->req.route), c->req.method, r->status,
-                    pool_clock() - c->t0);
+                    util_now_s() - c->t0);
     return ret;
 }
 
@@ -199,7 +200,7 @@ static enum MHD_Result refuse_midway(Conn *c)
     c->bytes = r->len;
     c->phase = PH_ANSWERED;
     metrics_request(c->http->ctx->metrics, routes_label(c->req.route), c->req.method, r->status,
-                    pool_clock() - c->t0);
+                    util_now_s() - c->t0);
     return MHD_NO;
 }
 
@@ -298,7 +299,7 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
     atomic_fetch_add(&h->ctx->inflight, 1);
     c->http = h;
     c->conn = conn;
-    c->t0 = pool_clock();
+    c->t0 = util_now_s();
     request_id(h, conn, c->id, sizeof c->id);
     c->req.method = method;
     c->req.path = url;
@@ -481,7 +482,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     job = &c->req.job;
     f = json_pack("{s:s, s:o*, s:o*, s:i, s:I, s:f}", "id", c->id, "method",
                   log_str(c->req.method), "path", log_str(c->req.path), "status", c->status,
-                  "bytes", (json_int_t)c->bytes, "ms", (pool_clock() - c->t0) * 1e3);
+                  "bytes", (json_int_t)c->bytes, "ms", (util_now_s() - c->t0) * 1e3);
     if (f && job->model) {
         char model[REGISTRY_NAME_MAX + 16];
         snprintf(model, sizeof model, "%s/v%d", job->model->name, job->model->version);
@@ -544,7 +545,7 @@ Http *http_start(RoutesCtx *ctx, const Config *cfg, char *err, size_t errlen)
     h->ctx = ctx;
     h->cfg = cfg;
     if (getrandom(&h->id_seed, sizeof h->id_seed, 0) != sizeof h->id_seed)
-        h->id_seed = (uint64_t)getpid() ^ (uint64_t)(pool_clock() * 1e9);
+        h->id_seed = (uint64_t)getpid() ^ (uint64_t)(util_now_s() * 1e9);
     snprintf(port, sizeof port, "%d", cfg->port);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -20,6 +20,7 @@
 
 #include "engine/net.h"
 #include "server/pool.h"
+#include "engine/util.h"
 
 #define CACHE_SLOTS 4
 
@@ -229,7 +230,7 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
     Entry *e;
     int code = 0, fw, fh, banded = 0;
     char err[200] = "";
-    double t0 = pool_clock(), t1, t2;
+    double t0 = util_now_s(), t1, t2;
     memset(res, 0, sizeof *res);
 
     src = image_decode(img, len, p->max_pixels, &code, err, sizeof err);
@@ -254,7 +255,7 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
     e = plan_for(w, model, fit->h, fit->w, res, &banded);
     if (!e && !banded)
         goto done;
-    t1 = pool_clock();
+    t1 = util_now_s();
     res->decode_s = t1 - t0;
     if (banded) {
         if (run_banded(w, model, fit, p, res))
@@ -268,7 +269,7 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
         stylize_finish(e->out, e->in, fit->h, fit->w, &p->opt);
         image_from_planar(fit, e->out);
     }
-    t2 = pool_clock();
+    t2 = util_now_s();
     res->infer_s = t2 - t1;
 
     res->format = p->format != IMG_UNKNOWN ? p->format : image_sniff(img, len);
@@ -282,7 +283,7 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
     }
     if (res->format != IMG_PNG)
         res->format = IMG_JPEG;
-    res->encode_s = pool_clock() - t2;
+    res->encode_s = util_now_s() - t2;
     res->ok = 1;
 done:
     image_free(src);

@@ -54,6 +54,7 @@
 #include "server/jobq_spec.h"
 #include "server/log.h"
 #include "server/modelrepo.h"
+#include "engine/util.h"
 
 #define MAX_JOBS 100000
 #define MAX_VERSIONS 4096
@@ -177,9 +178,9 @@ static int save(Jobq *q, Job *j)
     pthread_mutex_unlock(&q->lock);
     text = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(o);
-    rc = !text || job_dir(q, j, NULL, dir, sizeof dir) ? -1
-                                                       : repo_write_atomic(dir, "job.json", text,
-                                                                           strlen(text));
+    rc = !text || job_dir(q, j, "job.json", dir, sizeof dir)
+             ? -1
+             : util_write_atomic(dir, text, strlen(text), NULL, 0);
     if (rc)
         log_write("error", "cannot write job.json", "{s:s, s:s}", "job", j->id, "error",
                   strerror(errno));
@@ -346,7 +347,7 @@ static void remove_stale_temps(const char *models, const char *name)
             const char *n = e->d_name;
             int stale = i ? !strncmp(n, ".state.safetensors.tmp", 22)
                           : (!strncmp(n, ".v", 2) && strstr(n, ".safetensors.tmp")) ||
-                                !strncmp(n, "card.json.tmp.", 14);
+                                !strncmp(n, ".card.json.tmp", 14);
             if (stale && snprintf(path, sizeof path, "%s/%s", dir, n) < (int)sizeof path &&
                 !unlink(path))
                 log_write("info", "removed an interrupted checkpoint's temporary file",
@@ -618,13 +619,17 @@ void jobq_close(Jobq *q)
 /* Writes the uploads to dir/NN.jpg|png. 0, or -1 with errno. */
 static int store_files(const char *dir, const JobFile *f, int n)
 {
-    char name[32];
+    char path[PATH_MAX];
     if (mkdir(dir, 0755) && errno != EEXIST)
         return -1;
     for (int i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "%03d.%s", i,
-                 image_sniff(f[i].data, f[i].len) == IMG_PNG ? "png" : "jpg");
-        if (repo_write_atomic(dir, name, (const char *)f[i].data, f[i].len))
+        if (snprintf(path, sizeof path, "%s/%03d.%s", dir, i,
+                     image_sniff(f[i].data, f[i].len) == IMG_PNG ? "png" : "jpg") >=
+            (int)sizeof path) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        if (util_write_atomic(path, f[i].data, f[i].len, NULL, 0))
             return -1;
     }
     return 0;

@@ -32,12 +32,6 @@ int repo_current_version(const char *repo, const char *name);
 int repo_version_path(const char *repo, const char *name, int version,
                       char *out, size_t outlen);
 
-/* Writes len bytes to folder/file atomically: a temporary file
- * (.file.tmpXXXXXX) in the same folder, fsync, rename, fsync of the folder,
- * so a reader sees the old content or the new, never a part. 0, or -1 with
- * errno set (the temporary file removed). */
-int repo_write_atomic(const char *folder, const char *file, const char *data, size_t len);
-
 /* Model names (folders with a valid name and at least one version), sorted.
  * Writes up to max names of REPO_NAME_MAX+1 bytes; returns how many exist,
  * or -1 when repo cannot be read. */

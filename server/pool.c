@@ -51,6 +51,7 @@
  * --workers 1 --engine-threads 2.
  */
 #include "server/pool.h"
+#include "engine/util.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -81,13 +82,6 @@ struct Pool {
  * (a Johnson-style generator on one core is well under that). */
 #define INITIAL_SPC 1.0
 
-double pool_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void *worker_main(void *arg)
 {
     Worker *w = arg;
@@ -111,11 +105,11 @@ static void *worker_main(void *arg)
         p->running_cost += cost;
         pthread_mutex_unlock(&p->lock);
 
-        t0 = pool_clock();
+        t0 = util_now_s();
         job->t_started = t0;
         job->next = NULL;
         job->run(job, w->ctx);          /* job may be gone after this */
-        dt = pool_clock() - t0;
+        dt = util_now_s() - t0;
 
         pthread_mutex_lock(&p->lock);
         p->busy--;
@@ -224,7 +218,7 @@ int pool_submit(Pool *p, PoolJob *job)
         rc = POOL_EFULL;
     } else {
         job->next = NULL;
-        job->t_queued = pool_clock();
+        job->t_queued = util_now_s();
         job->t_started = 0;
         if (p->tail)
             p->tail->next = job;

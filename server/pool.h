@@ -23,8 +23,8 @@ struct PoolJob {
     PoolJobFn run;
     PoolJobFn cancel;
     double cost;            /* work estimate (megapixels), for Retry-After */
-    double t_queued;        /* pool_clock() at submission, set by the pool */
-    double t_started;       /* pool_clock() when a worker took it */
+    double t_queued;        /* util_now_s() at submission, set by the pool */
+    double t_started;       /* util_now_s() when a worker took it */
     PoolJob *next;          /* the pool's while queued */
 };
 
@@ -64,8 +64,5 @@ typedef struct PoolStats {
     double seconds_per_cost;    /* moving average of run time / cost */
 } PoolStats;
 void pool_stats(Pool *p, PoolStats *st);
-
-/* Monotonic clock in seconds. */
-double pool_clock(void);
 
 #endif

@@ -46,6 +46,7 @@
 
 #include "server/log.h"
 #include "server/modelrepo.h"
+#include "engine/util.h"
 
 #define CARD_MAX (64 * 1024)
 #define MAX_MODELS 4096
@@ -663,7 +664,7 @@ int registry_pin(Registry *r, const char *name, int version, char *err, size_t e
         snprintf(err, errlen, "model '%s' has no version %d", name, version);
         return REGISTRY_ENOENT;
     }
-    if (snprintf(folder, sizeof folder, "%s/%s", r->dir, name) >= (int)sizeof folder) {
+    if (snprintf(folder, sizeof folder, "%s/%s/CURRENT", r->dir, name) >= (int)sizeof folder) {
         snprintf(err, errlen, "path too long");
         return REGISTRY_EIO;
     }
@@ -678,7 +679,7 @@ int registry_pin(Registry *r, const char *name, int version, char *err, size_t e
         pthread_mutex_unlock(&r->swap);
         return REGISTRY_ELOAD;
     }
-    if (repo_write_atomic(folder, "CURRENT", text, strlen(text))) {
+    if (util_write_atomic(folder, text, strlen(text), NULL, 0)) {
         snprintf(err, errlen, "cannot write %s/CURRENT: %s", name, strerror(errno));
         registry_release(ref);
         pthread_mutex_unlock(&r->swap);

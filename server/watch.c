@@ -39,6 +39,7 @@
 
 #include "server/log.h"
 #include "server/modelrepo.h"
+#include "engine/util.h"
 
 #define SETTLE_MS 30
 #define DIR_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR)
@@ -55,13 +56,6 @@ struct Watch {
     atomic_int poked;
     pthread_t thread;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* 1 when a file name in a model folder matters to the registry. */
 static int relevant_file(const char *name)
@@ -126,10 +120,10 @@ static void rescan(Watch *w)
 static void *watch_main(void *arg)
 {
     Watch *w = arg;
-    double next = w->interval_ms > 0 ? now_ms() + w->interval_ms : -1, due = -1;
+    double next = w->interval_ms > 0 ? (util_now_s() * 1e3) + w->interval_ms : -1, due = -1;
     while (!atomic_load(&w->stop)) {
         struct pollfd p[2] = {{w->pipe[0], POLLIN, 0}, {w->ifd, POLLIN, 0}};
-        double t = now_ms(), until = next;
+        double t = (util_now_s() * 1e3), until = next;
         int timeout, n;
         char sink[64];
         if (due >= 0 && (until < 0 || due < until))
@@ -144,15 +138,15 @@ static void *watch_main(void *arg)
         if (atomic_load(&w->stop))
             break;
         if (atomic_exchange(&w->poked, 0))
-            due = now_ms();
+            due = (util_now_s() * 1e3);
         if (n > 0 && w->ifd >= 0 && (p[1].revents & POLLIN) && drain_events(w) && due < 0)
-            due = now_ms() + SETTLE_MS;
-        t = now_ms();
+            due = (util_now_s() * 1e3) + SETTLE_MS;
+        t = (util_now_s() * 1e3);
         if ((due >= 0 && t >= due) || (next >= 0 && t >= next)) {
             rescan(w);
             due = -1;
             if (w->interval_ms > 0)
-                next = now_ms() + w->interval_ms;
+                next = (util_now_s() * 1e3) + w->interval_ms;
         }
     }
     return NULL;

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "engine/image.h"
+#include "engine/util.h"
 
 #define MAX_CONC 32
 
@@ -115,20 +116,13 @@ typedef struct Slot {
     double t0;
 } Slot;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int sample(int pid, double t0, Sample *s)
 {
     char path[64], line[256];
     FILE *f;
     DIR *d;
     struct dirent *e;
-    s->t = now() - t0;
+    s->t = util_now_s() - t0;
     s->rss_kb = s->fds = s->threads = -1;
     snprintf(path, sizeof path, "/proc/%d/status", pid);
     if (!(f = fopen(path, "r")))
@@ -251,7 +245,7 @@ static void start(CURLM *multi, Slot *s, int kind, int port, const char *model,
     curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, k->method);
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
     s->kind = kind;
-    s->t0 = now();
+    s->t0 = util_now_s();
     curl_multi_add_handle(multi, s->easy);
 }
 
@@ -297,7 +291,7 @@ static long request(const TrainLoop *t, CURL *c, int kind, const char *path, cur
     struct curl_slist *hdrs = NULL;
     char url[256], h[300];
     long st = 0;
-    double t0 = now();
+    double t0 = util_now_s();
     CURLcode res;
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", t->port, path);
     snprintf(h, sizeof h, "Authorization: Bearer %s", t->token ? t->token : "");
@@ -313,7 +307,7 @@ static long request(const TrainLoop *t, CURL *c, int kind, const char *path, cur
         curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
     res = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-    count(kind, res, st, now() - t0, n5xx);
+    count(kind, res, st, util_now_s() - t0, n5xx);
     curl_slist_free_all(hdrs);
     return res == CURLE_OK ? st : -1;
 }
@@ -369,9 +363,9 @@ static void train_tick(TrainLoop *t, int final, long *n5xx)
     json_t *j = NULL;
     const char *st;
     CURL *c;
-    if (!final && now() < t->next_poll)
+    if (!final && util_now_s() < t->next_poll)
         return;
-    t->next_poll = now() + 5;
+    t->next_poll = util_now_s() + 5;
     if (!t->id[0]) {
         if (!final && t->submitted == 0)
             train_submit(t, n5xx);
@@ -480,7 +474,7 @@ int main(int argc, char **argv)
     tl.port = port;
     tl.token = token;
     multi = curl_multi_init();
-    t0 = now();
+    t0 = util_now_s();
     end = t0 + minutes * 60;
     warm_at = t0 + (minutes * 6 > 20 ? minutes * 6 : 20);
     if (warm_at > end)
@@ -512,24 +506,24 @@ int main(int argc, char **argv)
                     sl = &slots[i];
             curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &st);
             curl_multi_remove_handle(multi, sl->easy);
-            count(sl->kind, m->data.result, st, now() - sl->t0, &n5xx);
-            if (now() < end) {
+            count(sl->kind, m->data.result, st, util_now_s() - sl->t0, &n5xx);
+            if (util_now_s() < end) {
                 start(multi, sl, next++ % nmix, port, model, token);
             } else {
                 running--;
             }
         }
-        if (now() >= warm_at && warm_at > 0) {
+        if (util_now_s() >= warm_at && warm_at > 0) {
             sample(pid, t0, &warm);
             print_sample("warm", &warm);
             warm_at = -1;
         }
-        if (now() >= next_sample) {
+        if (util_now_s() >= next_sample) {
             sample(pid, t0, &s);
             print_sample("sample", &s);
             next_sample += 30;
         }
-        if (train && now() < end)
+        if (train && util_now_s() < end)
             train_tick(&tl, 0, &n5xx);
         curl_multi_poll(multi, NULL, 0, 100, NULL);
     }
@@ -560,7 +554,7 @@ int main(int argc, char **argv)
     }
     double growth = warm.rss_kb > 0 ? 100.0 * (double)(last.rss_kb - warm.rss_kb) /
                                           (double)warm.rss_kb : 0;
-    printf("\n%ld requests in %.0f s; 5xx: %ld\n", total, now() - t0, n5xx);
+    printf("\n%ld requests in %.0f s; 5xx: %ld\n", total, util_now_s() - t0, n5xx);
     printf("rss    start %ld KiB, warm %ld KiB, end %ld KiB (%+.1f%% since warm)\n",
            first.rss_kb, warm.rss_kb, last.rss_kb, growth);
     printf("fds    start %ld, warm %ld, end %ld\n", first.fds, warm.fds, last.fds);
