@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include "engine/ml5.h"
 #include "server/cli.h"
-#include "server/modelrepo.h"
+#include "engine/repo.h"
 
 int cli_cores(void)
 {

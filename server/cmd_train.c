@@ -11,7 +11,7 @@
 #include "engine/net.h"
 #include "engine/trainer.h"
 #include "server/cli.h"
-#include "server/modelrepo.h"
+#include "engine/repo.h"
 
 #define MAX_STYLES 16
 

@@ -53,7 +53,7 @@
 #include "engine/trainer.h"
 #include "server/jobq_spec.h"
 #include "server/log.h"
-#include "server/modelrepo.h"
+#include "engine/repo.h"
 #include "engine/util.h"
 
 #define MAX_JOBS 100000

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/modelrepo.h"
+#include "engine/repo.h"
 
 static const char *const known[] = {"name", "steps", "size", "batch", "checkpoint_every",
                                     "seed", "lr", "w_adv", "w_content", "w_style", "w_tv",

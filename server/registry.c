@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 #include "server/log.h"
-#include "server/modelrepo.h"
+#include "engine/repo.h"
 #include "engine/util.h"
 
 #define CARD_MAX (64 * 1024)

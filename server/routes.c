@@ -17,7 +17,7 @@
 
 #include "server/auth.h"
 #include "server/jobq.h"
-#include "server/modelrepo.h"
+#include "engine/repo.h"
 #include "server/train_api.h"
 
 static const struct {

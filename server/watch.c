@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "server/log.h"
-#include "server/modelrepo.h"
+#include "engine/repo.h"
 #include "engine/util.h"
 
 #define SETTLE_MS 30

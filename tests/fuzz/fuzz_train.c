@@ -29,7 +29,7 @@
 #include "server/jobq.h"
 #include "server/jobq_spec.h"
 #include "server/log.h"
-#include "server/modelrepo.h"
+#include "engine/repo.h"
 #include "server/registry.h"
 #include "tests/fuzz/fuzz.h"
 

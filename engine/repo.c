@@ -1,5 +1,4 @@
-/* modelrepo.c: reading a model repository's layout, and writing a file in
- * it atomically (modelrepo.h). */
+/* repo.c: reading a model repository's layout (repo.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "server/modelrepo.h"
+#include "engine/repo.h"
 
 int repo_valid_name(const char *name)
 {

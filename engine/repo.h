@@ -1,4 +1,4 @@
-/* modelrepo.h: the on-disk layout of a model repository.
+/* repo.h: the on-disk layout of a model repository.
  *
  *   <repo>/<name>/v<N>.safetensors   version N of model <name> (N >= 1)
  *   <repo>/<name>/CURRENT            optional: "N\n", pins version N
@@ -8,8 +8,8 @@
  * repository. These functions only read the filesystem; loading and sharing
  * versions is the registry's job.
  */
-#ifndef ATELIER_MODELREPO_H
-#define ATELIER_MODELREPO_H
+#ifndef ATELIER_REPO_H
+#define ATELIER_REPO_H
 
 #include <stddef.h>
 
