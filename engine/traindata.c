@@ -79,45 +79,71 @@ void tdata_free(TrainData *d)
     free(d);
 }
 
+int tdata_list_photos(const char *dir_path, char ***out, char *err, size_t errlen)
+{
+    char **names = NULL;
+    int n = 0, cap = 0;
+    DIR *dir = opendir(dir_path);
+    struct dirent *de;
+    *out = NULL;
+    if (!dir) {
+        snprintf(err, errlen, "%s: cannot open the content folder", dir_path);
+        return -1;
+    }
+    while ((de = readdir(dir)) && n < TDATA_MAX_PHOTOS) {
+        if (!is_image_name(de->d_name))
+            continue;
+        if (n == cap) {
+            char **nn = realloc(names, (size_t)(cap = cap ? 2 * cap : 64) * sizeof(char *));
+            if (!nn)
+                goto oom;
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name)))
+            goto oom;
+        n++;
+    }
+    closedir(dir);
+    if (n == 0) {
+        free(names);
+        snprintf(err, errlen, "%s: no .jpg or .png photos", dir_path);
+        return -1;
+    }
+    qsort(names, (size_t)n, sizeof(char *), cmp_str);
+    *out = names;
+    return n;
+oom:
+    closedir(dir);
+    tdata_free_names(names, n);
+    snprintf(err, errlen, "out of memory listing %s", dir_path);
+    return -1;
+}
+
+void tdata_free_names(char **names, int n)
+{
+    for (int i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int tdata_held_out(int i, int holdout)
+{
+    return holdout > 0 && i % holdout == holdout - 1;
+}
+
 TrainData *tdata_load(const char *content_dir, const char *const *styles, int nstyles,
                       int size, int holdout, char *err, size_t errlen)
 {
     TrainData *d = calloc(1, sizeof(*d));
     char **names = NULL;
-    int nnames = 0, cap = 0;
-    DIR *dir = NULL;
+    int nnames = 0;
     if (!d)
         goto oom;
     d->size = size;
-    dir = opendir(content_dir);
-    if (!dir) {
-        snprintf(err, errlen, "%s: cannot open the content folder", content_dir);
+    if ((nnames = tdata_list_photos(content_dir, &names, err, errlen)) < 0) {
+        nnames = 0;
         goto fail;
     }
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        if (!is_image_name(de->d_name))
-            continue;
-        if (nnames == TDATA_MAX_PHOTOS)
-            break;
-        if (nnames == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **nn = realloc(names, (size_t)cap * sizeof(char *));
-            if (!nn)
-                goto oom;
-            names = nn;
-        }
-        if (!(names[nnames] = strdup(de->d_name)))
-            goto oom;
-        nnames++;
-    }
-    closedir(dir);
-    dir = NULL;
-    if (nnames == 0) {
-        snprintf(err, errlen, "%s: no .jpg or .png photos", content_dir);
-        goto fail;
-    }
-    qsort(names, (size_t)nnames, sizeof(char *), cmp_str);
     d->photos = calloc((size_t)nnames, sizeof(Image *));
     d->held = calloc((size_t)nnames, sizeof(Image *));
     d->held_names = calloc((size_t)nnames, sizeof(char *));
@@ -131,7 +157,7 @@ TrainData *tdata_load(const char *content_dir, const char *const *styles, int ns
         Image *img = load_scaled(path, 2 * size, err, errlen);
         if (!img)
             goto fail;
-        if (holdout > 0 && i % holdout == holdout - 1) {
+        if (tdata_held_out(i, holdout)) {
             d->held_names[d->nheld] = names[i];
             names[i] = NULL;
             d->held[d->nheld++] = img;
@@ -152,18 +178,12 @@ TrainData *tdata_load(const char *content_dir, const char *const *styles, int ns
         snprintf(err, errlen, "no style image");
         goto fail;
     }
-    for (int i = 0; i < nnames; i++)
-        free(names[i]);
-    free(names);
+    tdata_free_names(names, nnames);
     return d;
 oom:
     snprintf(err, errlen, "out of memory loading the training data");
 fail:
-    if (dir)
-        closedir(dir);
-    for (int i = 0; i < nnames; i++)
-        free(names[i]);
-    free(names);
+    tdata_free_names(names, nnames);
     tdata_free(d);
     return NULL;
 }

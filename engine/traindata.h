@@ -26,6 +26,14 @@ TrainData *tdata_load(const char *content_dir, const char *const *styles, int ns
                       int size, int holdout, char *err, size_t errlen);
 void tdata_free(TrainData *d);               /* accepts NULL */
 
+/* The photos of a content folder (.jpg/.jpeg/.png, not hidden), sorted by
+ * name: a new array of new names in *out, freed with tdata_free_names().
+ * Returns the count, or -1 with a message (unreadable, no photo). */
+int tdata_list_photos(const char *dir, char ***out, char *err, size_t errlen);
+void tdata_free_names(char **names, int n);
+/* 1 when the photo at index i of that list is held out of training. */
+int tdata_held_out(int i, int holdout);
+
 int tdata_count(const TrainData *d);          /* training photos */
 /* Held-out photos: count, and the file name of the i-th (borrowed). */
 int tdata_holdout_count(const TrainData *d);

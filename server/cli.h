@@ -15,6 +15,8 @@ int cmd_healthcheck(int argc, char **argv);
 /* `atelier serve`: the HTTP service (server/cmd_serve.c). */
 int cmd_serve(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+/* `atelier quality`: the gate's numbers for one model (server/cmd_quality.c). */
+int cmd_quality(int argc, char **argv);
 /* `atelier bench --train`, called by cmd_bench. */
 int cmd_bench_train(int argc, char **argv);
 

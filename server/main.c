@@ -15,6 +15,7 @@ static const struct {
     { "bench", cmd_bench, "time the engine" },
     { "healthcheck", cmd_healthcheck, "exit 0 if a running server answers /healthz" },
     { "train", cmd_train, "train a style from photos and paintings" },
+    { "quality", cmd_quality, "judge a model on held-out photos (the gate's numbers)" },
 };
 
 static void usage(FILE *f)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""quality.py: three numbers per model on the held-out photos, to put beside
+"""quality.py: four numbers per model on the held-out photos, to put beside
 the eye's verdict on a sheet (tools/compare_sheet.py):
 
   edges   how well the picture keeps the photo's outlines: the correlation
@@ -13,6 +13,16 @@ the eye's verdict on a sheet (tools/compare_sheet.py):
           across the photos, of each picture's mean colour (0..255, averaged
           over R, G, B); the photos' own figure is printed first. Low means
           every photo comes out the same colour.
+  style   (with --style PAINTING) the palette distance to the painting: a
+          sliced Wasserstein distance between the picture's and the
+          painting's RGB pixels, projected on 7 fixed unit directions (R, G,
+          B, grey, three chroma axes), each compared at 32 quantiles (the
+          sorted value at index floor((k + 0.5) * n / 32)); the mean absolute
+          difference in 0..255 units, averaged over the photos.
+
+The same definitions, in C, are engine/quality.h: `atelier quality MODEL
+FOLDER --style PAINTING` prints them as JSON, and the promotion gate of
+training jobs judges candidates by them.
 
 Every image goes through `build/atelier stylize --max-size 512`, ml5 folders
 after `atelier convert --from ml5`, exactly as compare_sheet.py does.
@@ -61,10 +71,28 @@ def fine(pic):
     return float(np.var(y - up) / max(np.var(y), 1e-9))
 
 
+S3, S2, S6 = 1 / np.sqrt(3), 1 / np.sqrt(2), 1 / np.sqrt(6)
+DIRS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [S3, S3, S3],
+                 [S2, -S2, 0], [S2, 0, -S2], [S6, S6, -2 * S6]])
+NQUANT = 32
+
+
+def quantiles(img):
+    px = np.asarray(img, dtype=np.float64).reshape(-1, 3)
+    proj = np.sort(px @ DIRS.T, axis=0)
+    idx = ((np.arange(NQUANT) + 0.5) * len(px) / NQUANT).astype(np.int64)
+    return proj[idx]
+
+
+def style(pic, painting_q):
+    return float(np.abs(quantiles(pic) - painting_q).mean())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_model_args(ap)
     ap.add_argument("--count", type=int, default=13)
+    ap.add_argument("--style", help="the painting, for the style (palette) distance")
     args = ap.parse_args(argv)
 
     photos = held_out(args.content, args.every, args.count)
@@ -91,11 +119,13 @@ def main(argv=None):
 
     print("%d held-out photos at %d px; photos' own colour spread %.1f"
           % (len(photos), args.max_size, spread(srcs)))
-    print("%-22s %7s %7s %7s" % ("model", "edges", "fine", "spread"))
+    painting_q = quantiles(Image.open(args.style).convert("RGB")) if args.style else None
+    print("%-22s %7s %7s %7s %7s" % ("model", "edges", "fine", "spread", "style"))
     for name, ps in zip(names, pics):
         e = np.mean([edges(s, p.resize(s.size)) for s, p in zip(srcs, ps)])
         f = np.mean([fine(p) for p in ps])
-        print("%-22s %7.3f %7.3f %7.1f" % (name, e, f, spread(ps)))
+        st = np.mean([style(p, painting_q) for p in ps]) if args.style else float("nan")
+        print("%-22s %7.3f %7.3f %7.1f %7.2f" % (name, e, f, spread(ps), st))
     return 0
 
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include "engine/image.h"
 #include "engine/ml5.h"
 #include "engine/net.h"
@@ -270,6 +271,47 @@ static void test_convert_ml5(void **state)
     free(out);
 }
 
+/* atelier quality: the JSON it prints, a folder read by the holdout rule,
+ * and the synthetic scenes without photos. */
+static void test_quality(void **state)
+{
+    (void)state;
+    char dir[256], path[300], *out;
+    snprintf(dir, sizeof dir, "%s/photos", tmpdir);
+    snprintf(path, sizeof path, "mkdir -p %s", dir);
+    assert_int_equal(system(path), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/p%d.png", dir, i);
+        write_photo(path, 40 + 8 * i, 32);
+    }
+    /* Three photos: none is the 7th, so none is held out. */
+    assert_int_equal(atelier(&out, "quality %s %s --max-size 64", TORCH_MODEL, dir), 1);
+    assert_non_null(strstr(out, "no held-out photos"));
+    free(out);
+    for (int i = 3; i < 7; i++) {
+        snprintf(path, sizeof path, "%s/p%d.png", dir, i);
+        write_photo(path, 40 + 8 * i, 32);
+    }
+    snprintf(path, sizeof path, "%s/p0.png", dir);
+    assert_int_equal(atelier(&out, "quality %s %s %s --style %s --max-size 64 --threads 1",
+                             TORCH_MODEL, dir, path, path), 0);
+    json_t *j = json_loads(strrchr(out, '{'), 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "photos")), 2);   /* p6 and p0 */
+    assert_true(json_real_value(json_object_get(j, "finite")) == 1.0);
+    assert_true(json_real_value(json_object_get(j, "style")) > 0);
+    assert_true(json_is_number(json_object_get(j, "edges")));
+    json_decref(j);
+    free(out);
+    assert_int_equal(atelier(&out, "quality %s --max-size 64 --threads 1", TORCH_MODEL), 0);
+    assert_non_null(strstr(out, "\"photos\":6"));
+    assert_non_null(strstr(out, "\"style\":-1"));
+    free(out);
+    assert_int_equal(atelier(&out, "quality %s --style /nonexistent.png", TORCH_MODEL), 1);
+    assert_non_null(strstr(out, "/nonexistent.png"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_model_repository),
         cmocka_unit_test(test_inspect_and_bench),
         cmocka_unit_test(test_convert_ml5),
+        cmocka_unit_test(test_quality),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
