@@ -82,22 +82,27 @@ static void fill_band(float *band, const float *in, const ConvGeom *g, const CdD
                 iy = reflect_index(iy, g->h);
             }
             const float *src = in + ((size_t)c * g->h + iy) * g->w;
-            int lo = g->pad_l < d->pw ? g->pad_l : d->pw;
-            int hi = g->pad_l + g->w < d->pw ? g->pad_l + g->w : d->pw;
+            /* Reflected up to what the outputs read, zeros after. */
+            int used = g->ow + g->k - 1 < d->pw ? g->ow + g->k - 1 : d->pw;
+            int lo = g->pad_l < used ? g->pad_l : used;
+            int hi = g->pad_l + g->w < used ? g->pad_l + g->w : used;
             for (int p = 0; p < lo; p++)
                 dst[p] = g->reflect ? src[reflect_index(p - g->pad_l, g->w)] : 0.0f;
             if (hi > lo)
                 memcpy(dst + lo, src + (lo - g->pad_l), (size_t)(hi - lo) * sizeof(float));
-            for (int p = hi > lo ? hi : lo; p < d->pw; p++)
+            for (int p = hi > lo ? hi : lo; p < used; p++)
                 dst[p] = g->reflect ? src[reflect_index(p - g->pad_l, g->w)] : 0.0f;
+            memset(dst + used, 0, (size_t)(d->pw - used) * sizeof(float));
         }
 }
 
-/* One BX-pixel block of nco (1..NCO, a constant after inlining) output
- * channels co0.. for output row at band row r. */
+/* One block of nv * VW pixels (nv 1..NV) of nco (1..NCO) output channels
+ * co0.. for output row at band row r; nv and nco are constants after
+ * inlining. A row's last block, and the only one of a narrow image, takes
+ * as few vectors as it needs: an image 5 pixels wide is not charged for 32. */
 static inline __attribute__((always_inline)) void
 block(float *out, const float *band, const float *weight, const float *bias,
-      const ConvGeom *g, const CdDims *d, int co0, const int nco, int r, int oy,
+      const ConvGeom *g, const CdDims *d, int co0, const int nco, const int nv, int r, int oy,
       int x0, float *tmp)
 {
     const int k = g->k, kk = k * k;
@@ -106,7 +111,7 @@ block(float *out, const float *band, const float *weight, const float *bias,
 #pragma GCC unroll 4
     for (int c = 0; c < NCO; c++)
 #pragma GCC unroll 4
-        for (int j = 0; j < NV; j++)
+        for (int j = 0; j < nv; j++)
             acc[c][j] = (vf){ 0 };
     for (int ci = 0; ci < g->cin; ci++) {
         const float *wc[NCO];
@@ -119,28 +124,28 @@ block(float *out, const float *band, const float *weight, const float *bias,
                 const float *p = row + kx;
                 vf a[NV];
 #pragma GCC unroll 4
-                for (int j = 0; j < NV; j++)
+                for (int j = 0; j < nv; j++)
                     a[j] = *(const vfu *)(p + j * VW);
 #pragma GCC unroll 4
                 for (int c = 0; c < nco; c++) {
                     float wv = wc[c][ky * k + kx];
 #pragma GCC unroll 4
-                    for (int j = 0; j < NV; j++)
+                    for (int j = 0; j < nv; j++)
                         acc[c][j] += wv * a[j];
                 }
             }
         }
     }
-    const int n = g->ow - x0 < BX ? g->ow - x0 : BX;
+    const int n = g->ow - x0 < nv * VW ? g->ow - x0 : nv * VW;
 #pragma GCC unroll 4
     for (int c = 0; c < nco; c++) {
         float b = bias ? bias[co0 + c] : 0.0f;
         float *dst = out + ((size_t)(co0 + c) * g->oh + oy) * g->ow + x0;
-        float *o = n == BX ? dst : tmp;
+        float *o = n == nv * VW ? dst : tmp;
 #pragma GCC unroll 4
-        for (int j = 0; j < NV; j++)
+        for (int j = 0; j < nv; j++)
             *(vfu *)(o + VW * j) = acc[c][j] + b;
-        if (n != BX)
+        if (n != nv * VW)
             memcpy(dst, tmp, (size_t)n * sizeof(float));
     }
 }
@@ -150,15 +155,28 @@ static void band_rows(float *out, const float *band, const float *weight,
                       const float *bias, const ConvGeom *g, const CdDims *d,
                       int oy0, int nrows, float *tmp)
 {
+#define CD_BLOCK(nco, nv) \
+    block(out, band, weight, bias, g, d, co, nco, nv, r, oy0 + r, x0, tmp)
+#define CD_BLOCKS(nco)                                      \
+    switch (nv) {                                           \
+    case 1: CD_BLOCK(nco, 1); break;                        \
+    case 2: CD_BLOCK(nco, 2); break;                        \
+    case 3: CD_BLOCK(nco, 3); break;                        \
+    default: CD_BLOCK(nco, NV); break;                      \
+    }
     for (int r = 0; r < nrows; r++)
-        for (int x0 = 0; x0 < g->ow; x0 += BX)
+        for (int x0 = 0; x0 < g->ow; x0 += BX) {
+            int left = (g->ow - x0 + VW - 1) / VW, nv = left < NV ? left : NV;
             for (int co = 0; co < g->cout; co += NCO) {
                 switch (g->cout - co < NCO ? g->cout - co : NCO) {
-                case 1: block(out, band, weight, bias, g, d, co, 1, r, oy0 + r, x0, tmp); break;
-                case 2: block(out, band, weight, bias, g, d, co, 2, r, oy0 + r, x0, tmp); break;
-                default: block(out, band, weight, bias, g, d, co, 3, r, oy0 + r, x0, tmp); break;
+                case 1: CD_BLOCKS(1); break;
+                case 2: CD_BLOCKS(2); break;
+                default: CD_BLOCKS(3); break;
                 }
             }
+        }
+#undef CD_BLOCKS
+#undef CD_BLOCK
 }
 
 typedef struct CdJob {

@@ -7,11 +7,16 @@
  *   2. 36 GEMMs         M[e] (cout, N) = U[e] (cout, cin) x V[e] (cin, N);
  *   3. output transform out tile = A^T M[.][co][n] A + bias.
  * Tasks touch disjoint output rows, so there are no barriers inside a layer.
- * The transforms run over whole rows of tiles at once with the tile index
+ * The transforms run over all the task's tiles at once with the tile index
  * innermost, so they are plain vector arithmetic on contiguous arrays (the
- * row is first spread into six "phase" arrays S_j[t] = row[4t + j]); they
- * are compiled for AVX-512 as well as the baseline and picked at run time
- * (gcc target_clones).
+ * rows are first spread into "phase" arrays S_ij[n] = row_i[4x + j] for
+ * tile n = (r, x)); they are compiled for AVX-512 as well as the baseline
+ * and picked at run time (gcc target_clones). Tiles of several rows share
+ * one vector pass, and a task holds about TASK_COLS tiles whatever the
+ * width, so an image 5 pixels wide costs what its pixels cost: padding
+ * each row of tiles to the vector length made a 5x8192 image 16 times
+ * dearer than 8192x5, and reflecting the padding past the row's end
+ * (values no tile reads) took most of the rest (issue 15).
  *
  * Matrices (Lavin and Gray 2015, points 0, 1, -1, 2, -2, inf):
  *   B^T = [4  0 -5  0 1 0; 0 -4 -4  1 1 0; 0 4 -4 -1 1 0;
@@ -35,27 +40,29 @@
 #endif
 
 typedef struct WgDims {
-    int ntx, ntxp, nty;    /* tiles across, padded to VL, tiles down */
-    int rows;              /* tile rows per task */
-    size_t ncols;          /* rows * ntx + ntxp - ntx: GEMM columns. Rows of tiles
-                            * are packed ntx apart; each row's transforms run
-                            * over ntxp, spilling into the next row's columns
-                            * before that row overwrites them, and past the
-                            * last row into the ntxp - ntx spare columns. */
+    int ntx, nty;          /* tiles across, tiles down */
+    int rows;              /* tile rows per task (or band) */
+    size_t ncols;          /* GEMM columns: rows * ntx tiles, packed row after
+                            * row, padded to VL (the padding is zeros) */
 } WgDims;
+
+static size_t pad_vl(size_t n)
+{
+    return (n + VL - 1) / VL * VL;
+}
+
+static void set_rows(WgDims *d, int rows)
+{
+    d->rows = rows < 1 ? 1 : rows > d->nty ? d->nty : rows;
+    d->ncols = pad_vl((size_t)d->rows * d->ntx);
+}
 
 static WgDims wg_dims(const ConvGeom *g)
 {
     WgDims d;
     d.ntx = (g->ow + 3) / 4;
-    d.ntxp = (d.ntx + VL - 1) / VL * VL;
     d.nty = (g->oh + 3) / 4;
-    d.rows = TASK_COLS / d.ntxp;
-    if (d.rows < 1)
-        d.rows = 1;
-    if (d.rows > d.nty)
-        d.rows = d.nty;
-    d.ncols = (size_t)d.rows * d.ntx + (size_t)(d.ntxp - d.ntx);
+    set_rows(&d, TASK_COLS / d.ntx);
     return d;
 }
 
@@ -74,12 +81,18 @@ size_t winograd_weight_floats(const ConvGeom *g)
     return (size_t)36 * g->cout * g->cin;
 }
 
-/* Scratch after V and M: line (4*ntxp + VL), S/O (16*ntxp), H/P (36*ntxp). */
+/* The transforms' scratch: line (4*ntx + 2, rounded up), S/O and H/P
+ * (36 * ncols each). */
+static size_t scratch_floats(const WgDims *d)
+{
+    return round16((size_t)4 * d->ntx + VL) + (size_t)72 * d->ncols;
+}
+
+/* V and M, then the scratch. */
 size_t winograd_work_floats(const ConvGeom *g)
 {
     WgDims d = wg_dims(g);
-    size_t vm = (size_t)36 * (g->cin + g->cout) * d.ncols;
-    return vm + round16((size_t)4 * d.ntxp + VL) + (size_t)52 * d.ntxp;
+    return (size_t)36 * (g->cin + g->cout) * d.ncols + scratch_floats(&d);
 }
 
 void winograd_weights(float *u, const float *weight, const ConvGeom *g)
@@ -163,72 +176,98 @@ static void load_line(float *line, const float *row, int w, int pad_l,
         line[p] = reflect ? row[reflect_index(p - pad_l, w)] : 0.0f;
 }
 
-/* Input transform of channel c for tile row ty into column block col0 of V
- * (36, cin, ncols). */
-WG_CLONES
-static void input_rows(float *V, const float *in, const ConvGeom *g, const WgDims *d,
-                       int c, int ty, size_t col0, float *line, float *S, float *H)
+/* S[(i*nj + j)*n + r*ntx + x] = line_i(r)[4x + j] for the rows' lines; the
+ * columns past rows * ntx are zeros. */
+static void spread(float *S, const float *line, int i, int nj, int r, const WgDims *d, size_t n)
 {
-    const int n = d->ntxp, len = 4 * n + 2;
-    const float *plane = in + (size_t)c * g->h * g->w;
-    for (int i = 0; i < 6; i++) {
-        float *Hi = H + (size_t)i * 6 * n;
-        int iy = 4 * ty - g->pad_t + i;
-        if (iy < 0 || iy >= g->h) {
-            if (!g->reflect) {
-                memset(Hi, 0, (size_t)6 * n * sizeof(float));
-                continue;
-            }
-            iy = reflect_index(iy, g->h);
-        }
-        load_line(line, plane + (size_t)iy * g->w, g->w, g->pad_l, g->reflect, len);
-        for (int j = 0; j < 6; j++)
-            for (int t = 0; t < n; t++)
-                S[(size_t)j * n + t] = line[4 * t + j];
-        bt6(Hi, Hi + n, Hi + 2 * n, Hi + 3 * n, Hi + 4 * n, Hi + 5 * n,
-            S, S + n, S + 2 * n, S + 3 * n, S + 4 * n, S + 5 * n, n);
-    }
-    const size_t es = (size_t)g->cin * d->ncols;
-    float *v = V + (size_t)c * d->ncols + col0;
-    for (int j = 0; j < 6; j++) {
-        const float *h = H + (size_t)j * n;
-        const size_t rs = (size_t)6 * n;     /* H row stride */
-        bt6(v + (0 * 6 + j) * es, v + (1 * 6 + j) * es, v + (2 * 6 + j) * es,
-            v + (3 * 6 + j) * es, v + (4 * 6 + j) * es, v + (5 * 6 + j) * es,
-            h, h + rs, h + 2 * rs, h + 3 * rs, h + 4 * rs, h + 5 * rs, n);
+    for (int j = 0; j < nj; j++) {
+        float *s = S + ((size_t)i * nj + j) * n + (size_t)r * d->ntx;
+        for (int x = 0; x < d->ntx; x++)
+            s[x] = line[4 * x + j];
     }
 }
 
-/* Output transform of channel co for tile row ty from column block col0 of
- * M (36, cout, ncols). */
-WG_CLONES
-static void output_rows(float *out, const float *M, const ConvGeom *g, const WgDims *d,
-                        int co, int ty, size_t col0, float bias, float *P, float *O)
+static void zero_tail(float *S, int arrays, size_t used, size_t n)
 {
-    const int n = d->ntxp;
+    for (int k = 0; k < arrays; k++)
+        memset(S + (size_t)k * n + used, 0, (n - used) * sizeof(float));
+}
+
+/* Input transform of channel c for tile rows ty0..ty0+nrows into columns
+ * 0..pad_vl(nrows * ntx) of V (36, cin, ncols). */
+WG_CLONES
+static void input_tiles(float *V, const float *in, const ConvGeom *g, const WgDims *d,
+                        int c, int ty0, int nrows, float *line, float *S, float *H)
+{
+    const size_t used = (size_t)nrows * d->ntx, n = pad_vl(used);
+    const int len = 4 * d->ntx + 2;      /* what the tiles read */
+    const float *plane = in + (size_t)c * g->h * g->w;
+    for (int r = 0; r < nrows; r++)
+        for (int i = 0; i < 6; i++) {
+            int iy = 4 * (ty0 + r) - g->pad_t + i;
+            if (iy < 0 || iy >= g->h) {
+                if (!g->reflect) {
+                    for (int j = 0; j < 6; j++)
+                        memset(S + ((size_t)i * 6 + j) * n + (size_t)r * d->ntx, 0,
+                               (size_t)d->ntx * sizeof(float));
+                    continue;
+                }
+                iy = reflect_index(iy, g->h);
+            }
+            load_line(line, plane + (size_t)iy * g->w, g->w, g->pad_l, g->reflect, len);
+            spread(S, line, i, 6, r, d, n);
+        }
+    zero_tail(S, 36, used, n);
+    /* H[i][b] = (B^T S[i][.])_b along each input row, then V[a][b] down. */
+    for (int i = 0; i < 6; i++) {
+        float *Hi = H + (size_t)i * 6 * n;
+        const float *Si = S + (size_t)i * 6 * n;
+        bt6(Hi, Hi + n, Hi + 2 * n, Hi + 3 * n, Hi + 4 * n, Hi + 5 * n,
+            Si, Si + n, Si + 2 * n, Si + 3 * n, Si + 4 * n, Si + 5 * n, (int)n);
+    }
+    const size_t es = (size_t)g->cin * d->ncols, rs = (size_t)6 * n;
+    float *v = V + (size_t)c * d->ncols;
+    for (int j = 0; j < 6; j++) {
+        const float *h = H + (size_t)j * n;
+        bt6(v + (0 * 6 + j) * es, v + (1 * 6 + j) * es, v + (2 * 6 + j) * es,
+            v + (3 * 6 + j) * es, v + (4 * 6 + j) * es, v + (5 * 6 + j) * es,
+            h, h + rs, h + 2 * rs, h + 3 * rs, h + 4 * rs, h + 5 * rs, (int)n);
+    }
+}
+
+/* Output transform of channel co for tile rows ty0..ty0+nrows from columns
+ * 0.. of M (36, cout, ncols). */
+WG_CLONES
+static void output_tiles(float *out, const float *M, const ConvGeom *g, const WgDims *d,
+                         int co, int ty0, int nrows, float bias, float *P, float *O)
+{
+    const size_t n = pad_vl((size_t)nrows * d->ntx);
     const size_t es = (size_t)g->cout * d->ncols;
-    const float *m = M + (size_t)co * d->ncols + col0;
+    const float *m = M + (size_t)co * d->ncols;
     for (int b = 0; b < 6; b++) {
         float *p = P + (size_t)b * n;          /* P[a][b] at (a*6 + b) * n */
         at4(p, p + 6 * n, p + 12 * n, p + 18 * n,
             m + (0 * 6 + b) * es, m + (1 * 6 + b) * es, m + (2 * 6 + b) * es,
-            m + (3 * 6 + b) * es, m + (4 * 6 + b) * es, m + (5 * 6 + b) * es, n);
+            m + (3 * 6 + b) * es, m + (4 * 6 + b) * es, m + (5 * 6 + b) * es, (int)n);
     }
     float *dst = out + (size_t)co * g->oh * g->ow;
+    const int full = g->ow / 4;
     for (int a = 0; a < 4; a++) {
-        int oy = 4 * ty + a;
-        if (oy >= g->oh)
-            break;
         const float *p = P + (size_t)a * 6 * n;
         at4(O, O + n, O + 2 * n, O + 3 * n, p, p + n, p + 2 * n, p + 3 * n,
-            p + 4 * n, p + 5 * n, n);
-        float *row = dst + (size_t)oy * g->ow;
-        int full = g->ow / 4;
-        for (int t = 0; t < full; t++)
-            for (int c = 0; c < 4; c++)
-                row[4 * t + c] = O[(size_t)c * n + t] + bias;
-        for (int x = 4 * full; x < g->ow; x++)
-            row[x] = O[(size_t)(x & 3) * n + (x >> 2)] + bias;
+            p + 4 * n, p + 5 * n, (int)n);
+        for (int r = 0; r < nrows; r++) {
+            int oy = 4 * (ty0 + r) + a;
+            if (oy >= g->oh)
+                break;
+            float *row = dst + (size_t)oy * g->ow;
+            const float *o = O + (size_t)r * d->ntx;
+            for (int t = 0; t < full; t++)
+                for (int c = 0; c < 4; c++)
+                    row[4 * t + c] = o[(size_t)c * n + t] + bias;
+            for (int x = 4 * full; x < g->ow; x++)
+                row[x] = o[(size_t)(x & 3) * n + (x >> 2)] + bias;
+        }
     }
 }
 
@@ -241,6 +280,13 @@ typedef struct WgJob {
     size_t work_stride;
 } WgJob;
 
+/* The scratch of one thread after its V and M (if any): line, then S
+ * (also O), then H (also P). */
+static float *scratch_s(float *line, const WgDims *d)
+{
+    return line + round16((size_t)4 * d->ntx + VL);
+}
+
 static void wg_task(void *ctx, int task, int thread)
 {
     const WgJob *j = ctx;
@@ -251,12 +297,10 @@ static void wg_task(void *ctx, int task, int thread)
     float *V = j->work + (size_t)thread * j->work_stride;
     float *M = V + (size_t)36 * g->cin * d->ncols;
     float *line = M + (size_t)36 * g->cout * d->ncols;
-    float *S = line + round16((size_t)4 * d->ntxp + VL);   /* also O */
-    float *H = S + (size_t)16 * d->ntxp;                    /* also P */
+    float *S = scratch_s(line, d), *H = S + (size_t)36 * d->ncols;
     for (int c = 0; c < g->cin; c++)
-        for (int r = 0; r < nrows; r++)
-            input_rows(V, j->in, g, d, c, ty0 + r, (size_t)r * d->ntx, line, S, H);
-    const int ncol = nrows * d->ntx + (d->ntxp - d->ntx);
+        input_tiles(V, j->in, g, d, c, ty0, nrows, line, S, H);
+    const int ncol = (int)pad_vl((size_t)nrows * d->ntx);
     const size_t plane = (size_t)g->cout * g->cin;
     for (int e = 0; e < 36; e++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, ncol, g->cin,
@@ -264,9 +308,7 @@ static void wg_task(void *ctx, int task, int thread)
                     V + (size_t)e * g->cin * d->ncols, (int)d->ncols, 0.0f,
                     M + (size_t)e * g->cout * d->ncols, (int)d->ncols);
     for (int co = 0; co < g->cout; co++)
-        for (int r = 0; r < nrows; r++)
-            output_rows(j->out, M, g, d, co, ty0 + r, (size_t)r * d->ntx,
-                        j->bias ? j->bias[co] : 0.0f, H, S);
+        output_tiles(j->out, M, g, d, co, ty0, nrows, j->bias ? j->bias[co] : 0.0f, H, S);
 }
 
 void winograd_conv3x3_forward(float *out, const float *in, const float *u,
@@ -277,10 +319,8 @@ void winograd_conv3x3_forward(float *out, const float *in, const float *u,
     /* At least two tasks per thread when there are rows enough, so a thread
      * that is descheduled for a while does not hold the layer up. */
     int per = (j.d.nty + 2 * threadpool_size(tp) - 1) / (2 * threadpool_size(tp));
-    if (j.d.rows > per) {
-        j.d.rows = per < 1 ? 1 : per;
-        j.d.ncols = (size_t)j.d.rows * j.d.ntx + (size_t)(j.d.ntxp - j.d.ntx);
-    }
+    if (j.d.rows > per)
+        set_rows(&j.d, per);
     int ntasks = (j.d.nty + j.d.rows - 1) / j.d.rows;
     threadpool_run(tp, wg_task, &j, ntasks);
 }
@@ -316,36 +356,41 @@ static inline void a6(float *restrict o0, float *restrict o1, float *restrict o2
         }
 }
 
-/* Transform of output-gradient channel co for tile row ty into column block
- * col0 of Y (36, cout, ncols). */
+/* Transform of output-gradient channel co for tile rows ty0..ty0+nrows
+ * into columns 0.. of Y (36, cout, ncols). */
 WG_CLONES
-static void dout_rows(float *Y, const float *dy, const ConvGeom *g, const WgDims *d,
-                      int co, int ty, size_t col0, float *line, float *S, float *H)
+static void dout_tiles(float *Y, const float *dy, const ConvGeom *g, const WgDims *d,
+                       int co, int ty0, int nrows, float *line, float *S, float *H)
 {
-    const int n = d->ntxp;
+    const size_t used = (size_t)nrows * d->ntx, n = pad_vl(used);
     const float *plane = dy + (size_t)co * g->oh * g->ow;
+    for (int r = 0; r < nrows; r++)
+        for (int i = 0; i < 4; i++) {
+            int oy = 4 * (ty0 + r) + i;
+            if (oy >= g->oh) {
+                for (int j = 0; j < 4; j++)
+                    memset(S + ((size_t)i * 4 + j) * n + (size_t)r * d->ntx, 0,
+                           (size_t)d->ntx * sizeof(float));
+                continue;
+            }
+            memcpy(line, plane + (size_t)oy * g->ow, (size_t)g->ow * sizeof(float));
+            memset(line + g->ow, 0, (size_t)(4 * d->ntx - g->ow) * sizeof(float));
+            spread(S, line, i, 4, r, d, n);
+        }
+    zero_tail(S, 16, used, n);
     for (int i = 0; i < 4; i++) {
         float *Hi = H + (size_t)i * 6 * n;
-        int oy = 4 * ty + i;
-        if (oy >= g->oh) {
-            memset(Hi, 0, (size_t)6 * n * sizeof(float));
-            continue;
-        }
-        memcpy(line, plane + (size_t)oy * g->ow, (size_t)g->ow * sizeof(float));
-        memset(line + g->ow, 0, (size_t)(4 * n - g->ow) * sizeof(float));
-        for (int j = 0; j < 4; j++)
-            for (int t = 0; t < n; t++)
-                S[(size_t)j * n + t] = line[4 * t + j];
-        a6(Hi, Hi + n, Hi + 2 * n, Hi + 3 * n, Hi + 4 * n, Hi + 5 * n, S, S + n, S + 2 * n,
-           S + 3 * n, n);
+        const float *Si = S + (size_t)i * 4 * n;
+        a6(Hi, Hi + n, Hi + 2 * n, Hi + 3 * n, Hi + 4 * n, Hi + 5 * n, Si, Si + n, Si + 2 * n,
+           Si + 3 * n, (int)n);
     }
     const size_t es = (size_t)g->cout * d->ncols, rs = (size_t)6 * n;
-    float *y = Y + (size_t)co * d->ncols + col0;
+    float *y = Y + (size_t)co * d->ncols;
     for (int b = 0; b < 6; b++) {
         const float *h = H + (size_t)b * n;
         a6(y + (0 * 6 + b) * es, y + (1 * 6 + b) * es, y + (2 * 6 + b) * es,
            y + (3 * 6 + b) * es, y + (4 * 6 + b) * es, y + (5 * 6 + b) * es,
-           h, h + rs, h + 2 * rs, h + 3 * rs, n);
+           h, h + rs, h + 2 * rs, h + 3 * rs, (int)n);
     }
 }
 
@@ -360,15 +405,14 @@ static WgDims wgrad_dims(const ConvGeom *g)
     if (rows > (size_t)d.nty)
         rows = (size_t)d.nty;
     int bands = (d.nty + (int)rows - 1) / (int)rows;
-    d.rows = (d.nty + bands - 1) / bands;
-    d.ncols = (size_t)d.rows * d.ntx + (size_t)(d.ntxp - d.ntx);
+    set_rows(&d, (d.nty + bands - 1) / bands);
     return d;
 }
 
 size_t winograd_wgrad_work_floats(const ConvGeom *g)
 {
-    WgDims d = wg_dims(g);
-    return round16((size_t)4 * d.ntxp + VL) + (size_t)52 * d.ntxp;
+    WgDims d = wgrad_dims(g);
+    return scratch_floats(&d);
 }
 
 size_t winograd_wgrad_shared_floats(const ConvGeom *g)
@@ -392,15 +436,11 @@ static void wgrad_transform_task(void *ctx, int c, int thread)
     const WgGradJob *j = ctx;
     const WgDims *d = &j->d;
     float *line = j->work + (size_t)thread * j->work_stride;
-    float *S = line + round16((size_t)4 * d->ntxp + VL);
-    float *H = S + (size_t)16 * d->ntxp;
-    for (int r = 0; r < j->nrows; r++) {
-        if (c < j->g->cin)
-            input_rows(j->V, j->in, j->g, d, c, j->ty0 + r, (size_t)r * d->ntx, line, S, H);
-        else
-            dout_rows(j->Y, j->dout, j->g, d, c - j->g->cin, j->ty0 + r, (size_t)r * d->ntx,
-                      line, S, H);
-    }
+    float *S = scratch_s(line, d), *H = S + (size_t)36 * d->ncols;
+    if (c < j->g->cin)
+        input_tiles(j->V, j->in, j->g, d, c, j->ty0, j->nrows, line, S, H);
+    else
+        dout_tiles(j->Y, j->dout, j->g, d, c - j->g->cin, j->ty0, j->nrows, line, S, H);
 }
 
 static void wgrad_gemm_task(void *ctx, int e, int thread)
@@ -477,10 +517,8 @@ static void wide_input_task(void *ctx, int c, int thread)
     const WgWideJob *j = ctx;
     const WgDims *d = &j->d;
     float *line = j->work + (size_t)thread * j->work_stride;
-    float *S = line + round16((size_t)4 * d->ntxp + VL);
-    float *H = S + (size_t)16 * d->ntxp;
-    for (int r = 0; r < j->nrows; r++)
-        input_rows(j->V, j->in, j->g, d, c, j->ty0 + r, (size_t)r * d->ntx, line, S, H);
+    float *S = scratch_s(line, d), *H = S + (size_t)36 * d->ncols;
+    input_tiles(j->V, j->in, j->g, d, c, j->ty0, j->nrows, line, S, H);
 }
 
 static void wide_gemm_task(void *ctx, int e, int thread)
@@ -488,7 +526,7 @@ static void wide_gemm_task(void *ctx, int e, int thread)
     const WgWideJob *j = ctx;
     const ConvGeom *g = j->g;
     (void)thread;
-    const int ncol = j->nrows * j->d.ntx + (j->d.ntxp - j->d.ntx);
+    const int ncol = (int)pad_vl((size_t)j->nrows * j->d.ntx);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, ncol, g->cin,
                 1.0f, j->u + (size_t)e * g->cout * g->cin, g->cin,
                 j->V + (size_t)e * g->cin * j->d.ncols, (int)j->d.ncols, 0.0f,
@@ -500,11 +538,9 @@ static void wide_output_task(void *ctx, int co, int thread)
     const WgWideJob *j = ctx;
     const WgDims *d = &j->d;
     float *line = j->work + (size_t)thread * j->work_stride;
-    float *O = line + round16((size_t)4 * d->ntxp + VL);
-    float *P = O + (size_t)16 * d->ntxp;
-    for (int r = 0; r < j->nrows; r++)
-        output_rows(j->out, j->M, j->g, d, co, j->ty0 + r, (size_t)r * d->ntx,
-                    j->bias ? j->bias[co] : 0.0f, P, O);
+    float *O = scratch_s(line, d), *P = O + (size_t)36 * d->ncols;
+    output_tiles(j->out, j->M, j->g, d, co, j->ty0, j->nrows, j->bias ? j->bias[co] : 0.0f, P,
+                 O);
 }
 
 void winograd_conv3x3_forward_wide(float *out, const float *in, const float *u,

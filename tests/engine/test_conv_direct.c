@@ -50,6 +50,8 @@ static void test_conv_direct(void **state)
     check("5x5 asym 6->1", geom(6, 1, 5, 9, 8, 1, 3, 2, 2, 0), 2);
     check("tiny 1x1 input", geom(2, 4, 9, 1, 1, 4, 4, 4, 4, 0), 2);
     check("no pad", geom(4, 7, 5, 11, 80, 0, 0, 0, 0, 0), 1);
+    check("narrow 9x9 reflect 32->3, 5 wide", geom(32, 3, 9, 300, 5, 4, 4, 4, 4, 1), 2);
+    check("narrow 7x7 3->16, 13 wide", geom(3, 16, 7, 90, 13, 3, 3, 3, 3, 1), 1);
 }
 
 static void test_conv_direct_applies(void **state)

@@ -179,6 +179,9 @@ static void test_conv_paths(void **state)
         { 16, 96, 4, 1, 1, 1, 0, 6, 7, TPAR_GEMM, TPAR_GEMM, 0 },
         /* 1x1 */
         { 6, 5, 1, 1, 0, 0, 0, 7, 9, TPAR_GEMM, TPAR_GEMM, 0 },
+        /* narrow and tall: tiles of many rows share one vector pass */
+        { 16, 16, 3, 1, 1, 1, 1, 70, 5, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
+        { 16, 24, 3, 1, 1, 1, 0, 41, 1, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
         /* big enough for the Winograd weight gradient to take several bands */
         { 16, 16, 3, 1, 1, 1, 1, 250, 241, TPAR_WINOGRAD, TPAR_WINOGRAD, 1 },
     };

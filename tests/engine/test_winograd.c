@@ -76,6 +76,10 @@ static void test_winograd_shapes(void **state)
     assert_true(check("asym pad", geom(3, 4, 10, 11, 0, 2, 2, 1, 0), 3) <= 1.0);
     assert_true(check("tiny 1x1", geom(2, 3, 1, 1, 1, 1, 1, 1, 0), 2) <= 1.0);
     assert_true(check("wide 5x150", geom(4, 4, 5, 150, 1, 1, 1, 1, 1), 2) <= 1.0);
+    /* Narrow: a task's tiles span many rows, rows of 1 and 2 tiles. */
+    assert_true(check("narrow 150x5", geom(4, 4, 150, 5, 1, 1, 1, 1, 1), 2) <= 1.0);
+    assert_true(check("narrow 67x1", geom(3, 5, 67, 1, 1, 1, 1, 1, 1), 1) <= 1.0);
+    assert_true(check("narrow 300x6 zeros", geom(6, 3, 300, 6, 1, 1, 1, 1, 0), 2) <= 1.0);
     assert_true(check("ml5 block 128ch 40x36", geom(128, 128, 40, 36, 1, 1, 1, 1, 0), 2) <= 1.0);
 }
 
