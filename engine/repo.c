@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <jansson.h>
 #include "engine/repo.h"
+#include "engine/util.h"
 
 int repo_valid_name(const char *name)
 {
@@ -163,17 +165,108 @@ int repo_models(const char *repo, char (*names)[REPO_NAME_MAX + 1], int max)
     return n;
 }
 
+int repo_default_file(const char *repo, char *out, size_t outlen)
+{
+    char path[PATH_MAX], buf[REPO_NAME_MAX + 8];
+    FILE *f;
+    size_t n;
+    if (snprintf(path, sizeof path, "%s/DEFAULT", repo) >= (int)sizeof path ||
+        !(f = fopen(path, "re")))
+        return -1;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, " \t\r\n")] = '\0';
+    if (!repo_valid_name(buf))
+        return -1;
+    snprintf(out, outlen, "%s", buf);
+    return 0;
+}
+
+int repo_write_default(const char *repo, const char *name, char *err, size_t errlen)
+{
+    char path[PATH_MAX], text[REPO_NAME_MAX + 2];
+    if (!repo_valid_name(name) ||
+        snprintf(path, sizeof path, "%s/DEFAULT", repo) >= (int)sizeof path) {
+        util_errf(err, errlen, "'%.64s' is not a model name", name);
+        return -1;
+    }
+    snprintf(text, sizeof text, "%s\n", name);
+    return util_write_atomic(path, text, strlen(text), err, errlen);
+}
+
 int repo_default_model(const char *repo, const char *preferred, char *out, size_t outlen)
 {
-    if (preferred && *preferred) {
-        if (!repo_valid_name(preferred) || repo_current_version(repo, preferred) < 0)
-            return -1;
-        snprintf(out, outlen, "%s", preferred);
-        return 0;
-    }
-    char first[1][REPO_NAME_MAX + 1];
-    if (repo_models(repo, first, 1) < 1)
+    char name[REPO_NAME_MAX + 1], two[2][REPO_NAME_MAX + 1];
+    int from = REPO_DEFAULT_FLAG;
+    if (preferred && *preferred)
+        snprintf(name, sizeof name, "%.64s", preferred);
+    else if (!repo_default_file(repo, name, sizeof name))
+        from = REPO_DEFAULT_FILE;
+    else if (repo_models(repo, two, 2) == 1) {
+        memcpy(name, two[0], sizeof name);
+        from = REPO_DEFAULT_ONLY;
+    } else
         return -1;
-    snprintf(out, outlen, "%s", first[0]);
-    return 0;
+    if (!repo_valid_name(name) || repo_current_version(repo, name) < 0)
+        return -1;
+    snprintf(out, outlen, "%s", name);
+    return from;
+}
+
+const char *repo_state_name(int state)
+{
+    static const char *const names[] = {"servable", "candidate", "refused", "promoted"};
+    return state >= 0 && state <= REPO_PROMOTED ? names[state] : "servable";
+}
+
+int repo_version_card_path(const char *repo, const char *name, int version,
+                           char *out, size_t outlen)
+{
+    if (!repo_valid_name(name) || version < 1 || version > REPO_MAX_VERSION)
+        return -1;
+    int n = snprintf(out, outlen, "%s/%s/v%d.card.json", repo, name, version);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+#define REPO_CARD_MAX (64 * 1024)
+
+char *repo_version_card(const char *repo, const char *name, int version, int *state)
+{
+    char path[PATH_MAX], *text = NULL;
+    FILE *f;
+    size_t n;
+    json_t *card = NULL;
+    if (state)
+        *state = REPO_SERVABLE;
+    if (repo_version_card_path(repo, name, version, path, sizeof path) ||
+        !(f = fopen(path, "re")))
+        return NULL;
+    if ((text = malloc(REPO_CARD_MAX + 1))) {
+        n = fread(text, 1, REPO_CARD_MAX + 1, f);
+        text[n <= REPO_CARD_MAX ? n : 0] = '\0';
+    }
+    fclose(f);
+    if (!text || !(card = json_loads(text, 0, NULL)) || !json_is_object(card)) {
+        json_decref(card);
+        free(text);
+        return NULL;
+    }
+    const char *st = json_string_value(json_object_get(card, "state"));
+    for (int k = REPO_CANDIDATE; state && st && k <= REPO_PROMOTED; k++)
+        if (!strcmp(st, repo_state_name(k)))
+            *state = k;
+    json_decref(card);
+    return text;
+}
+
+int repo_write_version_card(const char *repo, const char *name, int version,
+                            const char *json, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (repo_version_card_path(repo, name, version, path, sizeof path)) {
+        util_errf(err, errlen, "version card path too long");
+        return -1;
+    }
+    return util_write_atomic(path, json, strlen(json), err, errlen);
 }

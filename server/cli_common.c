@@ -100,9 +100,10 @@ Net *cli_load_model(const char *models_dir, const char *name, char *what, size_t
         snprintf(what, whatlen, "%s", name);
     } else {
         if (!name) {
-            if (repo_default_model(models_dir, getenv("ATELIER_DEFAULT_MODEL"), def, sizeof(def))) {
-                fprintf(stderr, "atelier: no model in %s (give --models DIR or --model)\n",
-                        models_dir);
+            if (repo_default_model(models_dir, getenv("ATELIER_DEFAULT_MODEL"), def,
+                                   sizeof(def)) < 0) {
+                fprintf(stderr, "atelier: no default model in %s (none, or several and no "
+                        "DEFAULT file): give --model NAME\n", models_dir);
                 return NULL;
             }
             name = def;

@@ -61,7 +61,8 @@ static const Opt opts[] = {
     {"drain-seconds", OPT_INT, F(drain_s), 0, 0, 3600, "15",
      "on SIGTERM, how long requests in flight may take to finish"},
     {"default-model", OPT_STR, F(default_model), S(default_model), 0, 0, "",
-     "model used when a request names none; default: the first by name"},
+     "model used when a request names none; default: the repository's DEFAULT file "
+     "(PUT /models/default writes it), else the only model; never the first of several"},
     {"token", OPT_STR, F(token), S(token), 0, 0, "",
      "management token (prefer ATELIER_TOKEN or --token-file: flags show in ps)"},
     {"token-file", OPT_STR, 0, 0, 0, 0, "", "read the management token from this file"},

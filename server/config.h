@@ -31,7 +31,7 @@ typedef struct Config {
     int per_ip_limit;                /* connections per client address */
     int max_connections;             /* connections in all */
     int drain_s;                     /* graceful shutdown deadline */
-    char default_model[CONFIG_NAME_MAX + 1]; /* "" = first model by name */
+    char default_model[CONFIG_NAME_MAX + 1]; /* "" = DEFAULT file, else the only model */
     char token[CONFIG_TOKEN_MAX];    /* "" = management API disabled */
     int rescan_ms;                   /* repository rescan period, 0 = inotify only */
     char content[CONFIG_PATH_MAX];   /* photo folder for training jobs, "" = none */

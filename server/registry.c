@@ -75,10 +75,11 @@ struct Registry {
     pthread_mutex_t lock;
     pthread_mutex_t swap;
     char dir[PATH_MAX];
-    char def_name[REGISTRY_NAME_MAX + 1];   /* configured default, "" = first */
+    char def_name[REGISTRY_NAME_MAX + 1];   /* --default-model, "" = none */
     Model **models;          /* sorted by name */
     int n, cap;
     Model *def;              /* the default model, NULL = none */
+    int def_from;            /* REPO_DEFAULT_FLAG / _FILE / _ONLY, 0 = none */
     uint64_t next_id;
     RegistryStats stats;
 };
@@ -281,17 +282,65 @@ static Model *add_model(Registry *r, const char *name)
     }
     r->models[r->n++] = m;
     qsort(r->models, (size_t)r->n, sizeof *r->models, cmp_model);
-    if (!r->def && (!r->def_name[0] || !strcmp(r->def_name, name)))
-        r->def = m;
-    if (!r->def_name[0] && r->def && strcmp(name, r->def->name) < 0 && !r->def->cur)
-        r->def = m;         /* first by name, while nothing is served yet */
     pthread_mutex_unlock(&r->lock);
     return m;
+}
+
+/* The default model, explicit: --default-model, else the DEFAULT file,
+ * else the only model; never the first of several by name (swap lock held,
+ * after a scan). */
+static void choose_default(Registry *r)
+{
+    char file[REGISTRY_NAME_MAX + 1];
+    const char *name = NULL;
+    int from = 0;
+    if (r->def_name[0]) {
+        name = r->def_name;
+        from = REPO_DEFAULT_FLAG;
+    } else if (!repo_default_file(r->dir, file, sizeof file)) {
+        name = file;
+        from = REPO_DEFAULT_FILE;
+    }
+    pthread_mutex_lock(&r->lock);
+    if (!name && r->n == 1) {
+        name = r->models[0]->name;
+        from = REPO_DEFAULT_ONLY;
+    }
+    r->def = name ? find(r, name) : NULL;
+    r->def_from = r->def ? from : 0;
+    pthread_mutex_unlock(&r->lock);
 }
 
 const char *registry_default(const Registry *r)
 {
     return r->def ? r->def->name : NULL;
+}
+
+const char *registry_default_from(const Registry *r)
+{
+    static const char *const from[] = {"none", "flag", "file", "only model"};
+    return from[r->def ? r->def_from : 0];
+}
+
+int registry_set_default(Registry *r, const char *name, char *err, size_t errlen)
+{
+    int rc = REGISTRY_OK;
+    if (!registry_valid_name(name)) {
+        snprintf(err, errlen, "'%.64s' is not a model name", name ? name : "");
+        return REGISTRY_EINVAL;
+    }
+    pthread_mutex_lock(&r->swap);
+    if (!find_locked(r, name)) {
+        snprintf(err, errlen, "no model '%s'", name);
+        rc = REGISTRY_ENOENT;
+    } else if (repo_write_default(r->dir, name, err, errlen)) {
+        rc = REGISTRY_EIO;
+    } else {
+        r->def_name[0] = '\0';       /* the file now decides, over --default-model */
+        choose_default(r);
+    }
+    pthread_mutex_unlock(&r->swap);
+    return rc;
 }
 
 int registry_ready(Registry *r)
@@ -521,6 +570,7 @@ int registry_scan(Registry *r)
         else
             rc = refresh(r, m);
     }
+    choose_default(r);
     pthread_mutex_unlock(&r->swap);
     free(names);
     return rc;

@@ -59,7 +59,9 @@ typedef struct RegistryStats {
 } RegistryStats;
 
 /* Scans dir. default_model names the model served when a request names
- * none ("" or NULL: the first by name). Loads nothing. Returns a new
+ * none ("" or NULL: the DEFAULT file of dir, else the only model when there
+ * is exactly one, else none: never the first of several by name). The
+ * DEFAULT file is read again at every scan. Loads nothing. Returns a new
  * Registry, or NULL with a message in err when dir cannot be read or the
  * default model is not in it. Caller frees with registry_free(). */
 Registry *registry_open(const char *dir, const char *default_model, char *err, size_t errlen);
@@ -79,8 +81,14 @@ int registry_load_all(Registry *r);
 /* 1 when name is a valid model name. */
 int registry_valid_name(const char *name);
 
-/* The default model's name (borrowed from r), or NULL with no models. */
+/* The default model's name (borrowed from r), or NULL when there is none. */
 const char *registry_default(const Registry *r);
+/* Where the default came from: "flag", "file", "only model" or "none". */
+const char *registry_default_from(const Registry *r);
+/* PUT /models/default: writes the DEFAULT file atomically and makes name
+ * the default at once (over --default-model, until a restart with it).
+ * 0, or REGISTRY_EINVAL / _ENOENT / _EIO with a message in err. */
+int registry_set_default(Registry *r, const char *name, char *err, size_t errlen);
 
 /* 1 when the default model is loaded. */
 int registry_ready(Registry *r);

@@ -27,6 +27,7 @@ static const struct {
     [ROUTE_NONE] = {"other", ""},
     [ROUTE_STYLIZE] = {"/stylize", "POST"},
     [ROUTE_MODELS] = {"/models", "GET, HEAD"},
+    [ROUTE_MODEL_DEFAULT] = {"/models/default", "GET, HEAD, PUT"},
     [ROUTE_MODEL] = {"/models/{name}", "GET, HEAD"},
     [ROUTE_MODEL_CURRENT] = {"/models/{name}/current", "PUT, DELETE"},
     [ROUTE_TRAIN] = {"/train", "GET, HEAD, POST"},
@@ -84,6 +85,7 @@ RouteId routes_match(const char *path)
         RouteId id;
     } fixed[] = {
         {"/stylize", ROUTE_STYLIZE}, {"/models", ROUTE_MODELS},   {"/train", ROUTE_TRAIN},
+        {"/models/default", ROUTE_MODEL_DEFAULT},
         {"/healthz", ROUTE_HEALTHZ}, {"/readyz", ROUTE_READYZ},   {"/metrics", ROUTE_METRICS},
         {"/openapi.yaml", ROUTE_OPENAPI},
     };
@@ -182,6 +184,33 @@ static void copy_reply(Response *resp, const Request *req, const char *type, con
 
 /* ---- models ------------------------------------------------------------- */
 
+/* "a, b, c" (the models there are), or "none", into buf. */
+static const char *model_names(RoutesCtx *ctx, char *buf, size_t len)
+{
+    RegistryInfo *infos = NULL;
+    int n = registry_list(ctx->reg, &infos);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used + 70 < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", infos[i].name);
+    if (n > 0 && used + 70 >= len && n > 1)
+        snprintf(buf + used, len - used, ", ...");
+    registry_list_free(infos, n < 0 ? 0 : n);
+    if (!buf[0])
+        snprintf(buf, len, "none");
+    return buf;
+}
+
+/* 404 for a model name that is not in the repository, listing those that
+ * are, so a client's first mistake tells it what to ask for. */
+static void unknown_model(RoutesCtx *ctx, const Request *req, Response *resp, const char *param,
+                          const char *name)
+{
+    char names[256];
+    routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, param, "no model '%.64s'; the models are: %s",
+                   name, model_names(ctx, names, sizeof names));
+}
+
 static json_t *model_json(const RegistryInfo *info, int is_default, int detailed)
 {
     json_t *o = json_object(), *versions = json_array(), *card = NULL;
@@ -228,6 +257,7 @@ static void get_models(RoutesCtx *ctx, const Request *req, Response *resp)
         json_array_append_new(list, model_json(&infos[i], def && !strcmp(def, infos[i].name), 0));
     registry_list_free(infos, n);
     json_object_set_new(body, "default", def ? json_string(def) : json_null());
+    json_object_set_new(body, "default_from", json_string(registry_default_from(ctx->reg)));
     json_object_set_new(body, "models", list);
     json_reply(resp, req, 200, body);
 }
@@ -241,7 +271,7 @@ static void get_model(RoutesCtx *ctx, const Request *req, Response *resp)
     if (rc == REGISTRY_EINVAL || rc == REGISTRY_ENOENT) {
         /* A path segment that is not a model name names no model: 404,
          * and no file is looked at (registry_info checks the name). */
-        routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, NULL, "no model '%.64s'", name);
+        unknown_model(ctx, req, resp, NULL, name);
         return;
     }
     if (rc) {
@@ -399,6 +429,65 @@ static void current_reply(RoutesCtx *ctx, const Request *req, Response *resp, co
     registry_info_clear(&info);
 }
 
+/* GET /models/default: which model serves requests that name none. */
+static void get_default(RoutesCtx *ctx, const Request *req, Response *resp)
+{
+    const char *def = registry_default(ctx->reg);
+    json_reply(resp, req, 200, json_pack("{s:o, s:s}", "default", def ? json_string(def)
+                                                                      : json_null(),
+                                         "from", registry_default_from(ctx->reg)));
+}
+
+/* The JSON body of a PUT whose only member is field, described to the
+ * client as shape; NULL with a 400 in resp otherwise. Caller decrefs. */
+static json_t *one_field_body(const Request *req, Response *resp, const char *field,
+                              const char *shape)
+{
+    json_t *body = req->body_len ? json_loadb((const char *)req->body, req->body_len, 0, NULL)
+                                 : NULL, *v;
+    const char *key;
+    char q[64];
+    if (!json_is_object(body)) {
+        routes_problem(resp, req, PROBLEM_BAD_REQUEST, "body", "send a JSON object %s", shape);
+        json_decref(body);
+        return NULL;
+    }
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, field)) {
+            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, quote(key, q, sizeof q),
+                           "unknown field '%s'; the body is %s", q, shape);
+            json_decref(body);
+            return NULL;
+        }
+    }
+    return body;
+}
+
+/* PUT /models/default {"model": NAME}: writes the repository's DEFAULT. */
+static int put_default(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    char err[256] = "";
+    json_t *body = one_field_body(req, resp, "model", "{\"model\": NAME}");
+    const char *name = json_string_value(json_object_get(body, "model"));
+    int rc;
+    if (!body)
+        return ROUTES_DONE;
+    if (!name) {
+        routes_problem(resp, req, PROBLEM_BAD_PARAMETER, "model", "model must be a model name");
+        json_decref(body);
+        return ROUTES_DONE;
+    }
+    rc = registry_set_default(ctx->reg, name, err, sizeof err);
+    if (rc == REGISTRY_EINVAL || rc == REGISTRY_ENOENT)
+        unknown_model(ctx, req, resp, "model", name);
+    else if (rc)
+        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "%s", err);
+    else
+        get_default(ctx, req, resp);
+    json_decref(body);
+    return ROUTES_DONE;
+}
+
 /* DELETE /models/{name}/current: back to the newest version. */
 static void delete_current(RoutesCtx *ctx, const Request *req, Response *resp)
 {
@@ -413,28 +502,12 @@ static void delete_current(RoutesCtx *ctx, const Request *req, Response *resp)
 static int put_current(RoutesCtx *ctx, Request *req, Response *resp)
 {
     char name[REGISTRY_NAME_MAX + 1], err[256] = "";
-    json_error_t jerr;
     json_t *body, *v;
-    const char *key;
     json_int_t version;
     if (current_name(req, resp, name, sizeof name))
         return ROUTES_DONE;
-    body = req->body_len ? json_loadb((const char *)req->body, req->body_len, 0, &jerr) : NULL;
-    if (!json_is_object(body)) {
-        routes_problem(resp, req, PROBLEM_BAD_REQUEST, "body",
-                       "send a JSON object {\"version\": N}");
-        json_decref(body);
+    if (!(body = one_field_body(req, resp, "version", "{\"version\": N}")))
         return ROUTES_DONE;
-    }
-    json_object_foreach(body, key, v) {
-        if (strcmp(key, "version")) {
-            char q[64];
-            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, quote(key, q, sizeof q),
-                           "unknown field '%s'; the body is {\"version\": N}", q);
-            json_decref(body);
-            return ROUTES_DONE;
-        }
-    }
     v = json_object_get(body, "version");
     version = json_is_integer(v) ? json_integer_value(v) : 0;
     json_decref(body);
@@ -454,6 +527,8 @@ static int management(RoutesCtx *ctx, Request *req, Response *resp)
 {
     if (!authorised(ctx, req, resp))
         return ROUTES_DONE;
+    if (req->route == ROUTE_MODEL_DEFAULT)
+        return ROUTES_BODY;     /* PUT */
     if (req->route == ROUTE_MODEL_CURRENT) {
         if (!strcmp(req->method, "DELETE")) {
             delete_current(ctx, req, resp);
@@ -636,9 +711,13 @@ static int stylize_begin(RoutesCtx *ctx, Request *req, Response *resp)
                            name ? name : registry_default(ctx->reg));
             resp->retry_after = 1;
         } else if (name) {
-            routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, "model", "no model '%s'", name);
+            unknown_model(ctx, req, resp, "model", name);
         } else {
-            routes_problem(resp, req, PROBLEM_NOT_READY, NULL, "no model to serve");
+            char names[256];
+            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, "model",
+                           "no default model (set one with --default-model or PUT "
+                           "/models/default): name one with ?model=; the models are: %s",
+                           model_names(ctx, names, sizeof names));
         }
         return ROUTES_DONE;
     }
@@ -669,6 +748,8 @@ int routes_body(RoutesCtx *ctx, Request *req, Response *resp)
     int rc, fw, fh;
     if (req->route == ROUTE_MODEL_CURRENT)
         return put_current(ctx, req, resp);
+    if (req->route == ROUTE_MODEL_DEFAULT)
+        return put_default(ctx, req, resp);
     if (req->route == ROUTE_TRAIN)
         return train_api_body(ctx, req, resp);
     if (req->multipart && !req->form_has_image) {
@@ -829,6 +910,12 @@ int routes_begin(RoutesCtx *ctx, Request *req, Response *resp)
     case ROUTE_MODEL:
         get_model(ctx, req, resp);
         break;
+    case ROUTE_MODEL_DEFAULT:
+        if (strcmp(req->method, "PUT")) {
+            get_default(ctx, req, resp);
+            break;
+        }
+        return management(ctx, req, resp);
     case ROUTE_HEALTHZ:
         json_reply(resp, req, 200, json_pack("{s:s}", "status", "ok"));
         break;

@@ -37,6 +37,7 @@ typedef enum RouteId {
     ROUTE_NONE,               /* no such path: 404 */
     ROUTE_STYLIZE,
     ROUTE_MODELS,
+    ROUTE_MODEL_DEFAULT,      /* /models/default: the default model's choice */
     ROUTE_MODEL,
     ROUTE_MODEL_CURRENT,
     ROUTE_TRAIN,

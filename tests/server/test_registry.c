@@ -78,14 +78,32 @@ static void test_scan_and_load(void **state)
     assert_non_null(strstr(err, "nope"));
     assert_null(registry_open("/nonexistent/repo", NULL, err, sizeof err));
 
+    /* Several models and nothing chosen: no default, never the first by
+     * name; the DEFAULT file chooses, a flag over it. */
     r = registry_open(dir, NULL, err, sizeof err);
     assert_non_null(r);
-    assert_string_equal(registry_default(r), "broken");   /* first by name */
+    assert_null(registry_default(r));
+    assert_string_equal(registry_default_from(r), "none");
+    assert_int_equal(registry_set_default(r, "nope", err, sizeof err), REGISTRY_ENOENT);
+    assert_int_equal(registry_set_default(r, "../x", err, sizeof err), REGISTRY_EINVAL);
+    assert_int_equal(registry_set_default(r, "pinned", err, sizeof err), 0);
+    assert_string_equal(registry_default(r), "pinned");
+    assert_string_equal(registry_default_from(r), "file");
+    registry_free(r);
+    r = registry_open(dir, NULL, err, sizeof err);          /* read back from DEFAULT */
+    assert_non_null(r);
+    assert_string_equal(registry_default(r), "pinned");
+    registry_free(r);
+    put(dir, "DEFAULT", "nope\n");                          /* names no model: none */
+    r = registry_open(dir, NULL, err, sizeof err);
+    assert_non_null(r);
+    assert_null(registry_default(r));
     registry_free(r);
 
     r = registry_open(dir, "tiny", err, sizeof err);
     assert_non_null(r);
     assert_string_equal(registry_default(r), "tiny");
+    assert_string_equal(registry_default_from(r), "flag");
     assert_false(registry_ready(r));
     assert_null(registry_acquire(r, NULL, &code));
     assert_int_equal(code, REGISTRY_ENOTREADY);
