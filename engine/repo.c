@@ -27,8 +27,20 @@ int repo_valid_name(const char *name)
     return n > 0;
 }
 
-/* "v<N>.safetensors" with N a canonical decimal in 1..REPO_MAX_VERSION. */
-static int version_of(const char *file)
+/* The file names of the layout, by RepoFile; a version's files are
+ * "v<N>" followed by their row. */
+static const char *const layout[REPO_NFILES] = {
+    [REPO_MODEL_DIR] = "",
+    [REPO_VERSION] = ".safetensors",
+    [REPO_VERSION_CARD] = ".card.json",
+    [REPO_PREVIEW] = ".preview.jpg",
+    [REPO_CURRENT] = "CURRENT",
+    [REPO_CARD] = "card.json",
+    [REPO_STATE_DIR] = ".train",
+    [REPO_STATE] = ".train/state.safetensors",
+};
+
+int repo_parse_version(const char *file)
 {
     if (file[0] != 'v' || file[1] < '1' || file[1] > '9')
         return 0;
@@ -39,7 +51,58 @@ static int version_of(const char *file)
         if (v > REPO_MAX_VERSION)
             return 0;
     }
-    return strcmp(p, ".safetensors") ? 0 : (int)v;
+    return strcmp(p, layout[REPO_VERSION]) ? 0 : (int)v;
+}
+
+int repo_is_served_file(const char *file)
+{
+    char version_card[32];
+    int v = file[0] == 'v' ? atoi(file + 1) : 0;
+    snprintf(version_card, sizeof version_card, "v%d%s", v, layout[REPO_VERSION_CARD]);
+    return repo_parse_version(file) || (v > 0 && !strcmp(file, version_card)) ||
+           !strcmp(file, layout[REPO_CURRENT]) || !strcmp(file, layout[REPO_CARD]);
+}
+
+int repo_path(const char *repo, const char *name, RepoFile file, int version,
+              char *out, size_t outlen)
+{
+    int n;
+    if (!repo_valid_name(name) || (unsigned)file >= REPO_NFILES)
+        return -1;
+    if (file == REPO_VERSION || file == REPO_VERSION_CARD || file == REPO_PREVIEW) {
+        if (version < 1 || version > REPO_MAX_VERSION)
+            return -1;
+        n = snprintf(out, outlen, "%s/%s/v%d%s", repo, name, version, layout[file]);
+    } else {
+        n = snprintf(out, outlen, "%s/%s%s%s", repo, name, *layout[file] ? "/" : "", layout[file]);
+    }
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int repo_version_path(const char *repo, const char *name, int version,
+                      char *out, size_t outlen)
+{
+    return repo_path(repo, name, REPO_VERSION, version, out, outlen);
+}
+
+int repo_make_dirs(const char *repo, const char *name, int state)
+{
+    char path[PATH_MAX];
+    if (mkdir(repo, 0755) && errno != EEXIST)
+        return -1;
+    if (repo_path(repo, name, REPO_MODEL_DIR, 0, path, sizeof path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (mkdir(path, 0755) && errno != EEXIST)
+        return -1;
+    if (!state)
+        return 0;
+    if (repo_path(repo, name, REPO_STATE_DIR, 0, path, sizeof path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return mkdir(path, 0755) && errno != EEXIST ? -1 : 0;
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -51,8 +114,7 @@ static int cmp_int(const void *a, const void *b)
 int repo_versions(const char *repo, const char *name, int *versions, int max)
 {
     char path[4096];
-    if (!repo_valid_name(name) ||
-        snprintf(path, sizeof(path), "%s/%s", repo, name) >= (int)sizeof(path))
+    if (repo_path(repo, name, REPO_MODEL_DIR, 0, path, sizeof(path)))
         return -1;
     DIR *d = opendir(path);
     if (!d)
@@ -60,7 +122,7 @@ int repo_versions(const char *repo, const char *name, int *versions, int max)
     int n = 0, cap = 0, *all = NULL;
     struct dirent *e;
     while ((e = readdir(d))) {
-        int v = version_of(e->d_name);
+        int v = repo_parse_version(e->d_name);
         if (!v)
             continue;
         if (n == cap) {
@@ -80,20 +142,10 @@ int repo_versions(const char *repo, const char *name, int *versions, int max)
     return n;
 }
 
-int repo_version_path(const char *repo, const char *name, int version,
-                      char *out, size_t outlen)
-{
-    if (!repo_valid_name(name) || version < 1 || version > REPO_MAX_VERSION)
-        return -1;
-    int n = snprintf(out, outlen, "%s/%s/v%d.safetensors", repo, name, version);
-    return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
 int repo_pinned_version(const char *repo, const char *name)
 {
     char path[4096], buf[32];
-    if (!repo_valid_name(name) ||
-        snprintf(path, sizeof(path), "%s/%s/CURRENT", repo, name) >= (int)sizeof(path))
+    if (repo_path(repo, name, REPO_CURRENT, 0, path, sizeof(path)))
         return 0;
     FILE *f = fopen(path, "r");
     if (!f)
@@ -129,6 +181,89 @@ int repo_current_version(const char *repo, const char *name)
     int top = n > 0 ? all[n - 1] : -1;
     free(all);
     return top;
+}
+
+int repo_next_version(const char *repo, const char *name)
+{
+    int n = repo_versions(repo, name, NULL, 0);
+    if (n <= 0)
+        return 1;
+    int *all = malloc((size_t)n * sizeof(int));
+    if (!all)
+        return -1;
+    n = repo_versions(repo, name, all, n);
+    int next = n > 0 ? all[n - 1] + 1 : 1;
+    free(all);
+    return next;
+}
+
+int repo_set_pin(const char *repo, const char *name, int version, char *err, size_t errlen)
+{
+    char path[PATH_MAX], text[32];
+    if (repo_path(repo, name, REPO_CURRENT, 0, path, sizeof path)) {
+        util_errf(err, errlen, "%s/CURRENT: path too long", name);
+        return -1;
+    }
+    if (version > 0) {
+        int n = snprintf(text, sizeof text, "%d\n", version);
+        if (util_write_atomic(path, text, (size_t)n, NULL, 0)) {
+            util_errf(err, errlen, "cannot write %s/CURRENT: %s", name, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (unlink(path) && errno != ENOENT) {
+        util_errf(err, errlen, "cannot remove %s/CURRENT: %s", name, strerror(errno));
+        return -1;
+    }
+    /* The removal is durable once the folder is on disk. */
+    repo_path(repo, name, REPO_MODEL_DIR, 0, path, sizeof path);
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* 1 when file is util.h's temporary name for one of the model's versions,
+ * its card or (in .train) the trainer state. */
+static int stale_temp(const char *file, int in_state_dir)
+{
+    char target[256];
+    size_t n = strlen(file);
+    if (!util_is_temp_name(file) || n - 11 >= sizeof target)
+        return 0;
+    /* ".<target>.tmpXXXXXX" */
+    memcpy(target, file + 1, n - 11);
+    target[n - 11] = '\0';
+    if (in_state_dir)
+        return !strcmp(target, strrchr(layout[REPO_STATE], '/') + 1);
+    return repo_parse_version(target) || !strcmp(target, layout[REPO_CARD]);
+}
+
+int repo_sweep_temps(const char *repo, const char *name,
+                     void (*removed)(const char *path, void *arg), void *arg)
+{
+    static const RepoFile dirs[2] = { REPO_MODEL_DIR, REPO_STATE_DIR };
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    int count = 0;
+    for (int i = 0; i < 2; i++) {
+        DIR *d;
+        struct dirent *e;
+        if (repo_path(repo, name, dirs[i], 0, dir, sizeof dir) || !(d = opendir(dir)))
+            continue;
+        while ((e = readdir(d)))
+            if (stale_temp(e->d_name, i) &&
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path &&
+                !unlink(path)) {
+                count++;
+                if (removed)
+                    removed(path, arg);
+            }
+        closedir(d);
+    }
+    return count;
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -223,10 +358,7 @@ const char *repo_state_name(int state)
 int repo_version_card_path(const char *repo, const char *name, int version,
                            char *out, size_t outlen)
 {
-    if (!repo_valid_name(name) || version < 1 || version > REPO_MAX_VERSION)
-        return -1;
-    int n = snprintf(out, outlen, "%s/%s/v%d.card.json", repo, name, version);
-    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+    return repo_path(repo, name, REPO_VERSION_CARD, version, out, outlen);
 }
 
 #define REPO_CARD_MAX (64 * 1024)

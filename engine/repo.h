@@ -1,19 +1,35 @@
-/* repo.h: the on-disk layout of a model repository.
+/* repo.h: the one owner of a model repository's on-disk layout. The
+ * trainer writes it, the registry and its watcher read it, the job queue
+ * asks it; none of them spells a file name of their own.
  *
- *   <repo>/<name>/v<N>.safetensors   version N of model <name> (N >= 1)
- *   <repo>/<name>/CURRENT            optional: "N\n", pins version N
- *   <repo>/<name>/card.json          optional: the model's card
- *   <repo>/<name>/v<N>.card.json     optional: version N's own card, written
- *                                    before v<N>.safetensors by a training
- *                                    job; its "state" says whether N may be
- *                                    served (below), its "gate" what the
- *                                    promotion gate measured
- *   <repo>/DEFAULT                   optional: "NAME\n", the model served
- *                                    when a request names none
+ *   <repo>/<name>/                         a model; name is [a-z0-9_-]{1,64}
+ *   <repo>/<name>/v<N>.safetensors         version N, a servable model (spec
+ *                                          and card in its metadata); N is a
+ *                                          canonical decimal in
+ *                                          1..REPO_MAX_VERSION ("v01" and
+ *                                          "v0" are not versions)
+ *   <repo>/<name>/v<N>.card.json           optional: version N's own card,
+ *                                          written before v<N>.safetensors by
+ *                                          a training job; its "state" says
+ *                                          whether N may be served (below),
+ *                                          its "gate" what the promotion gate
+ *                                          measured
+ *   <repo>/<name>/v<N>.preview.jpg         the trainer's preview of version N
+ *   <repo>/<name>/CURRENT                  optional: "N\n" pins version N
+ *   <repo>/<name>/card.json                optional: the model's card, over
+ *                                          the one inside the version file
+ *   <repo>/<name>/.train/state.safetensors the trainer's resumable state
+ *   <repo>/DEFAULT                         optional: "NAME\n", the model
+ *                                          served when a request names none
+ *   .<file>.tmpXXXXXX (any folder)         a file being replaced (util.h's
+ *                                          temporary-name rule), never read
  *
- * Names are 1..64 characters of [a-z0-9_-] so no name can reach outside the
- * repository. These functions only read the filesystem; loading and sharing
- * versions is the registry's job.
+ * Every file is replaced atomically with util_write_atomic. Without a pin
+ * the highest version is served. No name can reach outside the repository.
+ * Loading and sharing versions is the registry's job (registry.h).
+ *
+ * To add a file to the layout: a RepoFile value and its row in repo.c's
+ * table; repo_path then names it for everyone.
  */
 #ifndef ATELIER_REPO_H
 #define ATELIER_REPO_H
@@ -23,21 +39,63 @@
 #define REPO_NAME_MAX 64
 #define REPO_MAX_VERSION 1000000
 
+typedef enum RepoFile {
+    REPO_MODEL_DIR,     /* <repo>/<name> */
+    REPO_VERSION,       /* v<N>.safetensors */
+    REPO_VERSION_CARD,  /* v<N>.card.json */
+    REPO_PREVIEW,       /* v<N>.preview.jpg */
+    REPO_CURRENT,       /* CURRENT */
+    REPO_CARD,          /* card.json */
+    REPO_STATE_DIR,     /* .train */
+    REPO_STATE,         /* .train/state.safetensors */
+    REPO_NFILES
+} RepoFile;
+
 int repo_valid_name(const char *name);   /* 1 when valid */
+
+/* The version a file name in a model folder is: N for "v<N>.safetensors"
+ * (canonical N, see above), else 0. The one parser of version names. */
+int repo_parse_version(const char *file);
+
+/* 1 when a file name in a model folder is one the registry reads (a
+ * version, its card, CURRENT, card.json): what a watcher must wake for. */
+int repo_is_served_file(const char *file);
+
+/* Path of a file of model name (version used by a version's files only). 0, or -1 when the name or version is invalid or the
+ * path does not fit in outlen. */
+int repo_path(const char *repo, const char *name, RepoFile file, int version,
+              char *out, size_t outlen);
+int repo_version_path(const char *repo, const char *name, int version,
+                      char *out, size_t outlen);
+
+/* Creates <repo>, <repo>/<name> and, when state, its .train folder. 0, or
+ * -1 with errno. */
+int repo_make_dirs(const char *repo, const char *name, int state);
 
 /* Versions of name present in repo, ascending, at most max written.
  * Returns how many exist (may exceed max), or -1 when the folder is absent. */
 int repo_versions(const char *repo, const char *name, int *versions, int max);
 
+/* The number a new version of name gets: one past the highest present
+ * (loadable or not), 1 when there is none. */
+int repo_next_version(const char *repo, const char *name);
+
 /* The pinned version (CURRENT) when it names an existing version, else 0. */
 int repo_pinned_version(const char *repo, const char *name);
+
+/* Writes CURRENT ("N\n") atomically and durably, or removes it (version 0)
+ * and syncs the folder. 0, or -1 with a message. */
+int repo_set_pin(const char *repo, const char *name, int version, char *err, size_t errlen);
 
 /* The version to serve: the pin, else the highest. -1 when none. */
 int repo_current_version(const char *repo, const char *name);
 
-/* Path of a version's file; 0, or -1 when it does not fit. */
-int repo_version_path(const char *repo, const char *name, int version,
-                      char *out, size_t outlen);
+/* Removes the temporary files that killed writers of the model's versions,
+ * card and trainer state left (other temporary files are left alone). Call
+ * only when no trainer of the model runs. Calls removed(path, arg) for each
+ * file removed (removed may be NULL); returns how many. */
+int repo_sweep_temps(const char *repo, const char *name,
+                     void (*removed)(const char *path, void *arg), void *arg);
 
 /* Model names (folders with a valid name and at least one version), sorted.
  * Writes up to max names of REPO_NAME_MAX+1 bytes; returns how many exist,

@@ -10,14 +10,12 @@
  * can run it on a thread. Engine threads (engine_set_threads) are the
  * caller's business.
  *
- * Files, under <models>/<name>/:
- *   vN.safetensors           each checkpoint, a servable model (spec + card
- *                            in its metadata), written atomically; N is the
- *                            next free version
- *   vN.preview.jpg           held-out photos (top) and their stylisation
- *   .train/state.safetensors everything --resume needs: both networks, Adam
- *                            moments, spectral-norm vectors, the style
- *                            targets, step, RNG state and the config
+ * It writes, under <models>/<name>/ and through repo.h (which documents
+ * the layout), each checkpoint as the next version (a servable model: spec
+ * and card in its metadata) with its preview (held-out photos over their
+ * stylisation) and card.json, and the state --resume needs (both networks,
+ * Adam moments, spectral-norm vectors, the style targets, step, RNG state
+ * and the config), each atomically.
  */
 #ifndef ATELIER_TRAINER_H
 #define ATELIER_TRAINER_H

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <jansson.h>
 #include "engine/image.h"
+#include "engine/repo.h"
 #include "engine/safetensors.h"
 #include "engine/trainer_int.h"
 #include "engine/util.h"
@@ -22,17 +22,9 @@
 
 static int state_path(const Trainer *t, char *out, size_t len, int mkdirs)
 {
-    char dir[4096];
-    if (snprintf(dir, sizeof(dir), "%s/%s/.train", t->models_dir, t->name) >= (int)sizeof(dir))
+    if (mkdirs && repo_make_dirs(t->models_dir, t->name, 1))
         return -1;
-    if (mkdirs) {
-        char parent[4096];
-        snprintf(parent, sizeof(parent), "%s/%s", t->models_dir, t->name);
-        if ((mkdir(t->models_dir, 0755) && errno != EEXIST) ||
-            (mkdir(parent, 0755) && errno != EEXIST) || (mkdir(dir, 0755) && errno != EEXIST))
-            return -1;
-    }
-    return snprintf(out, len, "%s/state.safetensors", dir) >= (int)len ? -1 : 0;
+    return repo_path(t->models_dir, t->name, REPO_STATE, 0, out, len);
 }
 
 /* The commands of this training so far: the earlier runs' (from the state
@@ -231,27 +223,6 @@ int trainer_read_init(Trainer *t, const char *path, char *err, size_t errlen)
 
 /* ---- checkpoints -------------------------------------------------------------- */
 
-/* The next free version number in <models>/<name>/. */
-static int next_version(const Trainer *t)
-{
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/%s", t->models_dir, t->name);
-    DIR *d = opendir(dir);
-    int best = 0;
-    if (!d)
-        return 1;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        int v;
-        char tail[32];
-        if (sscanf(de->d_name, "v%d.%31s", &v, tail) == 2 && !strcmp(tail, "safetensors") &&
-            v > best && v < 1000000)
-            best = v;
-    }
-    closedir(d);
-    return best + 1;
-}
-
 static char *card_json(const Trainer *t, int version)
 {
     const TrainConfig *c = &t->cfg;
@@ -359,7 +330,7 @@ int trainer_checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t
 {
     if (trainer_write_state(t, err, errlen))
         return -1;
-    int v = next_version(t);
+    int v = repo_next_version(t->models_dir, t->name);
     char *card = card_json(t, v);
     StWriter *w = stw_new();
     int rc = -1;
@@ -368,20 +339,19 @@ int trainer_checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t
         util_errf(err, errlen, "cannot assemble the checkpoint");
         goto done;
     }
-    if (snprintf(path, pathlen, "%s/%s/v%d.safetensors", t->models_dir, t->name, v) >=
-        (int)pathlen) {
+    if (v < 1 || repo_path(t->models_dir, t->name, REPO_VERSION, v, path, pathlen)) {
         util_errf(err, errlen, "checkpoint path too long");
         goto done;
     }
     if (stw_write_file(w, path, err, errlen))
         goto done;
     char prev[4200];
-    snprintf(prev, sizeof(prev), "%s/%s/v%d.preview.jpg", t->models_dir, t->name, v);
-    write_preview(t, prev);
+    if (!repo_path(t->models_dir, t->name, REPO_PREVIEW, v, prev, sizeof(prev)))
+        write_preview(t, prev);
     json_t *cj = json_loads(card, 0, NULL);
     char *pretty = cj ? json_dumps(cj, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
-    snprintf(prev, sizeof(prev), "%s/%s/card.json", t->models_dir, t->name);
-    int card_ok = pretty && !util_write_atomic(prev, pretty, strlen(pretty), NULL, 0);
+    int card_ok = pretty && !repo_path(t->models_dir, t->name, REPO_CARD, 0, prev, sizeof(prev)) &&
+                  !util_write_atomic(prev, pretty, strlen(pretty), NULL, 0);
     free(pretty);
     json_decref(cj);
     if (!card_ok) {

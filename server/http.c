@@ -484,7 +484,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                   log_str(c->req.method), "path", log_str(c->req.path), "status", c->status,
                   "bytes", (json_int_t)c->bytes, "ms", (util_now_s() - c->t0) * 1e3);
     if (f && job->model) {
-        char model[REGISTRY_NAME_MAX + 16];
+        char model[REPO_NAME_MAX + 16];
         snprintf(model, sizeof model, "%s/v%d", job->model->name, job->model->version);
         json_object_set_new(f, "model", json_string(model));
     }

@@ -23,7 +23,7 @@
  * job is queued, starts, publishes a checkpoint and ends. A job that was
  * running when the process stopped is "running" on disk; jobq_open queues
  * it again, and when it runs again with a trainer state file present
- * (<models>/<name>/.train/state.safetensors, written by the trainer before
+ * (repo.h's REPO_STATE, written by the trainer before
  * each checkpoint's version) it resumes from it (trainer resume: weights,
  * Adam moments, step, RNG). A job starting afresh removes a state file
  * left there by an earlier run, so a resume is always its own. Two jobs
@@ -331,30 +331,9 @@ static int list_files(const char *dir, char ***out)
     return n;
 }
 
-/* Removes what a trainer of the model killed mid-write left: temporary
- * versions and cards in its folder, temporary states in .train/ (no
- * trainer of this model runs now; other temporary files are left alone). */
-static void remove_stale_temps(const char *models, const char *name)
+static void log_removed_temp(const char *path, void *arg)
 {
-    char dir[PATH_MAX], path[PATH_MAX + 300];
-    for (int i = 0; i < 2; i++) {
-        DIR *d;
-        struct dirent *e;
-        if (snprintf(dir, sizeof dir, "%s/%s%s", models, name, i ? "/.train" : "") >=
-                (int)sizeof dir || !(d = opendir(dir)))
-            continue;
-        while ((e = readdir(d))) {
-            const char *n = e->d_name;
-            int stale = i ? !strncmp(n, ".state.safetensors.tmp", 22)
-                          : (!strncmp(n, ".v", 2) && strstr(n, ".safetensors.tmp")) ||
-                                !strncmp(n, ".card.json.tmp", 14);
-            if (stale && snprintf(path, sizeof path, "%s/%s", dir, n) < (int)sizeof path &&
-                !unlink(path))
-                log_write("info", "removed an interrupted checkpoint's temporary file",
-                          "{s:s}", "path", path);
-        }
-        closedir(d);
-    }
+    log_write("info", "removed an interrupted checkpoint's temporary file", "{s:s}", "path", path);
 }
 
 static int run_job(Jobq *q, Job *j)
@@ -371,15 +350,15 @@ static int run_job(Jobq *q, Job *j)
     if (job_dir(q, j, "style", style_dir, sizeof style_dir) ||
         (j->uploaded_content ? job_dir(q, j, "content", content, sizeof content)
                              : snprintf(content, sizeof content, "%s", q->content_dir) < 0) ||
-        snprintf(state, sizeof state, "%s/%s/.train/state.safetensors", models,
-                 j->spec.name) >= (int)sizeof state) {
+        repo_path(models, j->spec.name, REPO_STATE, 0, state, sizeof state)) {
         pthread_mutex_lock(&q->lock);
         snprintf(j->error, sizeof j->error, "path too long");
         pthread_mutex_unlock(&q->lock);
         return -1;
     }
     nstyles = list_files(style_dir, &styles);
-    remove_stale_temps(models, j->spec.name);
+    /* What a trainer of this model killed mid-write left (none runs now). */
+    repo_sweep_temps(models, j->spec.name, log_removed_temp, NULL);
     resume = j->started && !stat(state, &st);
     if (!j->started && !stat(state, &st) && unlink(state))
         log_write("warn", "cannot remove an old trainer state", "{s:s}", "path", state);
@@ -819,8 +798,7 @@ uint8_t *jobq_preview(Jobq *q, const char *id, size_t *len, int *code)
     pthread_mutex_lock(&q->lock);
     if ((j = find(q, id)) && j->nversions) {
         v = j->versions[j->nversions - 1];
-        ok = snprintf(path, sizeof path, "%s/%s/v%d.preview.jpg", registry_dir(q->reg),
-                      j->spec.name, v) < (int)sizeof path;
+        ok = !repo_path(registry_dir(q->reg), j->spec.name, REPO_PREVIEW, v, path, sizeof path);
     }
     pthread_mutex_unlock(&q->lock);
     *code = JOBQ_ENOENT;

@@ -59,7 +59,7 @@ typedef struct BadFile {
 } BadFile;
 
 typedef struct Model {
-    char name[REGISTRY_NAME_MAX + 1];
+    char name[REPO_NAME_MAX + 1];
     int *versions;           /* ascending */
     int nversions;
     int pinned;              /* CURRENT, 0 = none */
@@ -75,7 +75,7 @@ struct Registry {
     pthread_mutex_t lock;
     pthread_mutex_t swap;
     char dir[PATH_MAX];
-    char def_name[REGISTRY_NAME_MAX + 1];   /* --default-model, "" = none */
+    char def_name[REPO_NAME_MAX + 1];   /* --default-model, "" = none */
     Model **models;          /* sorted by name */
     int n, cap;
     Model *def;              /* the default model, NULL = none */
@@ -83,11 +83,6 @@ struct Registry {
     uint64_t next_id;
     RegistryStats stats;
 };
-
-int registry_valid_name(const char *name)
-{
-    return repo_valid_name(name);
-}
 
 /* Reads a small text file whole into a new string; NULL if absent, too
  * big or unreadable. */
@@ -155,7 +150,7 @@ static char *read_card(const char *dir, const char *name)
     char path[PATH_MAX];
     char *text;
     json_t *card;
-    if (snprintf(path, sizeof path, "%s/%s/card.json", dir, name) >= (int)sizeof path ||
+    if (repo_path(dir, name, REPO_CARD, 0, path, sizeof path) ||
         !(text = read_small(path, CARD_MAX)))
         return NULL;
     card = json_loads(text, 0, NULL);
@@ -291,7 +286,7 @@ static Model *add_model(Registry *r, const char *name)
  * after a scan). */
 static void choose_default(Registry *r)
 {
-    char file[REGISTRY_NAME_MAX + 1];
+    char file[REPO_NAME_MAX + 1];
     const char *name = NULL;
     int from = 0;
     if (r->def_name[0]) {
@@ -325,7 +320,7 @@ const char *registry_default_from(const Registry *r)
 int registry_set_default(Registry *r, const char *name, char *err, size_t errlen)
 {
     int rc = REGISTRY_OK;
-    if (!registry_valid_name(name)) {
+    if (!repo_valid_name(name)) {
         snprintf(err, errlen, "'%.64s' is not a model name", name ? name : "");
         return REGISTRY_EINVAL;
     }
@@ -622,7 +617,7 @@ ModelRef *registry_acquire(Registry *r, const char *name, int *code)
     Model *m;
     ModelRef *ref = NULL;
     int rc = REGISTRY_OK;
-    if (name && !registry_valid_name(name)) {
+    if (name && !repo_valid_name(name)) {
         *code = REGISTRY_EINVAL;
         return NULL;
     }
@@ -658,7 +653,7 @@ static Model *lookup(Registry *r, const char *name, int version, char *err, size
     char path[PATH_MAX];
     struct stat st;
     Model *m;
-    if (!registry_valid_name(name)) {
+    if (!repo_valid_name(name)) {
         snprintf(err, errlen, "not a model name");
         *rc = REGISTRY_EINVAL;
         return NULL;
@@ -704,7 +699,6 @@ int registry_set_current(Registry *r, const char *name, int version, char *err, 
 
 int registry_pin(Registry *r, const char *name, int version, char *err, size_t errlen)
 {
-    char folder[PATH_MAX], text[32];
     ModelRef *ref = NULL;
     int rc, cur;
     Model *m = lookup(r, name, version, err, errlen, &rc);
@@ -714,11 +708,6 @@ int registry_pin(Registry *r, const char *name, int version, char *err, size_t e
         snprintf(err, errlen, "model '%s' has no version %d", name, version);
         return REGISTRY_ENOENT;
     }
-    if (snprintf(folder, sizeof folder, "%s/%s/CURRENT", r->dir, name) >= (int)sizeof folder) {
-        snprintf(err, errlen, "path too long");
-        return REGISTRY_EIO;
-    }
-    snprintf(text, sizeof text, "%d\n", version);
     pthread_mutex_lock(&r->swap);
     pthread_mutex_lock(&r->lock);
     cur = m->cur ? m->cur->version : 0;
@@ -729,8 +718,7 @@ int registry_pin(Registry *r, const char *name, int version, char *err, size_t e
         pthread_mutex_unlock(&r->swap);
         return REGISTRY_ELOAD;
     }
-    if (util_write_atomic(folder, text, strlen(text), NULL, 0)) {
-        snprintf(err, errlen, "cannot write %s/CURRENT: %s", name, strerror(errno));
+    if (repo_set_pin(r->dir, name, version, err, errlen)) {
         registry_release(ref);
         pthread_mutex_unlock(&r->swap);
         return REGISTRY_EIO;
@@ -747,22 +735,14 @@ int registry_pin(Registry *r, const char *name, int version, char *err, size_t e
 
 int registry_unpin(Registry *r, const char *name, char *err, size_t errlen)
 {
-    char path[PATH_MAX], folder[PATH_MAX];
-    int rc, dfd;
+    int rc;
     Model *m = lookup(r, name, 0, err, errlen, &rc);
     if (!m)
         return rc;
     pthread_mutex_lock(&r->swap);
-    if (snprintf(folder, sizeof folder, "%s/%s", r->dir, name) >= (int)sizeof folder ||
-        snprintf(path, sizeof path, "%s/CURRENT", folder) >= (int)sizeof path ||
-        (unlink(path) && errno != ENOENT)) {
-        snprintf(err, errlen, "cannot remove %s/CURRENT: %s", name, strerror(errno));
+    if (repo_set_pin(r->dir, name, 0, err, errlen)) {
         pthread_mutex_unlock(&r->swap);
         return REGISTRY_EIO;
-    }
-    if ((dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        fsync(dfd);
-        close(dfd);
     }
     rc = refresh(r, m) ? REGISTRY_ENOMEM : REGISTRY_OK;
     if (!rc) {
@@ -850,7 +830,7 @@ int registry_info(Registry *r, const char *name, RegistryInfo *info)
     Model *m;
     int rc;
     memset(info, 0, sizeof *info);
-    if (!registry_valid_name(name))
+    if (!repo_valid_name(name))
         return REGISTRY_EINVAL;
     pthread_mutex_lock(&r->lock);
     m = find(r, name);

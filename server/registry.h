@@ -1,12 +1,10 @@
 /* registry.h: the model repository, and the loaded models shared by
  * reference count.
  *
- * The repository is a folder `<dir>/<name>/v<N>.safetensors`, optionally
- * with `<dir>/<name>/CURRENT` (text "N" or "vN") pinning the version served
- * and `<dir>/<name>/card.json` (the model card; otherwise the card inside
- * the model file is used). Without a pin the highest version is served.
- * Model names are [a-z0-9_-]{1,64}; other folders are ignored, and a
- * request naming anything else is refused before any file is touched.
+ * The repository's layout (version files, the CURRENT pin, card.json,
+ * names) is engine/repo.h's; the registry reads it through repo_* only.
+ * Other folders are ignored, and a request naming anything that is not a
+ * valid name is refused before any file is touched.
  *
  * Each served version is loaded once (net_load) into a ModelRef that
  * workers share read-only. The registry holds one reference to the current
@@ -20,7 +18,7 @@
  * version as a temporary file and a rename, a training job publishing a
  * checkpoint, an operator editing CURRENT): registry_rescan, called by the
  * watch thread (watch.h), re-reads it and swaps in what it now says. Files
- * not named v<N>.safetensors are never looked at; a version that fails to
+ * that are not versions (repo_parse_version) are never loaded; a version that fails to
  * load is logged, remembered (by mtime and size) and never served.
  */
 #ifndef ATELIER_REGISTRY_H
@@ -29,11 +27,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include "engine/net.h"
-
-#define REGISTRY_NAME_MAX 64
+#include "engine/repo.h"
 
 typedef struct ModelRef {
-    char name[REGISTRY_NAME_MAX + 1];
+    char name[REPO_NAME_MAX + 1];
     int version;
     Net *net;                /* read-only for holders */
     uint64_t id;             /* unique per load within the process */
@@ -77,9 +74,6 @@ void registry_free(Registry *r);
  * when the failing one is pinned; a model with no version that loads stays
  * not ready. Returns the number of models left not ready. */
 int registry_load_all(Registry *r);
-
-/* 1 when name is a valid model name. */
-int registry_valid_name(const char *name);
 
 /* The default model's name (borrowed from r), or NULL when there is none. */
 const char *registry_default(const Registry *r);
@@ -134,7 +128,7 @@ void registry_stats(Registry *r, RegistryStats *out);
 
 /* A snapshot of one model, owned by the caller. */
 typedef struct RegistryInfo {
-    char name[REGISTRY_NAME_MAX + 1];
+    char name[REPO_NAME_MAX + 1];
     int current;             /* the version served, or would be */
     int loaded;              /* version loaded now, 0 = none */
     int nversions;

@@ -384,13 +384,13 @@ static int current_name(const Request *req, Response *resp, char *out, size_t le
 {
     const char *p = req->path + strlen("/models/");
     size_t n = strcspn(p, "/");
-    if (n >= len || n > REGISTRY_NAME_MAX) {
+    if (n >= len || n > REPO_NAME_MAX) {
         routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, NULL, "no model '%.64s...'", p);
         return -1;
     }
     memcpy(out, p, n);
     out[n] = '\0';
-    if (!registry_valid_name(out)) {
+    if (!repo_valid_name(out)) {
         routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, NULL, "no model '%s'", out);
         return -1;
     }
@@ -491,7 +491,7 @@ static int put_default(RoutesCtx *ctx, Request *req, Response *resp)
 /* DELETE /models/{name}/current: back to the newest version. */
 static void delete_current(RoutesCtx *ctx, const Request *req, Response *resp)
 {
-    char name[REGISTRY_NAME_MAX + 1], err[256] = "";
+    char name[REPO_NAME_MAX + 1], err[256] = "";
     if (current_name(req, resp, name, sizeof name))
         return;
     current_reply(ctx, req, resp, name, registry_unpin(ctx->reg, name, err, sizeof err), err);
@@ -501,7 +501,7 @@ static void delete_current(RoutesCtx *ctx, const Request *req, Response *resp)
  * version loads on this (the HTTP) thread before it is swapped in. */
 static int put_current(RoutesCtx *ctx, Request *req, Response *resp)
 {
-    char name[REGISTRY_NAME_MAX + 1], err[256] = "";
+    char name[REPO_NAME_MAX + 1], err[256] = "";
     json_t *body, *v;
     json_int_t version;
     if (current_name(req, resp, name, sizeof name))
@@ -616,7 +616,7 @@ static int stylize_params_parse(const Request *req, Response *resp, InferParams 
                 return -1;
             }
         if (!strcmp(k, "model")) {
-            if (!registry_valid_name(v)) {
+            if (!repo_valid_name(v)) {
                 routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
                                "model must match [a-z0-9_-]{1,64}, got '%s'",
                                quote(v, q, sizeof q));

@@ -127,7 +127,7 @@ typedef struct Response {
     size_t len;
     char allow[48];                   /* Allow, for 405 */
     int retry_after;                  /* seconds, 0 = no header */
-    char model[REGISTRY_NAME_MAX + 16];  /* X-Atelier-Model: NAME/vN */
+    char model[REPO_NAME_MAX + 16];  /* X-Atelier-Model: NAME/vN */
     char timing[160];                 /* Server-Timing */
     char location[64];                /* Location, "" = none */
     int close;                        /* ask the client to close */

@@ -57,19 +57,6 @@ struct Watch {
     pthread_t thread;
 };
 
-/* 1 when a file name in a model folder matters to the registry. */
-static int relevant_file(const char *name)
-{
-    const char *p = name;
-    if (!strcmp(name, "CURRENT") || !strcmp(name, "card.json"))
-        return 1;
-    if (*p++ != 'v' || *p < '1' || *p > '9')
-        return 0;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    return !strcmp(p, ".safetensors");
-}
-
 /* Adds a watch on every model folder (cheap when already watched). */
 static void watch_folders(Watch *w)
 {
@@ -100,7 +87,7 @@ static int drain_events(Watch *w)
             else if (ev->len && ev->wd == w->root_wd)
                 hit |= repo_valid_name(ev->name);
             else if (ev->len)
-                hit |= relevant_file(ev->name);
+                hit |= repo_is_served_file(ev->name);
             else if (ev->mask & (IN_DELETE_SELF | IN_IGNORED))
                 hit = 1;
             p += sizeof *ev + ev->len;

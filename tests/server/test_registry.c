@@ -245,16 +245,16 @@ static void test_names(void **state)
     (void)state;
     memset(long_name, 'a', 65);
     long_name[65] = '\0';
-    assert_true(registry_valid_name("wave"));
-    assert_true(registry_valid_name("a-b_c9"));
-    assert_false(registry_valid_name(""));
-    assert_false(registry_valid_name(NULL));
-    assert_false(registry_valid_name(".."));
-    assert_false(registry_valid_name("a/b"));
-    assert_false(registry_valid_name("Wave"));
-    assert_false(registry_valid_name(long_name));
+    assert_true(repo_valid_name("wave"));
+    assert_true(repo_valid_name("a-b_c9"));
+    assert_false(repo_valid_name(""));
+    assert_false(repo_valid_name(NULL));
+    assert_false(repo_valid_name(".."));
+    assert_false(repo_valid_name("a/b"));
+    assert_false(repo_valid_name("Wave"));
+    assert_false(repo_valid_name(long_name));
     long_name[64] = '\0';
-    assert_true(registry_valid_name(long_name));
+    assert_true(repo_valid_name(long_name));
 }
 
 /* A truncated newest version, an unreadable one (a dangling link: root reads
