@@ -17,53 +17,12 @@
 #include "engine/layers.h"
 #include "engine/tnet.h"
 #include "engine/traindata.h"
+#include "engine/train_opts.h"
 #include "engine/trainer_int.h"
 #include "engine/util.h"
 
 #define STYLE_TARGET_PATCHES 64
 
-
-void trainer_defaults(TrainConfig *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->models_dir = "models";
-    c->steps = 4000;
-    c->size = 256;
-    c->batch = 1;
-    c->checkpoint_every = 500;
-    c->log_every = 10;
-    c->seed = 1;
-    c->arch = TRAIN_ARCH_FAST;
-    c->width = 32;
-    c->blocks = 5;
-    c->resize_conv = 1;
-    c->ndf = 32;
-    c->d_layers = 3;
-    c->d_spectral = 0;
-    c->d_scales = 1;
-    c->lr_g = 2e-4f;
-    c->lr_d = 2e-4f;
-    c->beta1 = 0.5f;
-    c->beta2 = 0.999f;
-    c->decay_from = 0.5f;
-    c->gan = GAN_LSGAN;
-    c->w_adv = 1.0f;
-    c->w_content = 10.0f;
-    c->w_style = 1.0f;
-    c->w_tv = 0.0f;
-    c->content_pool = 4;
-    c->style_kind = STYLE_GRAM;
-    c->style_depth = STYLE_DEPTH;
-    c->w_structure = 0;
-    c->structure_depth = 3;
-    for (int l = 0; l <= STYLE_MAX_DEPTH; l++)
-        c->style_levels[l] = 1.0f;
-    c->style_lo = 0.25f;
-    c->style_hi = 0.6f;
-    c->holdout = 7;
-    c->style_title = "";
-    c->style_license = "";
-}
 
 void trainer_free(Trainer *t)
 {
@@ -106,20 +65,10 @@ static char *dup_or_empty(const char *s)
 /* Everything but data, state and style target. */
 static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
 {
-    if (cfg->size < 32 || cfg->size > 2048 || cfg->size % 4 || cfg->batch < 1 ||
-        cfg->batch > 64 || cfg->steps < 1 || cfg->content_pool < 1 ||
-        cfg->size % cfg->content_pool || cfg->d_scales < 1 || cfg->d_scales > 2 ||
-        !(cfg->style_lo > 0 && cfg->style_lo <= cfg->style_hi && cfg->style_hi <= 1) ||
-        !(cfg->decay_from >= 0 && cfg->decay_from <= 1) || cfg->style_depth < STYLE_MIN_DEPTH ||
-        cfg->style_depth > STYLE_MAX_DEPTH || cfg->size >> (cfg->style_depth - 1) < 2 ||
-        cfg->structure_depth < STYLE_MIN_DEPTH || cfg->structure_depth > STYLE_MAX_DEPTH ||
-        cfg->size >> (cfg->structure_depth - 1) < 2) {
-        util_errf(err, errlen, "bad training shape: size 32..2048, a multiple of 4 and of the "
-               "content pool; batch 1..64; steps >= 1; style scale 0 < lo <= hi <= 1; "
-               "decay from 0..1; style and structure depth %d..%d with size / 2^(depth - 1) >= 2",
-               STYLE_MIN_DEPTH, STYLE_MAX_DEPTH);
+    TrainConfig checked = *cfg;
+    if (train_opts_finish(&checked, TRAIN_PROFILE_CLI, NULL, err, errlen))
         return NULL;
-    }
+    cfg = &checked;
     Trainer *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;

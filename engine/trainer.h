@@ -27,6 +27,8 @@
 
 typedef enum TrainArch { TRAIN_ARCH_FAST, TRAIN_ARCH_RESNET9 } TrainArch;
 
+/* A training run's settings. Which field is which setting, its range and
+ * its default: engine/train_opts.c's table. */
 typedef struct TrainConfig {
     const char *const *styles;  /* style image paths */
     int nstyles;
@@ -52,6 +54,7 @@ typedef struct TrainConfig {
     StyleKind style_kind;                /* the style loss: Gram or sliced Wasserstein */
     int style_depth;                     /* random extractor stages (STYLE_DEPTH) */
     float style_levels[STYLE_MAX_DEPTH + 1]; /* per level weights: pixels, stages */
+    int style_nlevels;                   /* how many were given (0: all 1) */
     float w_structure;                   /* structure loss weight (0: off), counted in */
     int structure_depth;                 /* the reported content loss; its stage (3) */
     float style_lo, style_hi;            /* style patch side, fractions of the short side */
@@ -60,8 +63,9 @@ typedef struct TrainConfig {
     const char *style_title, *style_license;
 } TrainConfig;
 
-/* Fills c with the defaults (the recipe in docs/training.md). */
-void trainer_defaults(TrainConfig *c);
+/* The settings' names, ranges, defaults and rules are train_opts.h's
+ * table: train_opts_defaults fills a TrainConfig, train_opts_finish checks
+ * it (trainer_new does too). */
 
 typedef struct TrainProgress {
     int64_t step, steps;

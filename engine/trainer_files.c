@@ -15,6 +15,7 @@
 #include "engine/image.h"
 #include "engine/repo.h"
 #include "engine/safetensors.h"
+#include "engine/train_opts.h"
 #include "engine/trainer_int.h"
 #include "engine/util.h"
 
@@ -226,7 +227,6 @@ int trainer_read_init(Trainer *t, const char *path, char *err, size_t errlen)
 static char *card_json(const Trainer *t, int version)
 {
     const TrainConfig *c = &t->cfg;
-    static const char *gans[3] = { "lsgan", "hinge", "nonsaturating" };
     char *hist = commands_json(t);
     json_t *cmds = hist ? json_loads(hist, 0, NULL) : NULL;
     free(hist);
@@ -235,10 +235,11 @@ static char *card_json(const Trainer *t, int version)
     json_t *styles = json_array();
     for (int i = 0; i < c->nstyles; i++)
         json_array_append_new(styles, json_string(c->styles[i]));
+    /* The settings, as the table writes them: the keys of a POST /train
+     * config and the flags of atelier train. */
+    json_t *config = train_opts_to_json(c, TOPT_CARD);
     json_t *card = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:f, s:s, s:o, s:s, s:o, s:i, s:s, s:i, s:i, "
-        "s:s, s:{s:f, s:f, s:f, s:f}, s:f, s:i, s:I, s:{s:i, s:i, s:s}, "
-        "s:{s:i, s:i, s:s, s:i}}}",
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:f, s:s, s:o, s:s, s:o, s:i, s:o}}",
         "name", t->name, "title", *t->style_title ? t->style_title : t->name,
         "style", *t->style_title ? t->style_title : "",
         "description", "Trained from scratch by atelier train (GAN + content + random-feature "
@@ -246,30 +247,10 @@ static char *card_json(const Trainer *t, int version)
         "source", "atelier train", "license", t->style_license,
         "training", "steps", (json_int_t)t->step, "wall_time_s", t->elapsed,
         "command", t->command, "commands", cmds, "content", t->content_dir, "styles", styles,
-        "version", version, "arch", c->arch == TRAIN_ARCH_RESNET9 ? "resnet9" : "fast",
-        "size", c->size, "batch", c->batch, "gan", gans[c->gan], "weights", "adv", c->w_adv,
-        "content", c->w_content, "style", c->w_style, "tv", c->w_tv,
-        "lr", round(c->lr_g * 1e9) / 1e9, "holdout_every", c->holdout,
-        "seed", (json_int_t)c->seed, "generator", "width", c->width, "blocks", c->blocks,
-        "upsample", c->resize_conv ? "resize-conv" : "transposed", "discriminator",
-        "ndf", c->ndf, "layers", c->d_layers, "norm", c->d_spectral ? "spectral" : "instance",
-        "scales", c->d_scales);
+        "version", version, "config", config);
     if (!card)
         return NULL;
     json_t *tr = json_object_get(card, "training");
-    json_object_set_new(tr, "style_loss", json_string(c->style_kind == STYLE_SWD ? "swd" : "gram"));
-    json_object_set_new(tr, "content_pool", json_integer(c->content_pool));
-    json_object_set_new(tr, "style_depth", json_integer(c->style_depth));
-    if (c->w_structure > 0)
-        json_object_set_new(tr, "structure", json_pack("{s:f, s:i}", "weight",
-                                                       round(c->w_structure * 1e4) / 1e4,
-                                                       "depth", c->structure_depth));
-    json_t *lv = json_array();
-    for (int l = 0; l <= c->style_depth; l++)
-        json_array_append_new(lv, json_real(round(c->style_levels[l] * 1e4) / 1e4));
-    json_object_set_new(tr, "style_levels", lv);
-    json_object_set_new(tr, "style_scale", json_pack("[f, f]", round(c->style_lo * 1e4) / 1e4,
-                                                     round(c->style_hi * 1e4) / 1e4));
     if (t->init_from) {
         json_t *from = json_loads(t->init_from, 0, NULL);
         json_t *steps = json_object_get(from, "steps"), *wall = json_object_get(from, "wall_time_s");
@@ -281,7 +262,6 @@ static char *card_json(const Trainer *t, int version)
                                 json_real(json_number_value(wall) + t->elapsed));
         json_object_set_new(tr, "init_from", from);
     }
-    json_object_set_new(tr, "decay_from", json_real(round(c->decay_from * 1e4) / 1e4));
     char *s = json_dumps(card, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(card);
     return s;

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include "engine/net.h"
 #include "engine/rng.h"
+#include "engine/train_opts.h"
 #include "engine/trainer.h"
 #include "server/cli.h"
 #include "engine/util.h"
@@ -45,7 +46,7 @@ int cmd_bench_train(int argc, char **argv)
         { "full", no_argument, 0, 'f' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     TrainConfig cfg;
-    trainer_defaults(&cfg);
+    train_opts_defaults(&cfg);
     cfg.arch = TRAIN_ARCH_RESNET9;
     cfg.ndf = 64;
     cfg.w_content = cfg.w_style = 0;
@@ -76,10 +77,6 @@ int cmd_bench_train(int argc, char **argv)
     if (optind != argc) {
         fputs(usage, stderr);
         return 2;
-    }
-    if (cfg.arch == TRAIN_ARCH_RESNET9) {
-        cfg.width = 64;
-        cfg.blocks = 9;
     }
     if (full) {
         cfg.w_content = 10;

@@ -51,7 +51,7 @@
 
 #include "engine/image.h"
 #include "engine/trainer.h"
-#include "server/jobq_spec.h"
+#include "server/jobq_config.h"
 #include "server/log.h"
 #include "engine/repo.h"
 #include "engine/util.h"
@@ -67,7 +67,7 @@ typedef struct Job {
     char id[JOBQ_ID_LEN + 1];
     uint64_t seq;                 /* submission order */
     int state;
-    JobSpec spec;
+    JobConfig cfg;                /* the config, parsed (job.json keeps its JSON) */
     json_t *config;               /* the validated config, defaults filled */
     int uploaded_content;
     int started;                  /* has run before: a state file may be its own */
@@ -135,9 +135,9 @@ static json_t *describe(const Job *j)
         json_array_append_new(vs, json_integer(j->versions[i]));
     json_object_set_new(o, "id", json_string(j->id));
     json_object_set_new(o, "state", json_string(state_names[j->state]));
-    json_object_set_new(o, "model", json_string(j->spec.name));
+    json_object_set_new(o, "model", json_string(j->cfg.name));
     json_object_set_new(o, "step", json_integer(p->step));
-    json_object_set_new(o, "steps", json_integer(j->spec.steps));
+    json_object_set_new(o, "steps", json_integer(j->cfg.train.steps));
     json_object_set_new(o, "losses", json_pack("{s:f, s:f, s:f, s:f, s:f}", "d", p->d_loss,
                                                "g_adv", p->g_adv, "content", p->content,
                                                "style", p->style, "tv", p->tv));
@@ -207,7 +207,7 @@ static Job *restore(Jobq *q, const char *id)
             j->state = i;
     j->config = json_deep_copy(json_object_get(o, "config"));
     if (j->state < 0 || !j->config ||
-        jobq_spec_parse(j->config, &j->spec, field, sizeof field, err, sizeof err)) {
+        jobq_config_parse(j->config, &j->cfg, field, sizeof field, err, sizeof err)) {
         log_write("error", "ignoring a job that does not parse", "{s:s}", "job", id);
         goto fail;
     }
@@ -300,7 +300,7 @@ static void on_progress(void *arg, const TrainProgress *p)
         /* Published: swap it in now rather than at the watch's next look. */
         registry_rescan(q->reg);
         log_write("info", "training checkpoint published", "{s:s, s:s, s:i, s:I}", "job", j->id,
-                  "model", j->spec.name, "version", p->version, "step", (json_int_t)p->step);
+                  "model", j->cfg.name, "version", p->version, "step", (json_int_t)p->step);
     }
 }
 
@@ -346,11 +346,10 @@ static int run_job(Jobq *q, Job *j)
     Trainer *t;
     RunCtx ctx = {q, j};
     const char *models = registry_dir(q->reg);
-    trainer_defaults(&tc);
     if (job_dir(q, j, "style", style_dir, sizeof style_dir) ||
         (j->uploaded_content ? job_dir(q, j, "content", content, sizeof content)
                              : snprintf(content, sizeof content, "%s", q->content_dir) < 0) ||
-        repo_path(models, j->spec.name, REPO_STATE, 0, state, sizeof state)) {
+        repo_path(models, j->cfg.name, REPO_STATE, 0, state, sizeof state)) {
         pthread_mutex_lock(&q->lock);
         snprintf(j->error, sizeof j->error, "path too long");
         pthread_mutex_unlock(&q->lock);
@@ -358,7 +357,7 @@ static int run_job(Jobq *q, Job *j)
     }
     nstyles = list_files(style_dir, &styles);
     /* What a trainer of this model killed mid-write left (none runs now). */
-    repo_sweep_temps(models, j->spec.name, log_removed_temp, NULL);
+    repo_sweep_temps(models, j->cfg.name, log_removed_temp, NULL);
     resume = j->started && !stat(state, &st);
     if (!j->started && !stat(state, &st) && unlink(state))
         log_write("warn", "cannot remove an old trainer state", "{s:s}", "path", state);
@@ -366,7 +365,7 @@ static int run_job(Jobq *q, Job *j)
     j->started = 1;
     pthread_mutex_unlock(&q->lock);
     save(q, j);
-    jobq_spec_apply(&j->spec, &tc);
+    jobq_config_train(&j->cfg, &tc);
     tc.styles = (const char *const *)styles;
     tc.nstyles = nstyles;
     tc.content_dir = content;
@@ -374,13 +373,13 @@ static int run_job(Jobq *q, Job *j)
     tc.resume = resume;
     tc.log_every = 1;
     tc.command = "POST /train";
-    if (j->spec.init_version > 0 && !resume) {
-        repo_version_path(models, j->spec.init, j->spec.init_version, init, sizeof init);
+    if (j->cfg.init_version > 0 && !resume) {
+        repo_version_path(models, j->cfg.init, j->cfg.init_version, init, sizeof init);
         tc.init = init;
     }
     log_write("info", resume ? "training job resumes" : "training job starts",
-              "{s:s, s:s, s:I}", "job", j->id, "model", j->spec.name, "steps",
-              (json_int_t)j->spec.steps);
+              "{s:s, s:s, s:I}", "job", j->id, "model", j->cfg.name, "steps",
+              (json_int_t)j->cfg.train.steps);
     if ((t = trainer_new(&tc, err, sizeof err))) {
         rc = trainer_run(t, &j->cancel, on_progress, &ctx, err, sizeof err);
         trainer_free(t);
@@ -393,7 +392,7 @@ static int run_job(Jobq *q, Job *j)
         /* Done: at its last step, also when it resumed from a state saved
          * after the step its job.json last recorded (a full --data disk). */
         pthread_mutex_lock(&q->lock);
-        j->last.step = j->spec.steps;
+        j->last.step = j->cfg.train.steps;
         pthread_mutex_unlock(&q->lock);
     }
     for (int i = 0; i < nstyles; i++)
@@ -658,7 +657,7 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
     if (!j)
         return JOBQ_ENOMEM;
     field[0] = '\0';
-    if (jobq_spec_parse(config, &j->spec, field, fieldlen, err, errlen))
+    if (jobq_config_parse(config, &j->cfg, field, fieldlen, err, errlen))
         goto fail;
     if (nstyles < 1 || nstyles > JOBQ_MAX_FILES) {
         snprintf(field, fieldlen, "style");
@@ -679,16 +678,16 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
                               "(--content)");
         goto fail;
     }
-    if (j->spec.init[0]) {
-        if (registry_info(q->reg, j->spec.init, &info)) {
+    if (j->cfg.init[0]) {
+        if (registry_info(q->reg, j->cfg.init, &info)) {
             snprintf(field, fieldlen, "init");
-            snprintf(err, errlen, "no model '%s' to start from", j->spec.init);
+            snprintf(err, errlen, "no model '%s' to start from", j->cfg.init);
             goto fail;
         }
-        j->spec.init_version = info.current;
+        j->cfg.init_version = info.current;
         registry_info_clear(&info);
     }
-    if (!(j->config = jobq_spec_json(&j->spec))) {
+    if (!(j->config = jobq_config_json(&j->cfg))) {
         rc = JOBQ_ENOMEM;
         goto fail;
     }
@@ -699,11 +698,11 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
     for (int i = 0; i < q->n; i++) {
         queued += q->jobs[i]->state == ST_QUEUED;
         if ((q->jobs[i]->state == ST_QUEUED || q->jobs[i]->state == ST_RUNNING) &&
-            !strcmp(q->jobs[i]->spec.name, j->spec.name)) {
+            !strcmp(q->jobs[i]->cfg.name, j->cfg.name)) {
             pthread_mutex_unlock(&q->lock);
             snprintf(field, fieldlen, "name");
             snprintf(err, errlen, "job %s already trains model '%s'", q->jobs[i]->id,
-                     j->spec.name);
+                     j->cfg.name);
             goto fail;
         }
     }
@@ -734,7 +733,7 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
     pthread_cond_signal(&q->wake);
     pthread_mutex_unlock(&q->lock);
     memcpy(id, j->id, JOBQ_ID_LEN + 1);
-    log_write("info", "training job queued", "{s:s, s:s}", "job", j->id, "model", j->spec.name);
+    log_write("info", "training job queued", "{s:s, s:s}", "job", j->id, "model", j->cfg.name);
     return JOBQ_OK;
 fail:
     job_free(j);
@@ -798,7 +797,7 @@ uint8_t *jobq_preview(Jobq *q, const char *id, size_t *len, int *code)
     pthread_mutex_lock(&q->lock);
     if ((j = find(q, id)) && j->nversions) {
         v = j->versions[j->nversions - 1];
-        ok = !repo_path(registry_dir(q->reg), j->spec.name, REPO_PREVIEW, v, path, sizeof path);
+        ok = !repo_path(registry_dir(q->reg), j->cfg.name, REPO_PREVIEW, v, path, sizeof path);
     }
     pthread_mutex_unlock(&q->lock);
     *code = JOBQ_ENOENT;

@@ -187,9 +187,9 @@ static void test_swd_resume_and_init(void **state)
     char *card = read_card("once");
     assert_non_null(card);
     assert_non_null(strstr(card, "\"style_loss\": \"swd\""));
-    assert_non_null(strstr(card, "\"style_scale\": [\n      0.3,\n      0.5\n    ]"));
+    assert_non_null(strstr(card, "\"style_scale\": [\n        0.3,\n        0.5\n      ]"));
     assert_non_null(strstr(card, "\"style_depth\": 5"));
-    assert_non_null(strstr(card, "\"style_levels\": [\n      1.0,\n      0.0,\n      0.5,"));
+    assert_non_null(strstr(card, "\"style_levels\": [\n        1.0,\n        0.0,\n        0.5,"));
     free(card);
     /* Resuming with another extractor depth is refused: its style target
      * does not fit. */
@@ -209,7 +209,8 @@ static void test_swd_resume_and_init(void **state)
     assert_non_null(strstr(card, "\"total_steps\": 5"));   /* 4 of once's, 1 of its own */
     assert_non_null(strstr(card, "--name once"));
     assert_non_null(strstr(card, "--name fine"));
-    assert_non_null(strstr(card, "\"structure\": {\n      \"weight\": 0.5,\n      \"depth\": 2"));
+    assert_non_null(strstr(card, "\"w_structure\": 0.5,"));
+    assert_non_null(strstr(card, "\"structure_depth\": 2,"));
     free(card);
     /* A model of other generator options is refused. */
     assert_int_equal(run(&out, "train " TINY " --name wide --steps 1 --width 8 --init %s",
@@ -243,8 +244,9 @@ static void test_refusals(void **state)
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name 'Bad Name'", tmpdir, tmpdir, tmpdir), 2);
     free(out);
-    assert_int_equal(run(&out, "train " TINY " --name x --size 34", tmpdir, tmpdir, tmpdir), 1);
-    assert_non_null(strstr(out, "multiple of 4"));
+    /* Settings that do not go together are refused before anything starts. */
+    assert_int_equal(run(&out, "train " TINY " --name x --size 34", tmpdir, tmpdir, tmpdir), 2);
+    assert_non_null(strstr(out, "--size must be a multiple of 4"));
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name never --resume", tmpdir, tmpdir, tmpdir), 1);
     free(out);
@@ -263,8 +265,8 @@ static void test_refusals(void **state)
     assert_non_null(strstr(out, "needs 5 weights"));
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name x --style-depth 6 --size 32", tmpdir,
-                         tmpdir, tmpdir), 1);
-    assert_non_null(strstr(out, "style and structure depth"));
+                         tmpdir, tmpdir), 2);
+    assert_non_null(strstr(out, "--style-depth must leave the last stage 2 pixels"));
     free(out);
     assert_int_equal(run(&out, "train --style %s/none.jpg --content %s/photos --name x "
                          "--models %s/models", tmpdir, tmpdir, tmpdir), 1);

@@ -24,6 +24,7 @@
 #include "engine/net.h"
 #include "engine/safetensors.h"
 #include "engine/tnet.h"
+#include "engine/train_opts.h"
 #include "engine/trainer.h"
 
 #define FIXTURE "tests/fixtures/train_step.safetensors"
@@ -112,7 +113,7 @@ static void test_step_matches_torch(void **state)
     if (!st)
         fail_msg("%s", err);
     TrainConfig cfg;
-    trainer_defaults(&cfg);
+    train_opts_defaults(&cfg);
     cfg.arch = TRAIN_ARCH_FAST;
     cfg.width = 4;
     cfg.blocks = 1;

@@ -1,6 +1,6 @@
 /* fuzz_train.c: a training job's config on its way in and back: the
  * `config` field of POST /train (json_loadb as train_api_body calls it,
- * then jobq_spec_parse), and a job's stored job.json read back when the
+ * then jobq_config_parse), and a job's stored job.json read back when the
  * server starts (jobq_open's restore, then the job listed, described,
  * cancelled and read back again).
  *
@@ -9,10 +9,11 @@
  * nothing trains); any other input is a config as a client sends it.
  *
  * Checked for a config: a refusal names a field (the key at fault, which
- * may be "", or "config") and says why; an accepted spec is within its documented
- * ranges, and stored as save() stores it (jobq_spec_json, JSON text at
- * 10 digits) and parsed again it gives the same spec and the same trainer
- * settings, so a job resumed after a restart trains as it was asked to.
+ * may be "", or "config") and says why; an accepted config is within the
+ * ranges the settings table (train_opts.h) gives a job, and stored as
+ * save() stores it (jobq_config_json, JSON text at 10 digits) and parsed
+ * again it gives the same config and the same trainer settings, so a job
+ * resumed after a restart trains as it was asked to.
  * For a job.json: every job read back is "queued" (an interrupted one
  * runs again) or in a final state, its description holds a config that
  * parses, and a queued job cancelled is read back as cancelled. */
@@ -25,9 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/train_opts.h"
 #include "engine/trainer.h"
 #include "server/jobq.h"
-#include "server/jobq_spec.h"
+#include "server/jobq_config.h"
 #include "server/log.h"
 #include "engine/repo.h"
 #include "server/registry.h"
@@ -65,11 +67,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static int in_range(int64_t v, int64_t lo, int64_t hi)
-{
-    return v >= lo && v <= hi;
-}
-
 /* A refusal names "config", "name" (required), or a key of cfg (a key
  * longer than the 40 bytes quoted by its start), and says why. */
 static void check_refusal(json_t *cfg, const char *field, const char *err)
@@ -85,83 +82,67 @@ static void check_refusal(json_t *cfg, const char *field, const char *err)
         abort();
 }
 
-static void check_spec(const JobSpec *s)
+/* Within the job profile: finishing it again (which checks every row's
+ * job range and the rules between rows) must not refuse it. */
+static void check_config(const JobConfig *c)
 {
-    if (!repo_valid_name(s->name) || !in_range(s->steps, 1, 1000000) ||
-        !in_range(s->size, 32, 1024) || s->size % 4 || !in_range(s->batch, 1, 16) ||
-        !in_range(s->checkpoint_every, 1, s->steps) || s->seed > (UINT64_C(1) << 53) ||
-        !in_range(s->width, 4, 128) || !in_range(s->blocks, 0, 16) ||
-        !in_range(s->content_pool, 1, 64) || s->size % s->content_pool ||
-        !in_range(s->style_depth, STYLE_MIN_DEPTH, STYLE_MAX_DEPTH) ||
-        s->size >> (s->style_depth - 1) < 2 ||
-        !in_range(s->structure_depth, STYLE_MIN_DEPTH, STYLE_MAX_DEPTH) ||
-        s->size >> (s->structure_depth - 1) < 2 || !(s->w_structure >= 0 && s->w_structure <= 1e6) ||
-        !(s->style_lo >= 0.01 && s->style_lo <= s->style_hi && s->style_hi <= 1) ||
-        !(s->lr >= 1e-7 && s->lr <= 0.1) || !(s->w_adv >= 0 && s->w_adv <= 1e6) ||
-        !(s->w_content >= 0 && s->w_content <= 1e6) || !(s->w_style >= 0 && s->w_style <= 1e6) ||
-        !(s->w_tv >= 0 && s->w_tv <= 1e6) || (s->init[0] && !repo_valid_name(s->init)) ||
-        (!s->init[0] && s->init_version) || memchr(s->name, 0, sizeof s->name) == NULL ||
-        memchr(s->style_title, 0, sizeof s->style_title) == NULL ||
-        memchr(s->style_license, 0, sizeof s->style_license) == NULL)
+    TrainConfig tc;
+    char err[256];
+    jobq_config_train(c, &tc);
+    if (!repo_valid_name(c->name) || (c->init[0] && !repo_valid_name(c->init)) ||
+        (!c->init[0] && c->init_version) ||
+        train_opts_finish(&tc, TRAIN_PROFILE_JOB, NULL, err, sizeof err) ||
+        tc.arch != TRAIN_ARCH_FAST || tc.lr_d != tc.lr_g ||
+        strlen(c->style_title) > JOBQ_TEXT_MAX || strlen(c->style_license) > JOBQ_TEXT_MAX)
         abort();
-    for (int l = 0; l <= STYLE_MAX_DEPTH; l++)
-        if (!(s->style_levels[l] >= 0 && s->style_levels[l] <= 1e6))
-            abort();
 }
 
-/* The settings the trainer is given must not change across a restart. */
-static void same_training(const JobSpec *a, const JobSpec *b)
+/* The settings the trainer is given must not change across a restart:
+ * every row of the table, as it writes them, and the job's own keys. */
+static void same_training(const JobConfig *a, const JobConfig *b)
 {
     TrainConfig x, y;
-    trainer_defaults(&x);
-    trainer_defaults(&y);
-    jobq_spec_apply(a, &x);
-    jobq_spec_apply(b, &y);
-    if (strcmp(x.name, y.name) || x.steps != y.steps || x.size != y.size ||
-        x.batch != y.batch || x.checkpoint_every != y.checkpoint_every || x.seed != y.seed ||
-        x.lr_g != y.lr_g || x.lr_d != y.lr_d || x.w_adv != y.w_adv ||
-        x.w_content != y.w_content || x.w_style != y.w_style || x.w_tv != y.w_tv ||
-        x.width != y.width || x.blocks != y.blocks || x.arch != y.arch ||
-        x.content_pool != y.content_pool || x.style_kind != y.style_kind ||
-        x.style_lo != y.style_lo || x.style_hi != y.style_hi ||
-        x.style_depth != y.style_depth || x.w_structure != y.w_structure ||
-        x.structure_depth != y.structure_depth ||
+    jobq_config_train(a, &x);
+    jobq_config_train(b, &y);
+    json_t *jx = train_opts_to_json(&x, TOPT_CLI | TOPT_JOB | TOPT_CARD);
+    json_t *jy = train_opts_to_json(&y, TOPT_CLI | TOPT_JOB | TOPT_CARD);
+    if (!jx || !jy || !json_equal(jx, jy) || strcmp(x.name, y.name) ||
         memcmp(x.style_levels, y.style_levels, sizeof x.style_levels) ||
-        strcmp(x.style_title ? x.style_title : "", y.style_title ? y.style_title : "") ||
-        strcmp(x.style_license ? x.style_license : "", y.style_license ? y.style_license : "") ||
         strcmp(a->init, b->init) || a->init_version != b->init_version)
         abort();
+    json_decref(jx);
+    json_decref(jy);
 }
 
 static void fuzz_config(const uint8_t *data, size_t size)
 {
     char field[64], err[384], field2[64], err2[384], *text;
     json_error_t jerr;
-    JobSpec s, s2;
+    JobConfig s, s2;
     json_t *cfg = json_loadb((const char *)data, size, 0, &jerr), *stored, *back;
     if (!json_is_object(cfg)) {
         json_decref(cfg);
         return;
     }
     field[0] = err[0] = '\0';
-    if (jobq_spec_parse(cfg, &s, field, sizeof field, err, sizeof err)) {
+    if (jobq_config_parse(cfg, &s, field, sizeof field, err, sizeof err)) {
         check_refusal(cfg, field, err);
         json_decref(cfg);
         return;
     }
     json_decref(cfg);
-    check_spec(&s);
+    check_config(&s);
     if (s.init[0])
         s.init_version = 7;   /* jobq_submit: the version current at submission */
-    if (!(stored = jobq_spec_json(&s)))
+    if (!(stored = jobq_config_json(&s)))
         abort();
     text = json_dumps(stored, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(stored);
     if (!text || !(back = json_loads(text, 0, &jerr)))
         abort();
     free(text);
-    if (jobq_spec_parse(back, &s2, field2, sizeof field2, err2, sizeof err2)) {
-        fprintf(stderr, "fuzz_train: the stored spec does not parse: %s\n", err2);
+    if (jobq_config_parse(back, &s2, field2, sizeof field2, err2, sizeof err2)) {
+        fprintf(stderr, "fuzz_train: the stored config does not parse: %s\n", err2);
         abort();
     }
     json_decref(back);
@@ -186,12 +167,12 @@ static void check_jobs(Jobq *q)
     json_array_foreach(jobs, i, job) {
         const char *st = state_of(job);
         char field[64], err[384];
-        JobSpec s;
+        JobConfig s;
         if (strcmp(st, "queued") && strcmp(st, "succeeded") && strcmp(st, "failed") &&
             strcmp(st, "cancelled"))
             abort();
-        if (jobq_spec_parse(json_object_get(job, "config"), &s, field, sizeof field, err,
-                            sizeof err))
+        if (jobq_config_parse(json_object_get(job, "config"), &s, field, sizeof field, err,
+                              sizeof err))
             abort();
     }
     if (!(text = json_dumps(jobs, JSON_COMPACT)))

@@ -99,7 +99,8 @@ static void test_tiny_job(void **state)
     assert_non_null(strstr((char *)r.body, "\"content_pool\":2"));
     assert_non_null(strstr((char *)r.body, "\"style_depth\":5"));
     assert_non_null(strstr((char *)r.body, "\"style_levels\":[1.0,0.0,0.5,1.0,1.0,2.0]"));
-    assert_non_null(strstr((char *)r.body, "\"structure\":{\"weight\":2.0,\"depth\":2}"));
+    assert_non_null(strstr((char *)r.body, "\"w_structure\":2.0"));
+    assert_non_null(strstr((char *)r.body, "\"structure_depth\":2"));
     reply_free(&r);
     assert_int_equal(harness_stop(&h), 0);
 }
