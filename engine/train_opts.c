@@ -55,7 +55,7 @@ static const TrainOpt opts[] = {
       "lsgan|hinge|ns", "adversarial loss" },
     { "lr", TOPT_FLOAT, F(lr_g), 0, 1, 1e-7, 0.1, "2e-4", NULL, 0, 0, ALL, "A",
       "generator's Adam learning rate (beta1 0.5, beta2 0.999)" },
-    { "lr_d", TOPT_FLOAT, F(lr_d), 0, 1, 1e-7, 0.1, NULL, NULL, 0, 0, CLI_CARD, "A",
+    { "lr_d", TOPT_FLOAT, F(lr_d), 0, 1, 1e-7, 0.1, NULL, NULL, 0, 0, ALL, "A",
       "discriminator's learning rate (default: lr)" },
     { "decay_from", TOPT_FLOAT, F(decay_from), 0, 1, 0, 1, "0.5", NULL, 0, 0, CLI_CARD, "F",
       "keep the rates constant for this fraction of the steps, then linear to 0" },
