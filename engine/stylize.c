@@ -1,9 +1,12 @@
-/* stylize.c: the size decision and the post-processing of a stylized
- * image (colour preservation, strength blend). */
+/* stylize.c: the stylize pipeline (stylize.h): the size decision, the
+ * runner (whole-image plan or bands, its buffers) and the post-processing
+ * (colour preservation, strength blend). */
 #include "engine/stylize.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include "engine/util.h"
 
 int stylize_fit(int w, int h, int max_size, int *ow, int *oh)
 {
@@ -66,4 +69,125 @@ void stylize_finish(float *out, const float *photo, int h, int w, const StylizeO
     if (o->preserve_colors)
         stylize_preserve_colors(out, photo, h, w);
     stylize_blend(out, photo, h, w, o->strength);
+}
+
+/* ---- the runner ---------------------------------------------------------- */
+
+struct StylizeRun {
+    const Net *net;
+    int h, w;
+    NetPlan *plan;       /* the whole image, or */
+    NetTiled *tiled;     /* bands */
+    float *in, *out;     /* (3, h, w) each */
+    size_t bytes;
+};
+
+static size_t buffers_bytes(int h, int w)
+{
+    return 2 * (size_t)3 * (size_t)h * (size_t)w * sizeof(float);
+}
+
+int stylize_run_whole_fits(const Net *net, int h, int w, size_t budget, int threads)
+{
+    return net_plan_estimate_bytes(net, h, w, threads) + buffers_bytes(h, w) <= budget;
+}
+
+void stylize_run_free(StylizeRun *r)
+{
+    if (!r)
+        return;
+    net_plan_free(r->plan);
+    net_tiled_free(r->tiled);
+    free(r->in);
+    free(r->out);
+    free(r);
+}
+
+StylizeRun *stylize_run_new(const Net *net, int h, int w, size_t budget, int threads,
+                            int *code, char *err, size_t errlen)
+{
+    size_t buf = buffers_bytes(h, w);
+    StylizeRun *r = calloc(1, sizeof *r);
+    if (!r)
+        goto oom;
+    r->net = net;
+    r->h = h;
+    r->w = w;
+    if (stylize_run_whole_fits(net, h, w, budget, threads)) {
+        r->plan = net_plan(net, h, w);
+        if (!r->plan) {
+            /* Sizes the network cannot take (a reflection pad wider than
+             * the image) fail here too; a tiny image is the likely cause. */
+            stylize_run_free(r);
+            if (h < 32 || w < 32) {
+                *code = STYLIZE_ETOOSMALL;
+                util_errf(err, errlen, "a %dx%d image is too small for the network", w, h);
+                return NULL;
+            }
+            goto oom_freed;
+        }
+        if (net_plan_bytes(r->plan) + buf > budget) {
+            net_plan_free(r->plan);
+            r->plan = NULL;
+        }
+    }
+    if (!r->plan) {
+        if (buf < budget)
+            r->tiled = net_tiled_plan(net, h, w, budget - buf, threads);
+        if (!r->tiled) {
+            stylize_run_free(r);
+            *code = STYLIZE_ETOOLARGE;
+            util_errf(err, errlen, "a %dx%d image does not fit %zu MiB, even in bands", w, h,
+                      budget >> 20);
+            return NULL;
+        }
+    }
+    r->in = malloc(buf / 2);
+    r->out = malloc(buf / 2);
+    if (!r->in || !r->out)
+        goto oom;
+    r->bytes = buf + (r->plan ? net_plan_bytes(r->plan) : net_tiled_bytes(r->tiled));
+    return r;
+oom:
+    stylize_run_free(r);
+oom_freed:
+    *code = STYLIZE_ENOMEM;
+    util_errf(err, errlen, "out of memory for a %dx%d image", w, h);
+    return NULL;
+}
+
+float *stylize_run_input(StylizeRun *r)
+{
+    return r->in;
+}
+
+int stylize_run_forward(StylizeRun *r)
+{
+    return r->plan ? net_forward(r->net, r->plan, r->in, r->out)
+                   : net_tiled_forward(r->net, r->tiled, r->in, r->out);
+}
+
+int stylize_run(StylizeRun *r, Image *img, const StylizeOptions *o)
+{
+    image_to_planar(img, r->in);
+    if (stylize_run_forward(r))
+        return -1;
+    stylize_finish(r->out, r->in, r->h, r->w, o);
+    image_from_planar(img, r->out);
+    return 0;
+}
+
+size_t stylize_run_bytes(const StylizeRun *r)
+{
+    return r->bytes;
+}
+
+NetPlan *stylize_run_plan(StylizeRun *r)
+{
+    return r->plan;
+}
+
+const NetTiled *stylize_run_tiled(const StylizeRun *r)
+{
+    return r->tiled;
 }

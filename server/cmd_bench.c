@@ -2,12 +2,13 @@
  * Human-readable lines go to stderr; the last stdout line is one JSON object
  * (ms_median, GFLOP/s, peak RSS) that tools/bench/ scripts read. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/resource.h>
 #include <jansson.h>
+#include "engine/stylize.h"
 #include "server/cli.h"
 #include "engine/util.h"
 
@@ -115,27 +116,26 @@ int cmd_bench(int argc, char **argv)
     Net *net = cli_load_model(cli_models_dir(models), model, what, sizeof(what));
     if (!net)
         return 1;
-    int rc = 1;
-    float *in = malloc((size_t)3 * w * h * sizeof(float)), *out = NULL;
+    int rc = 1, code;
+    char err[256];
     double *ms = malloc((size_t)runs * sizeof(double));
     double *cpu = malloc((size_t)runs * sizeof(double));
-    NetPlan *plan = NULL;
-    NetTiled *tiled = NULL;
-    size_t budget = (size_t)budget_mb << 20;
-    if (!budget || net_plan_estimate_bytes(net, h, w, (int)threads) <= budget) {
-        plan = net_plan(net, h, w);
-    } else {
-        tiled = net_tiled_plan(net, h, w, budget, (int)threads);
-        out = malloc((size_t)3 * w * h * sizeof(float));
-        if (tiled)
-            fprintf(stderr, "atelier bench: banded, %d sweeps of %d bands in %.0f MB\n",
-                    net_tiled_sweeps(tiled), net_tiled_bands(tiled),
-                    net_tiled_bytes(tiled) / 1048576.0);
-    }
-    if (!in || !ms || !cpu || !(plan || (tiled && out))) {
-        fprintf(stderr, "atelier bench: cannot plan %dx%d (too small or out of memory)\n", w, h);
+    /* The runner stylize and the service use: the whole-image plan, or
+     * bands within --mem-budget (no limit without it). */
+    StylizeRun *run = stylize_run_new(net, h, w, budget_mb ? (size_t)budget_mb << 20 : SIZE_MAX,
+                                      (int)threads, &code, err, sizeof err);
+    NetPlan *plan = run ? stylize_run_plan(run) : NULL;
+    const NetTiled *tiled = run ? stylize_run_tiled(run) : NULL;
+    if (tiled)
+        fprintf(stderr, "atelier bench: banded, %d sweeps of %d bands in %.0f MB\n",
+                net_tiled_sweeps(tiled), net_tiled_bands(tiled),
+                net_tiled_bytes(tiled) / 1048576.0);
+    if (!run || !ms || !cpu) {
+        fprintf(stderr, "atelier bench: cannot plan %dx%d: %s\n", w, h,
+                run ? "out of memory" : err);
         goto out;
     }
+    float *in = stylize_run_input(run);
     uint32_t seed = 12345;
     for (size_t i = 0; i < (size_t)3 * w * h; i++) {
         seed = seed * 1664525u + 1013904223u;
@@ -147,7 +147,7 @@ int cmd_bench(int argc, char **argv)
             goto out;
         }
         double t0 = (util_now_s() * 1e3), c0 = cpu_ms();
-        if (plan ? net_forward(net, plan, in, in) : net_tiled_forward(net, tiled, in, out)) {
+        if (stylize_run_forward(run)) {
             fprintf(stderr, "atelier bench: the forward pass failed\n");
             goto out;
         }
@@ -183,10 +183,7 @@ int cmd_bench(int argc, char **argv)
     json_decref(j);
     rc = line ? 0 : 1;
 out:
-    net_plan_free(plan);
-    net_tiled_free(tiled);
-    free(out);
-    free(in);
+    stylize_run_free(run);
     free(ms);
     free(cpu);
     net_free(net);

@@ -24,13 +24,14 @@ static const char stylize_usage[] =
     "  --max-size N      shrink so the long side is at most N pixels first\n"
     "                    (default 1024; 0 keeps the size)\n"
     "  --threads T       engine threads (default: all cores)\n"
-    "  --mem-budget MB   working memory for the network (default 700): an image\n"
-    "                    whose whole-image plan needs more runs in overlapping\n"
-    "                    bands within MB (same result, slower)\n"
+    "  --mem-budget MB   working memory for the network and its two image\n"
+    "                    buffers (default 700): an image whose whole-image plan\n"
+    "                    needs more runs in overlapping bands within MB (same\n"
+    "                    result, slower)\n"
     "  --strength A      blend with the photo: 0 = the photo, 1 = fully styled\n"
     "                    (default 1)\n"
     "  --preserve-colors keep the photo's colours, restyle its luminance only\n"
-    "  --quality Q       JPEG quality 1..100 (default 92)\n";
+    "  --quality Q       JPEG quality 1..100 (default 90, as the service)\n";
 
 int cmd_stylize(int argc, char **argv)
 {
@@ -43,7 +44,7 @@ int cmd_stylize(int argc, char **argv)
         { 0, 0, 0, 0 }
     };
     const char *models = NULL, *model = NULL;
-    long max_size = 1024, threads = cli_cores(), quality = 92;
+    long max_size = STYLIZE_MAX_SIZE_DEFAULT, threads = cli_cores(), quality = STYLIZE_JPEG_QUALITY;
     long budget_mb = STYLIZE_DEFAULT_BUDGET_MB;
     double strength = 1.0;
     StylizeOptions finish = { 1.0f, 0 };
@@ -88,9 +89,7 @@ int cmd_stylize(int argc, char **argv)
     char what[4200], err[512];
     int code, rc = 1;
     Image *img = NULL, *small = NULL;
-    float *planar = NULL, *result = NULL;
-    NetPlan *plan = NULL;
-    NetTiled *tiled = NULL;
+    StylizeRun *run = NULL;
     Net *net = cli_load_model(cli_models_dir(models), model, what, sizeof(what));
     if (!net)
         return 1;
@@ -111,52 +110,22 @@ int cmd_stylize(int argc, char **argv)
         img = small;
         small = NULL;
     }
-    /* The whole-image plan when it fits the budget, else bands within it
-     * (whose output needs its own buffer: the sweeps reread the input).
-     * Blending or keeping colours needs the photo after the network runs,
-     * so the output then goes to its own buffer too. */
-    size_t budget = (size_t)budget_mb << 20;
-    int keep_photo = finish.strength < 1.0f || finish.preserve_colors;
-    planar = malloc((size_t)3 * w * h * sizeof(float));
-    if (net_plan_estimate_bytes(net, h, w, (int)threads) <= budget) {
-        plan = net_plan(net, h, w);
-    } else {
-        tiled = net_tiled_plan(net, h, w, budget, (int)threads);
-        keep_photo |= tiled && !net_tiled_in_place(tiled);
-    }
-    if (keep_photo)
-        result = malloc((size_t)3 * w * h * sizeof(float));
-    if (!planar || (!plan && !tiled) || (keep_photo && !result)) {
-        fprintf(stderr, "atelier stylize: cannot plan %dx%d for %s in %ld MB (too small, or "
-                "out of memory)\n", w, h, what, budget_mb);
+    run = stylize_run_new(net, h, w, (size_t)budget_mb << 20, (int)threads, &code, err,
+                          sizeof err);
+    if (!run) {
+        fprintf(stderr, "atelier stylize: %s (%s, --mem-budget %ld)\n", err, what, budget_mb);
         goto out;
     }
-    /* The pixels live in planar while the network runs; the 8-bit image is
-     * made again for the result, so the two are never held at once with it. */
-    image_to_planar(img, planar);
-    image_free(img);
-    img = NULL;
-    if (plan ? net_forward(net, plan, planar, result ? result : planar)
-             : net_tiled_forward(net, tiled, planar, result ? result : planar)) {
+    if (stylize_run(run, img, &finish)) {
         fprintf(stderr, "atelier stylize: the forward pass failed\n");
         goto out;
     }
-    if (result)
-        stylize_finish(result, planar, h, w, &finish);
-    if (tiled)
+    if (stylize_run_tiled(run))
         fprintf(stderr, "atelier stylize: %d sweeps of %d bands in %.0f MB\n",
-                net_tiled_sweeps(tiled), net_tiled_bands(tiled),
-                net_tiled_bytes(tiled) / 1048576.0);
-    net_plan_free(plan);
-    net_tiled_free(tiled);
-    plan = NULL;
-    tiled = NULL;
-    img = image_new(w, h);
-    if (!img) {
-        fprintf(stderr, "atelier stylize: out of memory for the %dx%d result\n", w, h);
-        goto out;
-    }
-    image_from_planar(img, result ? result : planar);
+                net_tiled_sweeps(stylize_run_tiled(run)), net_tiled_bands(stylize_run_tiled(run)),
+                net_tiled_bytes(stylize_run_tiled(run)) / 1048576.0);
+    stylize_run_free(run);
+    run = NULL;
     code = image_save_file(img, out_path, (int)quality);
     if (code) {
         fprintf(stderr, "atelier stylize: cannot write %s (error %d)\n", out_path, code);
@@ -165,10 +134,7 @@ int cmd_stylize(int argc, char **argv)
     fprintf(stderr, "atelier stylize: %s -> %s (%dx%d, %s)\n", in_path, out_path, w, h, what);
     rc = 0;
 out:
-    free(planar);
-    free(result);
-    net_plan_free(plan);
-    net_tiled_free(tiled);
+    stylize_run_free(run);
     image_free(img);
     net_free(net);
     return rc;

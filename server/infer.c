@@ -1,10 +1,11 @@
-/* infer.c: the worker side of POST /stylize, and each worker's plan cache.
+/* infer.c: the worker side of POST /stylize, and each worker's cache of
+ * stylize runners (engine/stylize.h: the pipeline is the engine's).
  *
  * An image whose whole-image plan would not fit the worker's memory budget
- * runs banded instead (net_tiled: overlapping bands, global instance-norm
- * statistics, the same result as the whole-image pass up to rounding): it
- * takes longer, but memory stays within the budget whatever the size. Such
- * plans are made per request and never cached.
+ * runs banded instead (the runner decides: overlapping bands, global
+ * instance-norm statistics, the same result as the whole-image pass up to
+ * rounding): it takes longer, but memory stays within the budget whatever
+ * the size. Such runners are made per request and never cached.
  *
  * A cache entry holds a reference to the model version it was planned for
  * (a plan points into its Net), so a version swapped out of the registry
@@ -27,9 +28,8 @@
 typedef struct Entry {
     ModelRef *model;         /* a reference of the entry's own */
     int h, w;
-    NetPlan *plan;
-    float *in, *out;         /* (3, h, w) each */
-    size_t bytes;            /* plan + buffers */
+    StylizeRun *run;         /* a whole-image runner: plan and buffers */
+    size_t bytes;
     uint64_t used;           /* LRU stamp */
 } Entry;
 
@@ -49,11 +49,9 @@ InferWorker *infer_worker_new(size_t budget_bytes)
 
 static void entry_drop(InferWorker *w, Entry *e)
 {
-    if (!e->plan)
+    if (!e->run)
         return;
-    net_plan_free(e->plan);
-    free(e->in);
-    free(e->out);
+    stylize_run_free(e->run);
     registry_release(e->model);
     w->bytes -= e->bytes;
     memset(e, 0, sizeof *e);
@@ -100,50 +98,66 @@ static void fail(InferResult *res, ProblemKind kind, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Finds or makes the entry for (model, h, w). Returns NULL with res filled
- * on failure, or NULL with *banded set when the whole-image plan would not
- * fit the budget. */
-static Entry *plan_for(InferWorker *w, ModelRef *model, int h, int w_, InferResult *res,
-                       int *banded)
+/* A runner's STYLIZE_E* code as the problem it is for the client. */
+static void fail_run(InferResult *res, int code, const char *err, const ModelRef *model)
 {
-    Entry *e = NULL, *lru = NULL;
-    NetPlan *plan;
-    size_t buf, bytes;
-    /* Drop plans for other versions of this model: it was swapped. */
+    if (code == STYLIZE_ETOOSMALL)
+        fail(res, PROBLEM_UNDECODABLE_IMAGE, "%s (model %s/v%d)", err, model->name,
+             model->version);
+    else if (code == STYLIZE_ETOOLARGE)
+        fail(res, PROBLEM_IMAGE_TOO_LARGE, "%s per worker; lower max_size", err);
+    else
+        fail(res, PROBLEM_OVERLOADED, "%s", err);
+}
+
+static void drop_all(InferWorker *w)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        entry_drop(w, &w->slots[i]);
+}
+
+/* The runner for (model, h, w): a cached whole-image one, or a new one.
+ * A banded runner is never cached (*own is set: the caller frees it), and
+ * the cache is emptied before one is made: the budget is the worker's
+ * whole. NULL with res filled on failure. */
+static StylizeRun *runner_for(InferWorker *w, ModelRef *model, int h, int w_, InferResult *res,
+                              int *own)
+{
+    Entry *e = NULL, *lru;
+    StylizeRun *r;
+    int code, threads = engine_get_threads();
+    int fits = stylize_run_whole_fits(model->net, h, w_, w->budget, threads);
+    char err[200];
+    *own = 0;
+    /* Drop runners for other versions of this model: it was swapped. */
     for (int i = 0; i < CACHE_SLOTS; i++) {
         Entry *s = &w->slots[i];
-        if (s->plan && !strcmp(s->model->name, model->name) && s->model->id != model->id)
+        if (s->run && !strcmp(s->model->name, model->name) && s->model->id != model->id)
             entry_drop(w, s);
     }
     for (int i = 0; i < CACHE_SLOTS; i++) {
         Entry *s = &w->slots[i];
-        if (s->plan && s->model->id == model->id && s->h == h && s->w == w_) {
+        if (s->run && s->model->id == model->id && s->h == h && s->w == w_) {
             s->used = ++w->clock;
-            return s;
+            return s->run;
         }
     }
-    buf = (size_t)3 * (size_t)h * (size_t)w_ * sizeof(float);
-    if (net_plan_estimate_bytes(model->net, h, w_, engine_get_threads()) + 2 * buf > w->budget) {
-        *banded = 1;
+    if (!fits)
+        drop_all(w);
+    r = stylize_run_new(model->net, h, w_, w->budget, threads, &code, err, sizeof err);
+    if (r && fits && stylize_run_tiled(r)) {
+        /* The estimate fitted, the real plan did not: bands, in the whole budget. */
+        stylize_run_free(r);
+        drop_all(w);
+        r = stylize_run_new(model->net, h, w_, w->budget, threads, &code, err, sizeof err);
+    }
+    if (!r) {
+        fail_run(res, code, err, model);
         return NULL;
     }
-    plan = net_plan(model->net, h, w_);
-    if (!plan) {
-        /* Sizes the network cannot take (a reflection pad wider than the
-         * image) fail here too; a tiny image is the likely cause. */
-        if (h < 32 || w_ < 32)
-            fail(res, PROBLEM_UNDECODABLE_IMAGE,
-                 "a %dx%d image is too small for model %s/v%d", w_, h, model->name,
-                 model->version);
-        else
-            fail(res, PROBLEM_OVERLOADED, "out of memory planning a %dx%d image", w_, h);
-        return NULL;
-    }
-    bytes = net_plan_bytes(plan) + 2 * buf;
-    if (bytes > w->budget) {
-        net_plan_free(plan);
-        *banded = 1;
-        return NULL;
+    if (stylize_run_tiled(r)) {
+        *own = 1;
+        return r;
     }
     /* Evict least recently used entries until the new one fits. */
     for (;;) {
@@ -151,84 +165,32 @@ static Entry *plan_for(InferWorker *w, ModelRef *model, int h, int w_, InferResu
         lru = NULL;
         for (int i = 0; i < CACHE_SLOTS; i++) {
             Entry *s = &w->slots[i];
-            if (!s->plan)
+            if (!s->run)
                 free_slot = 1, e = s;
             else if (!lru || s->used < lru->used)
                 lru = s;
         }
-        if (free_slot && w->bytes + bytes <= w->budget)
+        if (free_slot && w->bytes + stylize_run_bytes(r) <= w->budget)
             break;
         entry_drop(w, lru);
     }
-    e->in = malloc(buf);
-    e->out = malloc(buf);
-    if (!e->in || !e->out) {
-        free(e->in);
-        free(e->out);
-        e->in = e->out = NULL;
-        net_plan_free(plan);
-        fail(res, PROBLEM_OVERLOADED, "out of memory for a %dx%d image", w_, h);
-        return NULL;
-    }
-    atomic_fetch_add(&model->refs, 1);
+    registry_retain(model);
     e->model = model;
-    e->plan = plan;
+    e->run = r;
     e->h = h;
     e->w = w_;
-    e->bytes = bytes;
+    e->bytes = stylize_run_bytes(r);
     e->used = ++w->clock;
-    w->bytes += bytes;
-    return e;
-}
-
-/* The banded forward of fit into out, within the worker's budget (the cache
- * is emptied first: the budget is the worker's whole). 0, or -1 with res
- * filled. */
-static int run_banded(InferWorker *w, ModelRef *model, Image *fit, const InferParams *p,
-                      InferResult *res)
-{
-    size_t buf = (size_t)3 * (size_t)fit->h * (size_t)fit->w * sizeof(float);
-    for (int i = 0; i < CACHE_SLOTS; i++)
-        entry_drop(w, &w->slots[i]);
-    NetTiled *t = NULL;
-    float *in = NULL, *out = NULL;
-    int rc = -1;
-    if (2 * buf < w->budget)
-        t = net_tiled_plan(model->net, fit->h, fit->w, w->budget - 2 * buf,
-                           engine_get_threads());
-    if (!t) {
-        fail(res, PROBLEM_IMAGE_TOO_LARGE,
-             "a %dx%d image does not fit the %zu MiB per worker, even in bands; lower max_size",
-             fit->w, fit->h, w->budget >> 20);
-        return -1;
-    }
-    in = malloc(buf);
-    out = malloc(buf);
-    if (!in || !out) {
-        fail(res, PROBLEM_OVERLOADED, "out of memory for a %dx%d image", fit->w, fit->h);
-        goto done;
-    }
-    image_to_planar(fit, in);
-    if (net_tiled_forward(model->net, t, in, out)) {
-        fail(res, PROBLEM_INTERNAL, "the forward pass failed");
-        goto done;
-    }
-    stylize_finish(out, in, fit->h, fit->w, &p->opt);
-    image_from_planar(fit, out);
-    rc = 0;
-done:
-    free(in);
-    free(out);
-    net_tiled_free(t);
-    return rc;
+    w->bytes += e->bytes;
+    return r;
 }
 
 void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
                const InferParams *p, InferResult *res)
 {
     Image *src = NULL, *fit = NULL;
-    Entry *e;
-    int code = 0, fw, fh, banded = 0;
+    StylizeRun *run = NULL;
+    int code = 0, fw, fh, own = 0;
     char err[200] = "";
     double t0 = util_now_s(), t1, t2;
     memset(res, 0, sizeof *res);
@@ -252,22 +214,14 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
     }
     res->w = fit->w;
     res->h = fit->h;
-    e = plan_for(w, model, fit->h, fit->w, res, &banded);
-    if (!e && !banded)
+    run = runner_for(w, model, fit->h, fit->w, res, &own);
+    if (!run)
         goto done;
     t1 = util_now_s();
     res->decode_s = t1 - t0;
-    if (banded) {
-        if (run_banded(w, model, fit, p, res))
-            goto done;
-    } else {
-        image_to_planar(fit, e->in);
-        if (net_forward(model->net, e->plan, e->in, e->out)) {
-            fail(res, PROBLEM_INTERNAL, "the forward pass failed");
-            goto done;
-        }
-        stylize_finish(e->out, e->in, fit->h, fit->w, &p->opt);
-        image_from_planar(fit, e->out);
+    if (stylize_run(run, fit, &p->opt)) {
+        fail(res, PROBLEM_INTERNAL, "the forward pass failed");
+        goto done;
     }
     t2 = util_now_s();
     res->infer_s = t2 - t1;
@@ -286,6 +240,8 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
     res->encode_s = util_now_s() - t2;
     res->ok = 1;
 done:
+    if (own)
+        stylize_run_free(run);
     image_free(src);
     image_free(fit);
 }

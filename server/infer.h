@@ -1,11 +1,12 @@
 /* infer.h: one stylize request as a worker runs it, and the worker's own
  * memory.
  *
- * infer_run: decode (pixel limit), fit to max_size (engine/stylize.h),
- * plan or reuse a plan, net_forward, stylize_finish, encode. It runs on a
- * pool worker, never on the HTTP thread. Each worker has an InferWorker: a
- * small LRU cache of network plans (arena + workspace + the input and
- * output buffers for one model version and input size), bounded in bytes,
+ * infer_run: decode (pixel limit), fit to max_size, a stylize runner
+ * (engine/stylize.h: plan or bands, buffers, forward, post-processing),
+ * encode. It runs on a pool worker, never on the HTTP thread. Each worker
+ * has an InferWorker: a small LRU cache of whole-image runners (plan,
+ * workspace and the input and output buffers for one model version and
+ * input size), bounded in bytes,
  * so repeated sizes run with no allocation and a worker's memory never
  * exceeds its budget plus one decoded image.
  */

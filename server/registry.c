@@ -636,6 +636,11 @@ ModelRef *registry_acquire(Registry *r, const char *name, int *code)
     return ref;
 }
 
+void registry_retain(ModelRef *ref)
+{
+    atomic_fetch_add(&ref->refs, 1);
+}
+
 void registry_release(ModelRef *ref)
 {
     if (!ref)

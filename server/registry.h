@@ -34,7 +34,7 @@ typedef struct ModelRef {
     int version;
     Net *net;                /* read-only for holders */
     uint64_t id;             /* unique per load within the process */
-    atomic_int refs;
+    atomic_int refs;         /* private: registry_retain / registry_release */
 } ModelRef;
 
 typedef struct Registry Registry;
@@ -94,6 +94,9 @@ ModelRef *registry_acquire(Registry *r, const char *name, int *code);
 
 /* Drops a reference; the last one frees the model. Accepts NULL. */
 void registry_release(ModelRef *ref);
+/* Takes another reference to a ref already held (a cache keeping it past
+ * the request); drop it with registry_release. */
+void registry_retain(ModelRef *ref);
 
 /* Loads version of name and makes it current (the atomic swap), pinned in
  * memory only: the CURRENT file is untouched. 0 or REGISTRY_E*, with a

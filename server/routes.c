@@ -593,7 +593,7 @@ static int stylize_params_parse(const Request *req, Response *resp, InferParams 
     p->opt.preserve_colors = 0;
     p->max_size = STYLIZE_MAX_SIZE_DEFAULT;
     p->format = IMG_UNKNOWN;
-    p->quality = 90;
+    p->quality = STYLIZE_JPEG_QUALITY;
     if (req->query_overflow) {
         routes_problem(resp, req, PROBLEM_BAD_PARAMETER, NULL, "more than %d query parameters",
                        ROUTES_MAX_QUERY);
