@@ -34,7 +34,7 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all test run asan clean deps check-deps image image-test
+.PHONY: all test run asan clean deps check-deps image image-test studio-shots
 .SECONDARY:
 all: $(BUILD)/atelier
 
@@ -45,11 +45,21 @@ $(BUILD)/%.o: %.c
 # server/openapi.c embeds the contract with .incbin.
 $(BUILD)/server/openapi.o: openapi.yaml
 
+# The studio (web/) is embedded the same way, from a table tools/webgen.sh
+# writes with a gzip copy of each file (server/web.h).
+WEB_FILES := $(sort $(shell find web -type f))
+$(BUILD)/web_assets.c: tools/webgen.sh $(WEB_FILES)
+	@mkdir -p $(BUILD)
+	sh tools/webgen.sh $(BUILD) $(WEB_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/web_assets.o: $(BUILD)/web_assets.c
+	$(CC) $(CFLAGS) $(HARDEN) -c $< -o $@
+
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	@mkdir -p $(dir $@); rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libserver.a: $(SERVER_OBJ)
+$(BUILD)/libserver.a: $(SERVER_OBJ) $(BUILD)/web_assets.o
 	@mkdir -p $(dir $@); rm -f $@
 	ar rcs $@ $^
 
@@ -63,12 +73,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(BUILD)/libserver.a $(BUIL
 $(BUILD)/soak: $(BUILD)/tools/soak/soak.o $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(TESTLIBS) -o $@
 
-# The tests need the binary too: HTTP and CLI tests run the real atelier.
+# The tests need the binary too: HTTP and CLI tests run the real atelier,
+# the browser tests (tests/web/run.sh: Chromium, Node, playwright-core) too.
+WEB_TESTS ?= tests/web/run.sh
 test: check-deps $(BUILD)/atelier $(TEST_BIN)
-	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
+	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN) $(WEB_TESTS)
 
+# The browser tests run once, in `make test`; their server code is covered
+# here by the HTTP tests.
 asan:
-	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
+	$(MAKE) BUILD=build-asan WEB_TESTS= OPT="-O1 -fno-omit-frame-pointer" \
 	  HARDEN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 
@@ -93,6 +107,11 @@ image-test: image
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# Screenshots of each view, desktop and phone width, into docs/studio/
+# (the browser tests take them when ATELIER_SHOTS=1).
+studio-shots: $(BUILD)/atelier
+	ATELIER_SHOTS=1 BUILD=$(BUILD) tests/web/run.sh
 
 # Fuzzing (tests/fuzz/README.md). `make fuzz` builds the libFuzzer targets
 # with clang, ASan and UBSan in build-fuzz/ and runs each for FUZZ_SECONDS;

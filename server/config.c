@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { OPT_STR, OPT_INT, OPT_MB, OPT_I64 } OptType;
+typedef enum { OPT_STR, OPT_INT, OPT_MB, OPT_I64, OPT_ONOFF } OptType;
 
 typedef struct Opt {
     const char *name;        /* flag without "--" */
@@ -75,6 +75,7 @@ static const Opt opts[] = {
     {"train-jobs", OPT_INT, F(train_jobs), 0, 1, 64, "1", "training jobs running at once, each on one thread (--engine-threads cores)"},
     {"train-nice", OPT_INT, F(train_nice), 0, 0, 19, "10",
      "nice value of training threads (lower priority than requests)"},
+    {"ui", OPT_ONOFF, F(ui), 0, 0, 1, "on", "the web page (Atelier Studio) at /: on or off"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -113,6 +114,12 @@ static int apply(Config *c, const Opt *o, const char *value, const char *source,
         memcpy(field, value, strlen(value) + 1);
         if (!strcmp(o->name, "token"))
             *token_file = NULL;       /* same level: the later one wins */
+        return CONFIG_OK;
+    }
+    if (o->type == OPT_ONOFF) {
+        if (strcmp(value, "on") && strcmp(value, "off"))
+            return fail(err, errlen, "%s: expected on or off", source);
+        *(int *)(void *)field = !strcmp(value, "on");
         return CONFIG_OK;
     }
     if (parse_i64(value, &v) || v < o->min || v > o->max) {
@@ -269,9 +276,10 @@ void config_usage(FILE *f)
         char flag[48];
         const Opt *o = &opts[i];
         env_name(o, env, sizeof env);
-        snprintf(flag, sizeof flag, "--%s %s", o->name, o->type == OPT_STR ? "S" : "N");
+        snprintf(flag, sizeof flag, "--%s %s", o->name,
+                 o->type == OPT_STR ? "S" : o->type == OPT_ONOFF ? "on|off" : "N");
         fprintf(f, "  %-22s %s\n  %-22s   (%s", flag, o->help, "", env);
-        if (o->type != OPT_STR)
+        if (o->type != OPT_STR && o->type != OPT_ONOFF)
             fprintf(f, "; %lld..%lld", (long long)o->min, (long long)o->max);
         if (*o->def)
             fprintf(f, "; default %s", o->def);

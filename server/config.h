@@ -38,6 +38,7 @@ typedef struct Config {
     int train_queue;                 /* training jobs waiting before 503 */
     int train_jobs;                  /* training jobs running at once */
     int train_nice;                  /* nice value of training threads */
+    int ui;                          /* 1: the studio at "/" (web.h) */
 } Config;
 
 /* Looks up an environment variable; getenv in the binary, a table in tests. */

@@ -52,6 +52,7 @@
 
 #include "server/log.h"
 #include "engine/util.h"
+#include "server/web.h"
 
 #define POST_BUFFER 65536
 
@@ -122,7 +123,10 @@ static enum MHD_Result answer(Conn *c)
     struct MHD_Response *mr;
     enum MHD_Result ret;
     char num[32];
-    if (!r->body) {
+    if (r->static_body) {
+        mr = MHD_create_response_from_buffer(r->len, (void *)r->static_body,
+                                             MHD_RESPMEM_PERSISTENT);
+    } else if (!r->body) {
         /* Only when even a problem body could not be built. */
         r->status = r->status ? r->status : 500;
         r->len = 0;
@@ -137,7 +141,18 @@ static enum MHD_Result answer(Conn *c)
     if (r->content_type)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     MHD_add_response_header(mr, "X-Request-Id", c->id);
-    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    if (r->asset) {
+        /* Kept, but revalidated each time: the ETag makes that a 304. */
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, r->etag);
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+        MHD_add_response_header(mr, "Content-Security-Policy", WEB_CSP);
+        if (r->content_encoding)
+            MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_ENCODING, r->content_encoding);
+    } else {
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
     if (r->allow[0])
         MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->retry_after > 0) {
@@ -310,6 +325,10 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
                                                        MHD_HTTP_HEADER_AUTHORIZATION);
     c->req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                       MHD_HTTP_HEADER_CONTENT_TYPE);
+    c->req.accept_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    c->req.if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       MHD_HTTP_HEADER_IF_NONE_MATCH);
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         /* libmicrohttpd frames the body by one of them; a proxy in front

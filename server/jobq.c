@@ -52,6 +52,7 @@
 #include "engine/image.h"
 #include "engine/trainer.h"
 #include "server/jobq_config.h"
+#include "server/jobq_history.h"
 #include "server/log.h"
 #include "engine/repo.h"
 #include "engine/util.h"
@@ -77,6 +78,7 @@ typedef struct Job {
     int *versions;
     int nversions;
     char error[256];
+    JobHistory history;           /* the curve, saved as history.json */
     atomic_int cancel;
     int cancel_user;              /* the cancel came from DELETE, not shutdown */
 } Job;
@@ -110,6 +112,7 @@ static void job_free(Job *j)
         return;
     json_decref(j->config);
     free(j->versions);
+    history_free(&j->history);
     free(j);
 }
 
@@ -167,24 +170,32 @@ static json_t *record(const Job *j)
     return o;
 }
 
-/* Writes job.json atomically; errors are logged (the job goes on). */
+/* Writes job.json and history.json atomically; errors are logged (the
+ * job goes on). */
 static int save(Jobq *q, Job *j)
 {
-    char dir[PATH_MAX], *text;
-    json_t *o;
+    char path[PATH_MAX], *text, *hist;
+    json_t *o, *h;
     int rc;
     pthread_mutex_lock(&q->lock);
     o = record(j);
+    h = history_json(&j->history, -1);
     pthread_mutex_unlock(&q->lock);
     text = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
+    /* 9 significant digits give a float back exactly. */
+    hist = h ? json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(o);
-    rc = !text || job_dir(q, j, "job.json", dir, sizeof dir)
+    json_decref(h);
+    rc = !text || !hist || job_dir(q, j, "history.json", path, sizeof path) ||
+                 util_write_atomic(path, hist, strlen(hist), NULL, 0) ||
+                 job_dir(q, j, "job.json", path, sizeof path)
              ? -1
-             : util_write_atomic(dir, text, strlen(text), NULL, 0);
+             : util_write_atomic(path, text, strlen(text), NULL, 0);
     if (rc)
         log_write("error", "cannot write job.json", "{s:s, s:s}", "job", j->id, "error",
                   strerror(errno));
     free(text);
+    free(hist);
     return rc;
 }
 
@@ -229,6 +240,11 @@ static Job *restore(Jobq *q, const char *id)
     if (j->state == ST_RUNNING)
         j->state = ST_QUEUED;     /* interrupted: runs again, resuming */
     json_decref(o);
+    if (!job_dir(q, j, "history.json", path, sizeof path) &&
+        (o = json_load_file(path, 0, NULL))) {
+        history_load(&j->history, o);
+        json_decref(o);
+    }
     return j;
 fail:
     json_decref(o);
@@ -282,6 +298,7 @@ static void on_progress(void *arg, const TrainProgress *p)
     pthread_mutex_lock(&q->lock);
     j->last = *p;
     j->last.path = NULL;
+    history_add(&j->history, p);
     if (p->step > j->steps_seen) {
         q->steps_total += p->step - j->steps_seen;
         j->steps_seen = p->step;
@@ -786,7 +803,7 @@ json_t *jobq_cancel(Jobq *q, const char *id, int *code)
     return jobq_get(q, id, code);
 }
 
-uint8_t *jobq_preview(Jobq *q, const char *id, size_t *len, int *code)
+uint8_t *jobq_preview(Jobq *q, const char *id, int version, size_t *len, int *code)
 {
     char path[PATH_MAX];
     Job *j;
@@ -797,7 +814,13 @@ uint8_t *jobq_preview(Jobq *q, const char *id, size_t *len, int *code)
     pthread_mutex_lock(&q->lock);
     if ((j = find(q, id)) && j->nversions) {
         v = j->versions[j->nversions - 1];
-        ok = !repo_path(registry_dir(q->reg), j->cfg.name, REPO_PREVIEW, v, path, sizeof path);
+        for (int i = 0; version && i < j->nversions; i++)
+            if (j->versions[i] == version)
+                v = version;
+        if (version && v != version)
+            v = 0;      /* not one of this job's checkpoints */
+        ok = v > 0 && !repo_path(registry_dir(q->reg), j->cfg.name, REPO_PREVIEW, v, path,
+                                 sizeof path);
     }
     pthread_mutex_unlock(&q->lock);
     *code = JOBQ_ENOENT;
@@ -815,6 +838,18 @@ uint8_t *jobq_preview(Jobq *q, const char *id, size_t *len, int *code)
     }
     fclose(f);
     return buf;
+}
+
+json_t *jobq_history(Jobq *q, const char *id, int64_t since, int *code)
+{
+    json_t *h = NULL;
+    Job *j;
+    pthread_mutex_lock(&q->lock);
+    if ((j = find(q, id)))
+        h = history_json(&j->history, since);
+    pthread_mutex_unlock(&q->lock);
+    *code = !j ? JOBQ_ENOENT : h ? JOBQ_OK : JOBQ_ENOMEM;
+    return h;
 }
 
 void jobq_stats(Jobq *q, MetricsGauges *g)

@@ -80,9 +80,15 @@ json_t *jobq_list(Jobq *q);
  * a finished job is left as it is. Returns its description as jobq_get. */
 json_t *jobq_cancel(Jobq *q, const char *id, int *code);
 
-/* The newest preview image of the job (JPEG), a new buffer, or NULL with
- * JOBQ_ENOENT (no such job, or no checkpoint yet) or JOBQ_ENOMEM. */
-uint8_t *jobq_preview(Jobq *q, const char *id, size_t *len, int *code);
+/* The preview image (JPEG) of the job's checkpoint `version` (0: its
+ * newest), a new buffer, or NULL with JOBQ_ENOENT (no such job, no
+ * checkpoint yet, or not one of the job's versions) or JOBQ_ENOMEM. */
+uint8_t *jobq_preview(Jobq *q, const char *id, int version, size_t *len, int *code);
+
+/* The job's loss history after step since (-1: all), as history_json in
+ * jobq_history.h describes: a new object, or NULL with JOBQ_ENOENT or
+ * JOBQ_ENOMEM in *code. */
+json_t *jobq_history(Jobq *q, const char *id, int64_t since, int *code);
 
 /* Fills the training fields of g (jobs by state, steps/s, steps, versions). */
 void jobq_stats(Jobq *q, MetricsGauges *g);

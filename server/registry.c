@@ -641,6 +641,32 @@ void registry_retain(ModelRef *ref)
     atomic_fetch_add(&ref->refs, 1);
 }
 
+static Model *lookup(Registry *r, const char *name, int version, char *err, size_t errlen,
+                     int *rc);
+
+ModelRef *registry_acquire_version(Registry *r, const char *name, int version, int *code,
+                                   char *err, size_t errlen)
+{
+    ModelRef *ref = registry_acquire(r, name, code);
+    const char *model = name ? name : registry_default(r);
+    if (version <= 0 || (ref && ref->version == version)) {
+        if (!ref)
+            snprintf(err, errlen, "model %s is not served", model ? model : "(none)");
+        return ref;
+    }
+    registry_release(ref);
+    if (!model) {
+        *code = REGISTRY_ENOENT;
+        snprintf(err, errlen, "no model to serve");
+        return NULL;
+    }
+    if (!lookup(r, model, version, err, errlen, code))
+        return NULL;
+    if (!(ref = load_ref(r, model, version, err, errlen)))
+        *code = REGISTRY_ELOAD;
+    return ref;
+}
+
 void registry_release(ModelRef *ref)
 {
     if (!ref)
@@ -798,6 +824,7 @@ static int snapshot(const Model *m, RegistryInfo *info)
     memset(info, 0, sizeof *info);
     snprintf(info->name, sizeof info->name, "%s", m->name);
     info->current = m->cur ? m->cur->version : served_version(m);
+    info->pinned = m->pinned;
     info->loaded = m->cur ? m->cur->version : 0;
     info->params = m->cur ? net_param_count(m->cur->net) : 0;
     info->nversions = m->nversions;

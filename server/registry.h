@@ -92,6 +92,15 @@ int registry_ready(Registry *r);
  * NULL with *code set to REGISTRY_EINVAL, _ENOENT or _ENOTREADY. */
 ModelRef *registry_acquire(Registry *r, const char *name, int *code);
 
+/* A new reference to version of name (0: the current one, as
+ * registry_acquire). A version that is not the one served is loaded from
+ * its file for this caller alone (slow: a file read) and freed at its
+ * release; nothing served changes. On failure NULL with *code
+ * REGISTRY_EINVAL, _ENOENT (no such model or version), _ENOTREADY or
+ * _ELOAD, and a message in err. */
+ModelRef *registry_acquire_version(Registry *r, const char *name, int version, int *code,
+                                   char *err, size_t errlen);
+
 /* Drops a reference; the last one frees the model. Accepts NULL. */
 void registry_release(ModelRef *ref);
 /* Takes another reference to a ref already held (a cache keeping it past
@@ -133,6 +142,7 @@ void registry_stats(Registry *r, RegistryStats *out);
 typedef struct RegistryInfo {
     char name[REPO_NAME_MAX + 1];
     int current;             /* the version served, or would be */
+    int pinned;              /* the version CURRENT pins, 0 = none */
     int loaded;              /* version loaded now, 0 = none */
     int nversions;
     int *versions;           /* ascending */

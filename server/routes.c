@@ -18,7 +18,9 @@
 #include "server/auth.h"
 #include "server/jobq.h"
 #include "engine/repo.h"
+#include "server/thumbnail.h"
 #include "server/train_api.h"
+#include "server/web.h"
 
 static const struct {
     const char *label;
@@ -30,13 +32,16 @@ static const struct {
     [ROUTE_MODEL_DEFAULT] = {"/models/default", "GET, HEAD, PUT"},
     [ROUTE_MODEL] = {"/models/{name}", "GET, HEAD"},
     [ROUTE_MODEL_CURRENT] = {"/models/{name}/current", "PUT, DELETE"},
+    [ROUTE_MODEL_THUMBNAIL] = {"/models/{name}/thumbnail", "GET, HEAD"},
     [ROUTE_TRAIN] = {"/train", "GET, HEAD, POST"},
     [ROUTE_TRAIN_JOB] = {"/train/{id}", "GET, HEAD, DELETE"},
     [ROUTE_TRAIN_PREVIEW] = {"/train/{id}/preview", "GET, HEAD"},
+    [ROUTE_TRAIN_HISTORY] = {"/train/{id}/history", "GET, HEAD"},
     [ROUTE_HEALTHZ] = {"/healthz", "GET, HEAD"},
     [ROUTE_READYZ] = {"/readyz", "GET, HEAD"},
     [ROUTE_METRICS] = {"/metrics", "GET, HEAD"},
     [ROUTE_OPENAPI] = {"/openapi.yaml", "GET, HEAD"},
+    [ROUTE_UI] = {"/ui/{file}", "GET, HEAD"},
 };
 
 static int hex(char c)
@@ -87,7 +92,7 @@ RouteId routes_match(const char *path)
         {"/stylize", ROUTE_STYLIZE}, {"/models", ROUTE_MODELS},   {"/train", ROUTE_TRAIN},
         {"/models/default", ROUTE_MODEL_DEFAULT},
         {"/healthz", ROUTE_HEALTHZ}, {"/readyz", ROUTE_READYZ},   {"/metrics", ROUTE_METRICS},
-        {"/openapi.yaml", ROUTE_OPENAPI},
+        {"/openapi.yaml", ROUTE_OPENAPI}, {"/", ROUTE_UI},
     };
     size_t n;
     if (!path)
@@ -100,12 +105,18 @@ RouteId routes_match(const char *path)
             return ROUTE_MODEL;
         if (!strcmp(path + 8 + n, "/current"))
             return ROUTE_MODEL_CURRENT;
+        if (!strcmp(path + 8 + n, "/thumbnail"))
+            return ROUTE_MODEL_THUMBNAIL;
     }
+    if (!strncmp(path, "/ui/", 4) && path[4])
+        return ROUTE_UI;
     if (!strncmp(path, "/train/", 7) && (n = segment(path + 7)) > 0) {
         if (!path[7 + n])
             return ROUTE_TRAIN_JOB;
         if (!strcmp(path + 7 + n, "/preview"))
             return ROUTE_TRAIN_PREVIEW;
+        if (!strcmp(path + 7 + n, "/history"))
+            return ROUTE_TRAIN_HISTORY;
     }
     return ROUTE_NONE;
 }
@@ -225,6 +236,7 @@ static json_t *model_json(const RegistryInfo *info, int is_default, int detailed
         card = json_loads(info->card, 0, NULL);
     json_object_set_new(o, "name", json_string(info->name));
     json_object_set_new(o, "current", json_integer(info->current));
+    json_object_set_new(o, "pinned", info->pinned ? json_integer(info->pinned) : json_null());
     json_object_set_new(o, "versions", versions);
     json_object_set_new(o, "ready", json_boolean(info->loaded != 0));
     json_object_set_new(o, "default", json_boolean(is_default));
@@ -542,7 +554,7 @@ static int management(RoutesCtx *ctx, Request *req, Response *resp)
 /* ---- POST /stylize --------------------------------------------------------- */
 
 static const char *const stylize_params[] = {"model", "strength", "preserve_colors",
-                                             "max_size", "format", "quality"};
+                                             "max_size", "format", "quality", "version"};
 #define NPARAMS (sizeof stylize_params / sizeof stylize_params[0])
 
 /* A client value quoted in a detail, cut short. */
@@ -585,10 +597,11 @@ static int parse_bool(const char *v, int *out)
 /* Fills job params and picks the model name from the query. Returns 0, or
  * -1 with the 400 in resp. */
 static int stylize_params_parse(const Request *req, Response *resp, InferParams *p,
-                                const char **model)
+                                const char **model, int *version)
 {
     char q[64];
     *model = NULL;
+    *version = 0;
     p->opt.strength = 1.0f;
     p->opt.preserve_colors = 0;
     p->max_size = STYLIZE_MAX_SIZE_DEFAULT;
@@ -607,7 +620,7 @@ static int stylize_params_parse(const Request *req, Response *resp, InferParams 
         if (known == NPARAMS) {
             routes_problem(resp, req, PROBLEM_BAD_PARAMETER, quote(k, q, sizeof q),
                            "unknown parameter '%s'; known: model, strength, preserve_colors, "
-                           "max_size, format, quality", q);
+                           "max_size, format, quality, version", q);
             return -1;
         }
         for (int j = 0; j < i; j++)
@@ -658,6 +671,13 @@ static int stylize_params_parse(const Request *req, Response *resp, InferParams 
                                "format must be jpeg or png, got '%s'", quote(v, q, sizeof q));
                 return -1;
             }
+        } else if (!strcmp(k, "version")) {
+            if (parse_int(v, 1, REPO_MAX_VERSION, version)) {
+                routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
+                               "version must be an integer in 1..%d, got '%s'", REPO_MAX_VERSION,
+                               quote(v, q, sizeof q));
+                return -1;
+            }
         } else if (parse_int(v, 1, 100, &p->quality)) {
             routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
                            "quality must be an integer in 1..100, got '%s'",
@@ -683,8 +703,8 @@ static int stylize_begin(RoutesCtx *ctx, Request *req, Response *resp)
 {
     StylizeJob *job = &req->job;
     const char *name;
-    char mt[64];
-    int code;
+    char mt[64], err[256] = "";
+    int code, version;
     if (req->content_length > ctx->cfg->max_body_bytes) {
         routes_too_large(ctx, req, resp);
         return ROUTES_DONE;
@@ -701,12 +721,17 @@ static int stylize_begin(RoutesCtx *ctx, Request *req, Response *resp)
             return ROUTES_DONE;
         }
     }
-    if (stylize_params_parse(req, resp, &job->params, &name))
+    if (stylize_params_parse(req, resp, &job->params, &name, &version))
         return ROUTES_DONE;
     job->params.max_pixels = ctx->cfg->max_pixels;
-    job->model = registry_acquire(ctx->reg, name, &code);
+    job->model = registry_acquire_version(ctx->reg, name, version, &code, err, sizeof err);
     if (!job->model) {
-        if (code == REGISTRY_ENOTREADY) {
+        if (version && (code == REGISTRY_ENOENT || code == REGISTRY_ELOAD)) {
+            /* The model may exist and the version not, or not load. */
+            routes_problem(resp, req,
+                           code == REGISTRY_ELOAD ? PROBLEM_BAD_PARAMETER : PROBLEM_NOT_FOUND,
+                           "version", "%s", err);
+        } else if (code == REGISTRY_ENOTREADY) {
             routes_problem(resp, req, PROBLEM_NOT_READY, NULL, "model %s is not loaded",
                            name ? name : registry_default(ctx->reg));
             resp->retry_after = 1;
@@ -752,6 +777,8 @@ int routes_body(RoutesCtx *ctx, Request *req, Response *resp)
         return put_default(ctx, req, resp);
     if (req->route == ROUTE_TRAIN)
         return train_api_body(ctx, req, resp);
+    if (req->route == ROUTE_MODEL_THUMBNAIL)
+        req->body = thumbnail_photo(&req->body_len);
     if (req->multipart && !req->form_has_image) {
         routes_problem(resp, req, PROBLEM_BAD_REQUEST, "image",
                        "the multipart body has no field 'image'");
@@ -831,6 +858,8 @@ void routes_complete(RoutesCtx *ctx, Request *req, Response *resp)
     resp->len = res->len;
     res->data = NULL;
     res->len = 0;
+    if (req->route == ROUTE_MODEL_THUMBNAIL)
+        thumbnail_store(ctx, req, resp);
 }
 
 void routes_too_large(RoutesCtx *ctx, Request *req, Response *resp)
@@ -928,6 +957,11 @@ int routes_begin(RoutesCtx *ctx, Request *req, Response *resp)
     case ROUTE_OPENAPI:
         copy_reply(resp, req, "application/yaml", ctx->openapi, ctx->openapi_len);
         break;
+    case ROUTE_UI:
+        web_get(ctx, req, resp);
+        break;
+    case ROUTE_MODEL_THUMBNAIL:
+        return thumbnail_begin(ctx, req, resp);
     default:
         return management(ctx, req, resp);
     }

@@ -40,13 +40,16 @@ typedef enum RouteId {
     ROUTE_MODEL_DEFAULT,      /* /models/default: the default model's choice */
     ROUTE_MODEL,
     ROUTE_MODEL_CURRENT,
+    ROUTE_MODEL_THUMBNAIL,
     ROUTE_TRAIN,
     ROUTE_TRAIN_JOB,
     ROUTE_TRAIN_PREVIEW,
+    ROUTE_TRAIN_HISTORY,
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_OPENAPI,
+    ROUTE_UI,                 /* "/" and "/ui/<file>": the studio (web.h) */
     ROUTE_COUNT
 } RouteId;
 
@@ -104,6 +107,8 @@ typedef struct Request {
     int query_overflow;               /* more than ROUTES_MAX_QUERY given */
     const char *authorization;        /* header, or NULL */
     const char *content_type;         /* header, or NULL */
+    const char *accept_encoding;      /* header, or NULL */
+    const char *if_none_match;        /* header, or NULL */
     int64_t content_length;           /* -1 when not declared */
     const char *request_id;
     /* Filled by the caller before routes_body: the image bytes, from the
@@ -131,6 +136,13 @@ typedef struct Response {
     char timing[160];                 /* Server-Timing */
     char location[64];                /* Location, "" = none */
     int close;                        /* ask the client to close */
+    /* A studio file (web.h): the body is static, not freed; sent with its
+     * ETag, Content-Encoding, Cache-Control: no-cache, Vary and the CSP
+     * instead of Cache-Control: no-store. */
+    int asset;
+    const uint8_t *static_body;
+    const char *etag;
+    const char *content_encoding;
 } Response;
 
 enum { ROUTES_DONE = 0, ROUTES_BODY = 1, ROUTES_DEFER = 2 };

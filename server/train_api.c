@@ -8,11 +8,13 @@
  */
 #include "server/train_api.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/jobq.h"
+#include "engine/repo.h"
 
 /* The {id} of /train/{id}[/...]: 0, or -1 with a 404 in resp. */
 static int job_id(const Request *req, Response *resp, char *out)
@@ -40,14 +42,46 @@ static void job_reply(const Request *req, Response *resp, const char *id, json_t
         routes_json(resp, req, 200, job);
 }
 
+/* The one integer query parameter `name` allows (lo..hi) into *out, left
+ * as it is when absent. 0, or -1 with a 400 in resp. */
+static int query_int(const Request *req, Response *resp, const char *name, long long lo,
+                     long long hi, long long *out)
+{
+    for (int i = 0; i < req->nquery; i++) {
+        const char *v = req->query[i].value;
+        char *end;
+        long long x;
+        if (strcmp(req->query[i].key, name) || i > 0) {
+            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, req->query[i].key,
+                           "the only parameter here is %s, once", name);
+            return -1;
+        }
+        x = v && *v ? strtoll(v, &end, 10) : lo - 1;
+        if (!v || !*v || *end || x < lo || x > hi) {
+            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, name,
+                           "%s must be an integer in %lld..%lld", name, lo, hi);
+            return -1;
+        }
+        *out = x;
+    }
+    return 0;
+}
+
 static void preview(RoutesCtx *ctx, const Request *req, Response *resp, const char *id)
 {
     size_t len = 0;
+    long long version = 0;
     int code;
-    uint8_t *img = jobq_preview(ctx->jobq, id, &len, &code);
-    if (!img) {
-        routes_problem(resp, req, code == JOBQ_ENOENT ? PROBLEM_NOT_FOUND : PROBLEM_INTERNAL,
-                       NULL, "no preview for training job '%s' (no checkpoint yet?)", id);
+    uint8_t *img;
+    if (query_int(req, resp, "version", 1, REPO_MAX_VERSION, &version))
+        return;
+    if (!(img = jobq_preview(ctx->jobq, id, (int)version, &len, &code))) {
+        if (version)
+            routes_problem(resp, req, code == JOBQ_ENOENT ? PROBLEM_NOT_FOUND : PROBLEM_INTERNAL,
+                           NULL, "training job '%s' has no checkpoint version %lld", id, version);
+        else
+            routes_problem(resp, req, code == JOBQ_ENOENT ? PROBLEM_NOT_FOUND : PROBLEM_INTERNAL,
+                           NULL, "no preview for training job '%s' (no checkpoint yet?)", id);
         return;
     }
     free(resp->body);
@@ -85,9 +119,15 @@ int train_api_begin(RoutesCtx *ctx, Request *req, Response *resp)
     }
     if (job_id(req, resp, id))
         return ROUTES_DONE;
-    if (req->route == ROUTE_TRAIN_PREVIEW)
+    if (req->route == ROUTE_TRAIN_PREVIEW) {
         preview(ctx, req, resp, id);
-    else {
+    } else if (req->route == ROUTE_TRAIN_HISTORY) {
+        long long since = -1;
+        if (!query_int(req, resp, "since", 0, INT64_MAX, &since)) {
+            job = jobq_history(ctx->jobq, id, since, &code);
+            job_reply(req, resp, id, job, code);
+        }
+    } else {
         job = !strcmp(req->method, "DELETE") ? jobq_cancel(ctx->jobq, id, &code)
                                              : jobq_get(ctx->jobq, id, &code);
         job_reply(req, resp, id, job, code);

@@ -5,7 +5,12 @@
 # otherwise it prints the exact command and fails.
 set -e
 PKGS="gcc make pkg-config libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev \
-libjansson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev $*"
+libjansson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev chromium $*"
+# The browser tests (tests/web/run.sh): Debian's chromium, and node and npm
+# from Debian unless a node and npm are already on PATH (e.g. nodesource's,
+# whose nodejs carries npm: Debian's npm would not install beside it).
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

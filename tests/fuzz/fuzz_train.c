@@ -206,7 +206,7 @@ static void fuzz_job_json(const uint8_t *data, size_t size)
     check_jobs(q);
     memset(&g, 0, sizeof g);
     jobq_stats(q, &g);
-    if ((img = jobq_preview(q, JOB_ID, &len, &code)))
+    if ((img = jobq_preview(q, JOB_ID, 0, &len, &code)))
         abort();   /* no model folder holds a preview */
     job = jobq_get(q, JOB_ID, &code);
     if (!job) {

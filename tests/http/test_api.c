@@ -147,7 +147,9 @@ static void test_models(void **state)
     json_decref(j);
     reply_free(&r);
 
-    static const char *const missing[] = {"/models/nope", "/models/..", "/models/TINY",
+    /* Not "/models/..": curl resolves the dot segment itself and asks for
+     * "/", the studio's page. "%2e%2e" arrives as it is. */
+    static const char *const missing[] = {"/models/nope", "/models/TINY",
                                           "/models/..%2F..%2Fetc%2Fpasswd", "/models/%2e%2e",
                                           "/models/tiny%00x"};
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {

@@ -1,0 +1,28 @@
+/* thumbnail.h: GET /models/{name}/thumbnail[?version=N]: the studio's
+ * sample photo (web/sample.jpg, embedded) painted by one version of a
+ * model, a JPEG at most THUMBNAIL_SIZE pixels on its long side. It is
+ * painted once per version file, by a pool worker like any stylize
+ * request, and kept under <data>/thumbnails/<name>/ (named by the version
+ * and its file's size and mtime, so a replaced file is painted again);
+ * later requests read it from there.
+ */
+#ifndef ATELIER_THUMBNAIL_H
+#define ATELIER_THUMBNAIL_H
+
+#include "server/routes.h"
+
+#define THUMBNAIL_SIZE 320
+
+/* After the route matched: the cached file (ROUTES_DONE), a problem
+ * (ROUTES_DONE), or ROUTES_BODY with req->job's model and parameters set;
+ * routes_body then paints thumbnail_photo() as a stylize job. */
+int thumbnail_begin(RoutesCtx *ctx, Request *req, Response *resp);
+
+/* The embedded sample photo. */
+const uint8_t *thumbnail_photo(size_t *len);
+
+/* After a successful job: keeps resp's image for the next request (a
+ * failure to write is logged; the answer is sent anyway). */
+void thumbnail_store(RoutesCtx *ctx, const Request *req, const Response *resp);
+
+#endif

@@ -1,0 +1,109 @@
+// models.js: the Models view: every version of every model with its card,
+// thumbnail and state; serve a version (pin, or roll back to an older one)
+// and back to newest, each after a confirmation. Changes need the token.
+import { $, confirmed, retryingSrc, show } from './app.js';
+import { call, describe, json } from './api.js';
+
+const SHOWN = 12;   // versions shown before "show all"
+
+function modelsError(text) {
+  $('#models-error').textContent = text;
+  show($('#models-error'), !!text);
+}
+
+async function change(name, version) {
+  const newest = version === null;
+  const q = newest ? `Serve the newest version of ${name} again, and drop the pin?`
+    : `Serve ${name} version ${version} to every request for ${name}? It stays pinned until you change it.`;
+  if (!(await confirmed(q, newest ? 'Back to newest' : `Serve version ${version}`))) return;
+  try {
+    await call(`/models/${encodeURIComponent(name)}/current`, newest ? { method: 'DELETE', auth: true } : {
+      method: 'PUT', auth: true, body: JSON.stringify({ version }), headers: { 'Content-Type': 'application/json' },
+    });
+    modelsError('');
+  } catch (e) {
+    modelsError(describe(e));
+  }
+  loadModels();
+}
+
+function text(tag, content, cls) {
+  const e = document.createElement(tag);
+  e.textContent = content;
+  if (cls) e.className = cls;
+  return e;
+}
+
+function renderModel(m, all) {
+  const c = m.card || {};
+  const box = document.createElement('article');
+  box.className = 'model';
+  box.setAttribute('aria-labelledby', `model-${m.name}`);
+  const head = document.createElement('header');
+  const h = text('h3', c.title || m.name);
+  h.id = `model-${m.name}`;
+  const state = m.error ? `last load error: ${m.error}` : m.ready ? `serving version ${m.loaded ?? m.current}` : 'not loaded';
+  head.append(h, text('span', `${m.name} · ${state}${m.pinned ? ` · pinned to v${m.pinned}` : ''}${m.default ? ' · default' : ''}`, 'hint'));
+  box.append(head);
+  const facts = [c.style && c.style !== c.title ? `Style: ${c.style}` : '', c.license ? `Licence: ${c.license}` : '',
+    c.source ? `Source: ${c.source}` : ''].filter(Boolean);
+  if (facts.length) box.append(text('p', facts.join(' · '), 'hint'));
+  if (c.description) box.append(text('p', c.description));
+  if (m.pinned) {
+    const b = text('button', 'Back to newest');
+    b.type = 'button';
+    b.addEventListener('click', () => change(m.name, null));
+    box.append(b);
+  }
+  const list = document.createElement('div');
+  list.className = 'versions';
+  const versions = [...m.versions].reverse();
+  for (const v of all ? versions : versions.slice(0, SHOWN)) {
+    const served = v === (m.loaded ?? m.current);
+    const card = document.createElement('div');
+    card.className = `version${served ? ' served' : ''}`;
+    const img = document.createElement('img');
+    img.loading = 'lazy';
+    img.width = 160;
+    img.height = 112;
+    retryingSrc(img, `/models/${encodeURIComponent(m.name)}/thumbnail?version=${v}`);
+    img.alt = `Our sample photo painted by ${m.name} version ${v}`;
+    const line = document.createElement('div');
+    line.className = 'row';
+    line.append(text('strong', `v${v}`));
+    if (served) line.append(text('span', 'served', 'badge'));
+    if (m.pinned === v) line.append(text('span', 'pinned', 'badge pin'));
+    if (v === versions[0]) line.append(text('span', 'newest', 'hint'));
+    card.append(img, line);
+    if (!served) {
+      const b = text('button', v < (m.loaded ?? m.current) ? `Roll back to v${v}` : `Serve v${v}`);
+      b.type = 'button';
+      b.addEventListener('click', () => change(m.name, v));
+      card.append(b);
+    }
+    list.append(card);
+  }
+  box.append(list);
+  if (!all && versions.length > SHOWN) {
+    const more = text('button', `Show all ${versions.length} versions`);
+    more.type = 'button';
+    more.addEventListener('click', () => box.replaceWith(renderModel(m, true)));
+    box.append(more);
+  }
+  return box;
+}
+
+export async function loadModels() {
+  const out = $('#model-list');
+  try {
+    const { models } = await json('/models');
+    const detailed = await Promise.all(models.map((m) => json(`/models/${encodeURIComponent(m.name)}`)));
+    out.textContent = '';
+    if (!detailed.length) out.append(text('p', 'No model is installed.', 'hint'));
+    for (const m of detailed) out.append(renderModel(m, false));
+  } catch (e) {
+    modelsError(describe(e));
+  }
+}
+
+export function initModels() {}
