@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "engine/image.h"
+#include "engine/relpath.h"
 #include "engine/repo.h"
 #include "engine/safetensors.h"
 #include "engine/train_opts.h"
@@ -224,6 +225,16 @@ int trainer_read_init(Trainer *t, const char *path, char *err, size_t errlen)
 
 /* ---- checkpoints -------------------------------------------------------------- */
 
+/* A data path as a card names it: relative to the current directory (the
+ * repository root when run from there), never the machine's own folders;
+ * its last word when even that cannot be had. */
+static json_t *card_path(const char *p)
+{
+    char rel[4096];
+    const char *slash = strrchr(p, '/');
+    return json_string(!relpath_cwd(p, rel, sizeof rel) ? rel : slash ? slash + 1 : p);
+}
+
 static char *card_json(const Trainer *t, int version)
 {
     const TrainConfig *c = &t->cfg;
@@ -234,19 +245,20 @@ static char *card_json(const Trainer *t, int version)
         cmds = json_array();
     json_t *styles = json_array();
     for (int i = 0; i < c->nstyles; i++)
-        json_array_append_new(styles, json_string(c->styles[i]));
+        json_array_append_new(styles, card_path(c->styles[i]));
     /* The settings, as the table writes them: the keys of a POST /train
      * config and the flags of atelier train. */
     json_t *config = train_opts_to_json(c, TOPT_CARD);
     json_t *card = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:f, s:s, s:o, s:s, s:o, s:i, s:o}}",
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:f, s:s, s:o, s:o, s:o, s:i, s:o}}",
         "name", t->name, "title", *t->style_title ? t->style_title : t->name,
         "style", *t->style_title ? t->style_title : "",
         "description", "Trained from scratch by atelier train (GAN + content + random-feature "
                        "style losses).",
         "source", "atelier train", "license", t->style_license,
         "training", "steps", (json_int_t)t->step, "wall_time_s", t->elapsed,
-        "command", t->command, "commands", cmds, "content", t->content_dir, "styles", styles,
+        "command", t->command, "commands", cmds, "content", card_path(t->content_dir),
+        "styles", styles,
         "version", version, "config", config);
     if (!card)
         return NULL;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/net.h"
+#include "engine/relpath.h"
 #include "engine/train_opts.h"
 #include "engine/trainer.h"
 #include "server/cli.h"
@@ -61,18 +62,31 @@ static void progress(void *ctx, const TrainProgress *p)
                 p->elapsed_s);
 }
 
-/* The command line as one string, for the model card. */
+/* The command line as one string, for the model card. A word that names
+ * an absolute path (or --option=/path) is written relative to the current
+ * directory (engine/relpath.h): the card never names this machine's
+ * folders, and the command reproduces from the same place (the repository
+ * root, as the README runs it). */
 static char *join_args(int argc, char **argv)
 {
-    size_t n = 16;
-    for (int i = 0; i < argc; i++)
-        n += strlen(argv[i]) + 3;
-    char *s = malloc(n), *p = s;
-    if (!s)
+    char *s = NULL, rel[4096];
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    if (!f)
         return NULL;
-    p += sprintf(p, "atelier");
-    for (int i = 0; i < argc; i++)
-        p += sprintf(p, strchr(argv[i], ' ') ? " '%s'" : " %s", argv[i]);
+    fputs("atelier", f);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        const char *path = a[0] == '/' ? a
+                           : !strncmp(a, "--", 2) && eq && eq[1] == '/' ? eq + 1 : NULL;
+        int keep = path ? (int)(path - a) : (int)strlen(a);
+        const char *rest = path && !relpath_cwd(path, rel, sizeof rel) ? rel : a + keep;
+        fprintf(f, strchr(a, ' ') ? " '%.*s%s'" : " %.*s%s", keep, a, rest);
+    }
+    if (fclose(f)) {
+        free(s);
+        return NULL;
+    }
     return s;
 }
 

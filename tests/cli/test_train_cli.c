@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include "engine/image.h"
 #include "engine/safetensors.h"
 #include "tests/engine/util.h"
@@ -90,6 +92,91 @@ static int exists(const char *rel)
 #define TINY "--style %s/style.jpg --content %s/photos --models %s/models --size 32 " \
              "--width 4 --ndf 4 --threads 1 --holdout 3 --log-every 1"
 
+/* Fails when a string anywhere in the JSON text names an absolute path
+ * (starts with '/', or holds a word " /..." or "=/..." as a command does). */
+static void walk_no_absolute(const json_t *v, const char *where)
+{
+    const char *key;
+    json_t *x;
+    size_t i;
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (s[0] == '/' || strstr(s, " /") || strstr(s, "=/")) {
+            print_error("%s names an absolute path: %s\n", where, s);
+            fail();
+        }
+    }
+    json_object_foreach((json_t *)v, key, x)
+        walk_no_absolute(x, where);
+    json_array_foreach(v, i, x)
+        walk_no_absolute(x, where);
+}
+
+static void assert_no_absolute_path(const char *text, const char *where)
+{
+    json_t *card = json_loads(text, 0, NULL);
+    assert_non_null(card);
+    walk_no_absolute(card, where);
+    json_decref(card);
+}
+
+/* Whether the relative path rel (from the current directory) and
+ * tmpdir/sub are the same file. */
+static int same_file(const char *rel, const char *sub)
+{
+    char path[256];
+    struct stat a, b;
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, sub);
+    return !stat(rel, &a) && !stat(path, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The models that ship: neither card.json nor any version's own card names
+ * the machine it was trained on (the shipped cards are read by users). */
+static void test_shipped_cards(void **state)
+{
+    (void)state;
+    DIR *d = opendir("models");
+    struct dirent *e;
+    int cards = 0;
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char dir[512], path[1024], err[256];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(dir, sizeof(dir), "models/%s", e->d_name);
+        DIR *m = opendir(dir);
+        struct dirent *f;
+        if (!m)
+            continue;
+        while ((f = readdir(m))) {
+            size_t n = strlen(f->d_name);
+            snprintf(path, sizeof(path), "%s/%s", dir, f->d_name);
+            if (!strcmp(f->d_name, "card.json")) {
+                FILE *cf = fopen(path, "r");
+                assert_non_null(cf);
+                json_t *card = json_loadf(cf, 0, NULL);
+                fclose(cf);
+                assert_non_null(card);
+                walk_no_absolute(card, path);
+                json_decref(card);
+                cards++;
+            } else if (n > 12 && !strcmp(f->d_name + n - 12, ".safetensors")) {
+                SafeTensors *st = st_load_file(path, err, sizeof(err));
+                assert_non_null(st);
+                if (st_meta(st, "atelier.card")) {
+                    assert_no_absolute_path(st_meta(st, "atelier.card"), path);
+                    cards++;
+                }
+                st_free(st);
+            }
+        }
+        closedir(m);
+    }
+    closedir(d);
+    printf("  %d shipped cards checked\n", cards);
+    assert_true(cards > 0);
+}
+
 static void test_train_resume_serve(void **state)
 {
     (void)state;
@@ -119,6 +206,26 @@ static void test_train_resume_serve(void **state)
     fclose(f);
     assert_non_null(strstr(card, "\"steps\": 3"));
     assert_non_null(strstr(card, "--resume"));
+    /* The data and the command were given as /tmp/... paths: the card
+     * names them from the current directory, where they are found, and
+     * the version's own card (its metadata) does the same. */
+    assert_no_absolute_path(card, "card.json");
+    json_t *cj = json_loads(card, 0, NULL);
+    json_t *tr = json_object_get(cj, "training");
+    const char *content = json_string_value(json_object_get(tr, "content"));
+    const char *style = json_string_value(json_array_get(json_object_get(tr, "styles"), 0));
+    assert_non_null(content);
+    assert_non_null(style);
+    assert_true(same_file(content, "photos"));
+    assert_true(same_file(style, "style.jpg"));
+    json_decref(cj);
+    char err[256];
+    snprintf(path, sizeof(path), "%s/models/tiny/v3.safetensors", tmpdir);
+    SafeTensors *st = st_load_file(path, err, sizeof(err));
+    assert_non_null(st);
+    assert_non_null(st_meta(st, "atelier.card"));
+    assert_no_absolute_path(st_meta(st, "atelier.card"), "v3's metadata card");
+    st_free(st);
     /* The checkpoint serves. */
     assert_int_equal(run(&out, "stylize --models %s/models --model tiny %s/photos/p1.png "
                          "%s/out.png", tmpdir, tmpdir, tmpdir), 0);
@@ -276,6 +383,7 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shipped_cards),
         cmocka_unit_test(test_train_resume_serve),
         cmocka_unit_test(test_swd_resume_and_init),
         cmocka_unit_test(test_sigint_checkpoints),
