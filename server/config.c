@@ -52,8 +52,15 @@ static const Opt opts[] = {
      "largest decoded image, width x height"},
     {"mem-budget-mb", OPT_MB, F(mem_budget_bytes), 0, 64, 1 << 20, "1536",
      "memory one worker may plan and keep for inference, MiB; larger images run in bands within it"},
+    {"body-budget-mb", OPT_MB, F(body_budget_bytes), 0, 0, 1 << 20, "0",
+     "memory all request bodies being received may hold, MiB; past it 503; "
+     "0 = auto (a quarter of the memory limit)"},
     {"timeout", OPT_INT, F(timeout_s), 0, 1, 3600, "30",
      "seconds a connection may stay idle"},
+    {"header-timeout", OPT_INT, F(header_timeout_s), 0, 1, 3600, "10",
+     "seconds a client has to send a request's head (from connecting or the last answer)"},
+    {"min-upload-kbps", OPT_INT, F(min_upload_kbps), 0, 0, 1 << 20, "16",
+     "a body slower than this many KiB/s on average (after --header-timeout) is cut; 0 = none"},
     {"per-ip-limit", OPT_INT, F(per_ip_limit), 0, 1, 100000, "64",
      "connections per client address"},
     {"max-connections", OPT_INT, F(max_connections), 0, 1, 100000, "512",
@@ -195,15 +202,38 @@ static int usable_cores(void)
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
+/* Memory this process may use: a cgroup v2 limit (a container's --memory
+ * or a Kubernetes limit) when one is set, else the machine's. */
+static int64_t memory_limit(void)
+{
+    int64_t mem = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGE_SIZE);
+    long long lim;
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "re");
+    if (f) {
+        if (fscanf(f, "%lld", &lim) == 1 && lim > 0 && lim < mem)
+            mem = lim;
+        fclose(f);
+    }
+    return mem;
+}
+
 /* Fills the "auto" settings: one worker per core, each forward pass on one
- * core. Measured, not guessed: see "Cores" in the DESIGN comment of
- * server/pool.c. */
+ * core (measured, not guessed: see "Cores" in the DESIGN comment of
+ * server/pool.c); bodies in flight may hold a quarter of the memory limit
+ * (512 MiB in a 2 GiB pod), at least one largest body and 64 MiB. */
 static void resolve_auto(Config *c)
 {
     if (c->workers == 0)
         c->workers = usable_cores();
     if (c->engine_threads == 0)
         c->engine_threads = 1;
+    if (c->body_budget_bytes == 0) {
+        c->body_budget_bytes = memory_limit() / 4;
+        if (c->body_budget_bytes < (INT64_C(64) << 20))
+            c->body_budget_bytes = INT64_C(64) << 20;
+    }
+    if (c->body_budget_bytes < c->max_body_bytes)
+        c->body_budget_bytes = c->max_body_bytes;
 }
 
 int config_parse(Config *c, int argc, char **argv, ConfigEnvFn env, char *err, size_t errlen)

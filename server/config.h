@@ -27,7 +27,10 @@ typedef struct Config {
     int64_t max_body_bytes;          /* from --max-body-mb */
     int64_t max_pixels;              /* decoded image limit (w*h) */
     int64_t mem_budget_bytes;        /* per worker: plans and buffers */
+    int64_t body_budget_bytes;       /* all request bodies in flight; auto resolved */
     int timeout_s;                   /* idle connection timeout */
+    int header_timeout_s;            /* a request head must arrive within this */
+    int min_upload_kbps;             /* slowest body average, KiB/s; 0 = none */
     int per_ip_limit;                /* connections per client address */
     int max_connections;             /* connections in all */
     int drain_s;                     /* graceful shutdown deadline */

@@ -295,7 +295,7 @@ static const Case cases[] = {
     {"model empty", "POST", "/stylize?model=", "image/jpeg", B_JPEG, 400, "bad-parameter"},
     {"model 65 chars", "POST", "/stylize?model=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "image/jpeg", B_JPEG, 400, "bad-parameter"},
     {"model 64 chars", "POST", "/stylize?model=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "image/jpeg", B_JPEG, 404, "unknown-model"},
-    {"GET model ../", "GET", "/models/..%2f..%2fetc", NULL, B_NONE, 404, NULL},
+    {"GET model ../", "GET", "/models/..%2f..%2fetc", NULL, B_NONE, 400, "bad-request"},
     {"GET model %2e%2e", "GET", "/models/%2e%2e", NULL, B_NONE, 404, NULL},
     {"GET model tiny%00", "GET", "/models/tiny%00", NULL, B_NONE, 404, NULL},
     {"GET model tiny%00x", "GET", "/models/tiny%00x", NULL, B_NONE, 404, NULL},
@@ -305,7 +305,7 @@ static const Case cases[] = {
     {"GET model broken", "GET", "/models/broken", NULL, B_NONE, 200, NULL},
     {"path //models", "GET", "//models", NULL, B_NONE, 404, "not-found"},
     {"path /models/", "GET", "/models/", NULL, B_NONE, 404, NULL},
-    {"path %2fmodels", "GET", "/%2fmodels", NULL, B_NONE, 404, "not-found"},
+    {"path %2fmodels", "GET", "/%2fmodels", NULL, B_NONE, 400, "bad-request"},
     /* methods */
     {"PATCH /stylize", "PATCH", "/stylize", "image/jpeg", B_JPEG, 405, "method-not-allowed"},
     {"made-up method", "BREW", "/healthz", NULL, B_NONE, 405, "method-not-allowed"},

@@ -181,7 +181,7 @@ static void test_validation(void **state)
     train_expect_problem(&r, 404, NULL);
     reply_free(&r);
     harness_request(&h, "DELETE", "/train/..%2f..", NULL, NULL, 0, train_auth, &r);
-    train_expect_problem(&r, 404, NULL);
+    train_expect_problem(&r, 400, NULL);
     reply_free(&r);
     harness_request(&h, "GET", "/train/0123456789abcdef/preview", NULL, NULL, 0, train_auth, &r);
     train_expect_problem(&r, 404, NULL);

@@ -50,6 +50,29 @@ static void test_defaults(void **state)
     assert_true(c.engine_threads >= 1);
     assert_string_equal(c.token, "");
     assert_string_equal(c.port_file, "");
+    /* Transport limits (issue 15): the body budget is auto, a quarter of
+     * the memory limit, never under 64 MiB nor one largest body. */
+    assert_int_equal(c.header_timeout_s, 10);
+    assert_int_equal(c.min_upload_kbps, 16);
+    assert_true(c.body_budget_bytes >= (INT64_C(64) << 20));
+    assert_true(c.body_budget_bytes >= c.max_body_bytes);
+}
+
+static void test_body_budget(void **state)
+{
+    Config c;
+    char err[256];
+    const char *argv[] = {"serve", "--body-budget-mb", "100"};
+    const char *small[] = {"serve", "--body-budget-mb", "1", "--max-body-mb", "8"};
+    const char *env[] = {"ATELIER_BODY_BUDGET_MB", "300", NULL};
+    (void)state;
+    assert_int_equal(parse(&c, NULL, 3, argv, err), CONFIG_OK);
+    assert_int_equal(c.body_budget_bytes, INT64_C(100) << 20);
+    assert_int_equal(parse(&c, env, 1, argv, err), CONFIG_OK);
+    assert_int_equal(c.body_budget_bytes, INT64_C(300) << 20);
+    /* Smaller than one largest body: raised to it, so that body fits. */
+    assert_int_equal(parse(&c, NULL, 5, small, err), CONFIG_OK);
+    assert_int_equal(c.body_budget_bytes, INT64_C(8) << 20);
 }
 
 static void test_precedence(void **state)
@@ -165,6 +188,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_body_budget),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_token_file),
