@@ -4,13 +4,19 @@
 # fuzzer runtimes). As root it runs apt-get; with sudo it uses sudo;
 # otherwise it prints the exact command and fails.
 set -e
-PKGS="gcc make pkg-config libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev \
-libjansson-dev libmicrohttpd-dev libcmocka-dev libcurl4-openssl-dev chromium $*"
-# The browser tests (tests/web/run.sh): Debian's chromium, and node and npm
-# from Debian unless a node and npm are already on PATH (e.g. nodesource's,
-# whose nodejs carries npm: Debian's npm would not install beside it).
+# One need a line: add a package to its line, or a line for a new need.
+PKGS="gcc make pkg-config"                                          # the build
+PKGS="$PKGS libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev"
+PKGS="$PKGS libjansson-dev libmicrohttpd-dev"                       # the service
+PKGS="$PKGS libcmocka-dev libcurl4-openssl-dev"                     # the C tests
+PKGS="$PKGS chromium"                                               # browser tests (tests/web)
+# node and npm (the contract lint, tools/lint-openapi.sh, and the browser
+# tests) from Debian, unless a node and an npm are on PATH already (e.g.
+# nodesource's nodejs, which carries its npm: Debian's npm would not install
+# beside it).
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
