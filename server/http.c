@@ -699,12 +699,22 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
         unsigned long long v = strtoull(cl, &end, 10);
         c->req.content_length = *end || v > INT64_MAX ? INT64_MAX : (int64_t)v;
     }
-    rc = routes_begin(h->ctx, &c->req, &c->resp);
+    /* Refused before any route acts (a DELETE unpins or cancels in
+     * routes_begin): a declared length past the limit, whatever the route,
+     * and a body on DELETE, which has none to give. */
     if (c->req.content_length > h->cfg->max_body_bytes) {
-        /* Whatever the route: refused before a body byte is read. */
         routes_too_large(h->ctx, &c->req, &c->resp);
         return answer(c);
     }
+    if (!strcmp(method, MHD_HTTP_METHOD_DELETE) &&
+        (c->req.content_length > 0 ||
+         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))) {
+        routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST, NULL,
+                       "DELETE takes no body; nothing was done");
+        c->resp.close = 1;
+        return answer(c);
+    }
+    rc = routes_begin(h->ctx, &c->req, &c->resp);
     if (rc == ROUTES_DONE) {
         const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                          MHD_HTTP_HEADER_EXPECT);

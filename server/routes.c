@@ -883,8 +883,8 @@ int routes_form_field(Request *req, const char *key, uint64_t off, const char *d
             return -1;
         snprintf(req->parts[req->nparts++].name, sizeof req->parts->name, "%s", key ? key : "");
     }
-    if (req->parts_overflow)
-        return 0;
+    if (req->parts_overflow || !size)
+        return 0;           /* an empty part: data may be NULL (issue 15) */
     p = &req->parts[req->nparts - 1];
     if (size > p->cap - p->len) {
         size_t want = p->cap ? p->cap : 4096;
