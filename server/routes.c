@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "server/auth.h"
+#include "server/redact.h"
 #include "server/jobq.h"
 #include "engine/repo.h"
 #include "server/thumbnail.h"
@@ -240,14 +241,19 @@ static json_t *model_json(const RegistryInfo *info, int is_default, int detailed
     json_object_set_new(o, "versions", versions);
     json_object_set_new(o, "ready", json_boolean(info->loaded != 0));
     json_object_set_new(o, "default", json_boolean(is_default));
+    /* Open routes: no path of this machine (server/redact.h). */
+    redact_json(card);
     json_object_set_new(o, "card", json_is_object(card) ? card : json_object());
     if (!json_is_object(card))
         json_decref(card);
     if (detailed) {
         json_object_set_new(o, "loaded", info->loaded ? json_integer(info->loaded) : json_null());
         json_object_set_new(o, "params", json_integer(info->params));
-        if (info->error)
-            json_object_set_new(o, "error", json_string(info->error));
+        if (info->error) {
+            char *e = redact_paths(info->error);
+            json_object_set_new(o, "error", json_string(e ? e : "does not load"));
+            free(e);
+        }
     }
     return o;
 }

@@ -3,7 +3,10 @@
  *   9  a DELETE with an oversized Content-Length (or any body) is refused
  *      before it unpins or cancels anything;
  *   10 an empty part in POST /train is refused with 400 (the undefined
- *      behaviour it caused is in tests/fuzz/regress/fuzz_form too).
+ *      behaviour it caused is in tests/fuzz/regress/fuzz_form too);
+ *   15 GET /models and GET /models/{name}, open to anyone, show no path of
+ *      the server's machine, also for a card an older trainer wrote with
+ *      absolute paths, and in a version's load error.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/http/raw_client.h"
@@ -150,9 +154,65 @@ static void test_empty_parts(void **state)
     assert_int_equal(harness_stop(&h), 0);
 }
 
+/* ---- 15: no internal paths in open answers ---------------------------- */
+
+/* Fails when text holds an absolute path of this machine. */
+static void no_paths(const char *what, const char *text, const Harness *h)
+{
+    static const char *const marks[] = {"/tmp/", "/work/", "/srv/", "/data/jobs"};
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+        if (strstr(text, marks[i]) || strstr(text, h->root)) {
+            print_error("%s shows a path (%s): %s\n", what, marks[i], text);
+            fail();
+        }
+}
+
+static void test_card_paths(void **state)
+{
+    const char *args[] = {"--workers", "1", NULL};
+    Harness h;
+    Reply r;
+    char dir[400], path[460];
+    FILE *f;
+    double until;
+    assert_int_equal(harness_start(&h, args), 0);
+    /* A model whose card an older trainer wrote, on this machine. */
+    snprintf(dir, sizeof dir, "%s/oldcard", h.models);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/card.json", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fprintf(f, "{\"name\": \"oldcard\", \"training\": {\"command\": \"atelier train "
+               "--style %s/data/jobs/ab12/style/0.png --content /srv/photos --models %s "
+               "--name oldcard\", \"content\": \"/srv/photos\", \"styles\": "
+               "[\"/work/shared/data/style/x.jpg\"]}}", h.root, h.models);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/v1.safetensors", dir);
+    assert_int_equal(harness_write_tiny_model(path, 3), 0);
+    /* The repository is watched: wait until the model is listed. */
+    until = harness_now() + 30;
+    while (harness_get(&h, "/models/oldcard", &r) != 200 && harness_now() < until) {
+        reply_free(&r);
+        usleep(50 * 1000);
+    }
+    assert_int_equal(r.status, 200);
+    no_paths("GET /models/oldcard", (const char *)r.body, &h);
+    assert_non_null(strstr((const char *)r.body, "--style 0.png --content photos"));
+    reply_free(&r);
+    assert_int_equal(harness_get(&h, "/models", &r), 200);
+    no_paths("GET /models", (const char *)r.body, &h);
+    reply_free(&r);
+    /* A version that does not load: its error names the file, not where. */
+    assert_int_equal(harness_get(&h, "/models/broken", &r), 200);
+    no_paths("GET /models/broken", (const char *)r.body, &h);
+    assert_non_null(strstr((const char *)r.body, "\"error\""));
+    reply_free(&r);
+    assert_int_equal(harness_stop(&h), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_card_paths),
         cmocka_unit_test(test_refuse_before_acting),
         cmocka_unit_test(test_empty_parts),
     };
