@@ -204,8 +204,12 @@ Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
         /* The style target: Grams averaged over patches at the training scale. */
         for (int n = 0; n < STYLE_TARGET_PATCHES; n += cfg->batch) {
             if (tdata_style_batch(t->data, &t->rng, cfg->batch, cfg->style_lo, cfg->style_hi,
-                                  t->real))
+                                  t->real)) {
+                util_errf(err, errlen, "cannot sample the style images at style_scale %g..%g "
+                          "(a crop does not resize to %d pixels)", cfg->style_lo,
+                          cfg->style_hi, cfg->size);
                 goto fail;
+            }
             style_target_add(t->style, t->real);
         }
         style_target_done(t->style);

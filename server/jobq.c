@@ -461,6 +461,12 @@ static void *runner_main(void *arg)
         }
         j->state = rc == 0 ? ST_SUCCEEDED : rc == 1 ? ST_CANCELLED : ST_FAILED;
         j->ended = wall();
+        if (j->state == ST_FAILED && !j->error[0])
+            /* A failed job always says why, even when the trainer did not. */
+            snprintf(j->error, sizeof j->error,
+                     "training stopped with an error the trainer did not describe "
+                     "(at step %lld); the server log has the job's lines",
+                     (long long)j->last.step);
         pthread_mutex_unlock(&q->lock);
         save(q, j);
         log_write(rc < 0 ? "error" : "info", "training job ended", "{s:s, s:s, s:s}", "job",
@@ -631,14 +637,44 @@ static int store_files(const char *dir, const JobFile *f, int n)
 }
 
 /* Checks the uploads are images. 0, or -1 with field and err. */
-static int check_images(const char *what, const JobFile *f, int n, char *field, size_t fieldlen,
-                        char *err, size_t errlen)
+/* The smallest side of a style crop the trainer samples (traindata.c
+ * clamps the low end of style_scale to it; a crop smaller than this is a
+ * degenerate painting). */
+#define MIN_STYLE_CROP 8
+
+/* Probes each file's header into info[]. */
+static int check_images(const char *what, const JobFile *f, int n, ImageInfo *info,
+                        char *field, size_t fieldlen, char *err, size_t errlen)
 {
     for (int i = 0; i < n; i++) {
-        ImageInfo info;
-        if (image_probe(f[i].data, f[i].len, &info)) {
+        if (image_probe(f[i].data, f[i].len, &info[i])) {
             snprintf(field, fieldlen, "%s", what);
             snprintf(err, errlen, "%s file %d is not a JPEG or PNG image", what, i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* What the trainer would fail on later, refused now: a painting whose
+ * crops at style_scale are smaller than MIN_STYLE_CROP pixels. */
+static int check_styles(const ImageInfo *info, int n, const TrainConfig *tc, char *field,
+                        size_t fieldlen, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        int s = info[i].w < info[i].h ? info[i].w : info[i].h;
+        if (s < MIN_STYLE_CROP) {
+            snprintf(field, fieldlen, "style");
+            snprintf(err, errlen, "style file %d is %dx%d: a painting needs at least %d pixels "
+                     "on its shorter side", i + 1, info[i].w, info[i].h, MIN_STYLE_CROP);
+            return -1;
+        }
+        if ((int)(tc->style_hi * s) < MIN_STYLE_CROP) {
+            snprintf(field, fieldlen, "style_scale");
+            snprintf(err, errlen, "style_scale up to %g crops at most %d pixels of style file %d "
+                     "(%dx%d); crops need %d: raise style_scale or upload a larger painting",
+                     tc->style_hi, (int)(tc->style_hi * s), i + 1, info[i].w, info[i].h,
+                     MIN_STYLE_CROP);
             return -1;
         }
     }
@@ -671,6 +707,7 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
     Job *j = calloc(1, sizeof *j);
     int queued = 0, rc = JOBQ_EINVAL;
     RegistryInfo info;
+    ImageInfo sinfo[JOBQ_MAX_FILES], cinfo[JOBQ_MAX_FILES];
     if (!j)
         return JOBQ_ENOMEM;
     field[0] = '\0';
@@ -686,8 +723,9 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
         snprintf(err, errlen, "at most %d files in the field 'content'", JOBQ_MAX_FILES);
         goto fail;
     }
-    if (check_images("style", styles, nstyles, field, fieldlen, err, errlen) ||
-        check_images("content", content, ncontent, field, fieldlen, err, errlen))
+    if (check_images("style", styles, nstyles, sinfo, field, fieldlen, err, errlen) ||
+        check_images("content", content, ncontent, cinfo, field, fieldlen, err, errlen) ||
+        check_styles(sinfo, nstyles, &j->cfg.train, field, fieldlen, err, errlen))
         goto fail;
     if (!ncontent && !q->content_dir[0]) {
         snprintf(field, fieldlen, "content");

@@ -82,6 +82,12 @@ class Client:
         except BlockingIOError:
             pass
         except OSError as e:
+            # The server answered and closed (a 503 before the body): read
+            # what it sent before giving up.
+            try:
+                self.reply += self.sock.recv(65536)
+            except OSError:
+                pass
             self.finish("send: " + e.__class__.__name__)
             return
         try:
@@ -98,7 +104,8 @@ class Client:
     def finish(self, err):
         self.done = True
         st = status_of(self.reply)
-        self.outcome = str(st) if st else ("closed without an answer" if not err else err)
+        self.outcome = str(st) if st else ("closed without an answer" if not err else
+                                           err + ", no answer read")
         self.sock.close()
 
 

@@ -4,6 +4,9 @@
  *      before it unpins or cancels anything;
  *   10 an empty part in POST /train is refused with 400 (the undefined
  *      behaviour it caused is in tests/fuzz/regress/fuzz_form too);
+ *   11 what the trainer would fail on later is refused at submission,
+ *      naming the field: a painting 1 pixel wide, a style_scale whose
+ *      crops are a pixel or two;
  *   15 GET /models and GET /models/{name}, open to anyone, show no path of
  *      the server's machine, also for a card an older trainer wrote with
  *      absolute paths, and in a version's load error.
@@ -154,6 +157,50 @@ static void test_empty_parts(void **state)
     assert_int_equal(harness_stop(&h), 0);
 }
 
+/* ---- 11: validated at submission ---------------------------------------- */
+
+static void test_submit_validation(void **state)
+{
+    const char *args[] = {"--workers", "1", "--token", TRAIN_TOKEN, NULL};
+    static const char config[] = "{\"name\": \"x\", \"steps\": 2, \"size\": 32}";
+    Harness h;
+    Reply r;
+    size_t tl, jl;
+    uint8_t *thin = harness_png(1, 300, &tl), *photo = harness_jpeg(96, 80, 90, &jl);
+    assert_int_equal(harness_start(&h, args), 0);
+    {
+        Part parts[3] = {{"style", thin, tl, "thin.png", "image/png"},
+                         {"content", photo, jl, "c.jpg", "image/jpeg"},
+                         {"config", config, sizeof config - 1, NULL, NULL}};
+        harness_post_form_headers(&h, "/train", parts, 3, train_auth, &r);
+        train_expect_problem(&r, 400, "style");
+        assert_non_null(strstr((const char *)r.body, "1x300"));
+        reply_free(&r);
+    }
+    /* The harness's paintings are 120x100: 1 % of 100 is a 1-pixel crop. */
+    train_submit(&h, "{\"name\": \"x\", \"steps\": 2, \"size\": 32, "
+                     "\"style_scale\": [0.01, 0.01]}", 1, 1, &r);
+    train_expect_problem(&r, 400, "style_scale");
+    reply_free(&r);
+    /* 8 % of 100 is 8: enough. */
+    assert_int_equal(train_submit(&h, "{\"name\": \"x\", \"steps\": 2, \"size\": 32, "
+                                      "\"style_scale\": [0.08, 0.08], \"width\": 4, "
+                                      "\"blocks\": 0}", 1, 1, &r), 202);
+    {
+        char id[17];
+        json_t *j;
+        assert_int_equal(train_id(&r, id), 0);
+        j = train_wait(&h, id, "succeeded", 120);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "state")), "succeeded");
+        json_decref(j);
+    }
+    reply_free(&r);
+    free(thin);
+    free(photo);
+    assert_int_equal(harness_stop(&h), 0);
+}
+
 /* ---- 15: no internal paths in open answers ---------------------------- */
 
 /* Fails when text holds an absolute path of this machine. */
@@ -213,6 +260,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_card_paths),
+        cmocka_unit_test(test_submit_validation),
         cmocka_unit_test(test_refuse_before_acting),
         cmocka_unit_test(test_empty_parts),
     };
