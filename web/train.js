@@ -298,17 +298,32 @@ function checkpoint() {
   return cps[Math.min(cps.length - 1, parseInt($('#ckpt-step').value, 10))];
 }
 
-function showCheckpoint() {
+// The previews need the token, so they come through fetch as blobs, each
+// once (job id and version: a checkpoint's preview never changes).
+const previews = new Map();
+
+async function showCheckpoint() {
   const c = checkpoint();
   if (!c) return;
   $('#ckpt-out').textContent = `version ${c.version}, step ${c.step}`;
   $('#ckpt-step').setAttribute('aria-valuetext', `version ${c.version}, step ${c.step}`);
-  const src = `/train/${st.open}/preview?version=${c.version}`;
+  const key = `${st.open}/${c.version}`;
   const img = $('#ckpt-preview');
-  if (img.getAttribute('src') !== src) {
-    img.src = src;
-    img.alt = `Preview of version ${c.version} at step ${c.step}`;
+  if (img.dataset.key === key) return;
+  img.dataset.key = key;
+  if (!previews.has(key)) {
+    try {
+      const res = await call(`/train/${st.open}/preview?version=${c.version}`, { auth: true });
+      previews.set(key, URL.createObjectURL(await res.blob()));
+    } catch (e) {
+      img.dataset.key = '';
+      $('#ckpt-status').textContent = `No preview for version ${c.version}: ${describe(e)}`;
+      return;
+    }
   }
+  if (img.dataset.key !== key) return;      // the slider moved on meanwhile
+  img.src = previews.get(key);
+  img.alt = `Preview of version ${c.version} at step ${c.step}`;
 }
 
 async function refreshJob() {
@@ -318,7 +333,7 @@ async function refreshJob() {
     const [job, history] = await Promise.all([json(`/train/${id}`, { auth: true }), json(`/train/${id}/history`, { auth: true })]);
     if (id !== st.open) return;
     st.history = history;
-    $('#h-job').textContent = `Job ${job.model}`;
+    $('#h-job').textContent = `Training ${job.model}`;
     $('#job-summary').textContent = `${job.state}, step ${job.step} of ${job.steps}` +
       `${job.error ? `: ${job.error}` : ''}. ${history.points.length} points, ${history.checkpoints.length} checkpoints.`;
     renderLegend();

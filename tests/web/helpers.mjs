@@ -95,9 +95,11 @@ function readdirVersion(folder) {
 }
 
 // A page that records console errors, page errors and CSP violations in
-// page.problems; viewport desktop (1280x900) or phone (390x844).
-export async function openPage(browser, url, { phone = false } = {}) {
+// page.problems; viewport desktop (1280x900) or phone (390x844); the
+// system's colour scheme light or dark.
+export async function openPage(browser, url, { phone = false, dark = false } = {}) {
   const context = await browser.newContext({
+    colorScheme: dark ? 'dark' : 'light',
     viewport: phone ? { width: 390, height: 844 } : { width: 1280, height: 900 },
     deviceScaleFactor: 1,
     acceptDownloads: true,

@@ -41,20 +41,51 @@ async function paintAndWait(page) {
   }, null, { timeout: 60000 });
 }
 
-test('a photo in, the painting out at its size, with the answering version', { skip }, async () => {
+test('a photo in (our sample), the painting out at its size, with the answering version', { skip }, async () => {
   const page = await openPage(browser, server.url);
   await page.waitForSelector('#gallery input[value=starry_night]:checked');
-  const photo = await picture(page, 200, 150);
-  await choosePhoto(page, photo);
-  await shot(page, 'stylize-photo');
+  await page.waitForFunction(() => [...document.querySelectorAll('#gallery img')].every((i) => i.complete && i.naturalWidth > 0));
+  await page.click('#use-sample');
+  await page.waitForFunction(() => /sample.jpg: 320 × 224/.test(document.getElementById('photo-info').textContent));
   await paintAndWait(page);
+  await shot(page, 'stylize');
   const size = await page.$eval('#result-image', (i) => [i.naturalWidth, i.naturalHeight]);
-  assert.deepEqual(size, [200, 150]);
+  assert.deepEqual(size, [320, 224]);
   assert.match(await page.textContent('#result-meta'), /starry_night version 22/);
   assert.match(await page.textContent('#curl-line'), /stylize\?.*model=starry_night/);
-  // The gallery's thumbnail: our sample photo painted by the served version.
+  // The gallery's thumbnail: the same sample photo painted by the served version.
   const thumb = await page.$eval('#gallery img', (i) => i.complete && [i.naturalWidth, i.naturalHeight]);
   assert.deepEqual(thumb, [320, 224]);
+  // A photo of another size comes back at its size.
+  await choosePhoto(page, await picture(page, 200, 150));
+  await paintAndWait(page);
+  await page.waitForFunction(() => document.getElementById('result-image').naturalWidth === 200);
+  assert.equal(await page.$eval('#result-image', (i) => i.naturalHeight), 150);
+  assert.deepEqual(await problems(page), []);
+  await page.close();
+});
+
+test('page weight under 100 KB gzipped; first paint reported', { skip }, async (t) => {
+  const page = await openPage(browser, server.url);
+  await page.waitForFunction(() => [...document.querySelectorAll('#gallery img')].every((i) => i.complete && i.naturalWidth > 0));
+  const m = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const res = performance.getEntriesByType('resource');
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+    const files = [nav, ...res.filter((r) => r.name.includes('/ui/'))];
+    return {
+      gz: files.reduce((a, r) => a + r.encodedBodySize, 0),
+      plain: files.reduce((a, r) => a + r.decodedBodySize, 0),
+      all: [nav, ...res].reduce((a, r) => a + r.encodedBodySize, 0),
+      files: files.length,
+      fcp: fcp ? fcp.startTime : null,
+      dcl: nav.domContentLoadedEventEnd,
+    };
+  });
+  assert.ok(m.gz < 100 * 1024, `the page's own files weigh ${m.gz} bytes`);
+  assert.ok(m.gz < m.plain, 'the files did not come gzipped');
+  t.diagnostic(`page weight: ${m.files} files, ${m.gz} bytes gzipped (${m.plain} plain); with the thumbnail ${m.all}`);
+  t.diagnostic(`first contentful paint ${m.fcp?.toFixed(0)} ms, DOMContentLoaded ${m.dcl.toFixed(0)} ms`);
   assert.deepEqual(await problems(page), []);
   await page.close();
 });
@@ -187,13 +218,14 @@ test('by keyboard only: choose, pick a style, paint, change strength, download',
   await page.close();
 });
 
-test('phone width: the three steps stack and the result fits the screen', { skip }, async () => {
-  const page = await openPage(browser, server.url, { phone: true });
+test('phone width, dark: the three steps stack and the result fits the screen', { skip }, async () => {
+  const page = await openPage(browser, server.url, { phone: true, dark: true });
   await choosePhoto(page, await picture(page, 600, 400, { type: 'image/jpeg' }), 'phone.jpg', 'image/jpeg');
   await paintAndWait(page);
+  await shot(page, 'stylize-phone-dark');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
-  await shot(page, 'stylize-phone');
+  assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(21, 23, 27)');
   assert.deepEqual(await problems(page), []);
   await page.close();
 });

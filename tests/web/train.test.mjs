@@ -1,0 +1,180 @@
+// The Train and Models views in Chromium against the real server: the token
+// (sessionStorage only), a field error next to its field, a small job whose
+// curves gain points and whose checkpoint previews appear, a checkpoint
+// tried on a photo against the served version and pinned (then /stylize
+// answers with it), a page opened after the run drawing the whole curve, and
+// the Models view's pin and back-to-newest; no console error or CSP
+// violation.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromiumPath, launch, openPage, picture, problems, shot, startServer, TOKEN, until } from './helpers.mjs';
+
+const skip = chromiumPath() ? false : 'no chromium installed (tools/install-deps.sh installs it)';
+const STEPS = 40;
+let server, browser;
+
+before(async () => {
+  if (skip) return;
+  server = await startServer({ args: ['--workers', '2'] });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  const status = await server?.stop();
+  if (server) assert.equal(status, 0, server.log.join(''));
+});
+
+async function useToken(page) {
+  await page.goto(`${server.url}/#train`);
+  await page.fill('#token', TOKEN);
+  await page.click('#token-form button[type=submit]');
+  await page.waitForSelector('#train-body:not([hidden])');
+  await page.waitForSelector('#cfg-steps', { state: 'attached' });
+}
+
+async function fill(page, fields) {
+  for (const [k, v] of Object.entries(fields)) await page.fill(`#cfg-${k}`, String(v));
+}
+
+test('train: token, a field error, a job with live curves and previews, try and pin a checkpoint', { skip }, async () => {
+  const page = await openPage(browser, server.url);
+  await useToken(page);
+  // The token lives in this tab's sessionStorage only.
+  const stored = await page.evaluate(() => [sessionStorage.getItem('atelier.token'), localStorage.length, document.cookie]);
+  assert.deepEqual(stored, [TOKEN, 0, '']);
+  const painting = await picture(page, 96, 96, { type: 'image/jpeg' });
+  const photos = [];
+  for (let i = 0; i < 8; i++) photos.push({ name: `p${i}.png`, mimeType: 'image/png', buffer: await picture(page, 64 + 8 * i, 48) });
+  await page.fill('#job-name', 'studio');
+  await page.setInputFiles('#job-style', { name: 'painting.jpg', mimeType: 'image/jpeg', buffer: painting });
+  await page.setInputFiles('#job-content', photos);
+  await page.click('#job-advanced summary');
+  // A size the server refuses: its words next to the size field.
+  await fill(page, { steps: STEPS, size: 66, checkpoint_every: 10, width: 8, blocks: 1, style_depth: 2, structure_depth: 2 });
+  await page.click('#job-submit');
+  await page.waitForSelector('#cfg-size-error:not([hidden])');
+  assert.match(await page.textContent('#cfg-size-error'), /size/);
+  assert.equal(await page.getAttribute('#cfg-size', 'aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'cfg-size');
+  // Every count of points the chart draws, from now on.
+  await page.evaluate(() => {
+    window.__counts = [];
+    new MutationObserver(() => {
+      const l = document.querySelector('#chart polyline.smooth[data-series=style]');
+      const n = l ? l.getAttribute('points').split(' ').filter(Boolean).length : 0;
+      if (window.__counts.at(-1) !== n) window.__counts.push(n);
+    }).observe(document.getElementById('chart'), { childList: true, subtree: true, attributes: true });
+  });
+  await fill(page, { size: 32 });
+  await page.click('#job-submit');
+  await page.waitForSelector('#job:not([hidden])');
+  await page.waitForSelector('#jobs tbody tr');
+  // The curve grows to one point a step; the previews appear.
+  await until(() => page.evaluate((n) => window.__counts.at(-1) === n, STEPS), `${STEPS} points on the chart`, 180000);
+  const counts = await page.evaluate(() => window.__counts);
+  assert.ok(counts.length >= 2 && counts[0] < STEPS, `the curve never grew: ${counts}`);
+  await page.waitForFunction(() => /succeeded/.test(document.getElementById('job-summary').textContent), null, { timeout: 60000 });
+  await page.waitForFunction(() => document.getElementById('ckpt-preview').naturalWidth > 0);
+  assert.equal(await page.getAttribute('#ckpt-step', 'max'), '3');
+  assert.equal(await page.inputValue('#ckpt-step'), '3');
+  assert.match(await page.textContent('#ckpt-out'), /version 4, step 40/);
+  await shot(page, 'train');
+  // The step slider: the preview of the first checkpoint.
+  await page.fill('#ckpt-step', '0');
+  await page.waitForFunction(() => /\/1$/.test(document.getElementById('ckpt-preview').dataset.key)
+    && document.getElementById('ckpt-preview').complete && document.getElementById('ckpt-preview').naturalWidth > 0);
+  assert.match(await page.textContent('#ckpt-out'), /version 1, step 10/);
+  // Try it on a photo (the sample, chosen on the Paint view), against the served v4.
+  await page.goto(`${server.url}/#stylize`);
+  await page.click('#use-sample');
+  await page.waitForFunction(() => /×/.test(document.getElementById('photo-info').textContent));
+  await page.goto(`${server.url}/#train`);
+  await page.click('#jobs tbody tr button');
+  await page.waitForFunction(() => document.getElementById('ckpt-preview').naturalWidth > 0);
+  await page.fill('#ckpt-step', '0');
+  await page.click('#ckpt-try');
+  await page.waitForFunction(() => ['ckpt-candidate', 'ckpt-served'].every((id) => document.getElementById(id).naturalWidth > 0));
+  assert.equal(await page.textContent('#ckpt-cand-cap'), 'Checkpoint: studio/v1');
+  assert.equal(await page.textContent('#ckpt-served-cap'), 'Served: studio/v4');
+  assert.deepEqual(await page.$eval('#ckpt-candidate', (i) => [i.naturalWidth, i.naturalHeight]), [320, 224]);
+  // Pin it, after the confirmation; /stylize then answers with v1.
+  await page.click('#ckpt-pin');
+  await page.waitForSelector('#confirm[open]');
+  await page.click('#confirm-yes');
+  await page.waitForFunction(() => /now serves version 1/.test(document.getElementById('ckpt-status').textContent));
+  const res = await fetch(`${server.url}/stylize?model=studio`, {
+    method: 'POST', body: await picture(page, 40, 30), headers: { 'Content-Type': 'image/png' },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('X-Atelier-Model'), 'studio/v1');
+  assert.deepEqual(await problems(page, [400]), []);
+  await page.close();
+});
+
+test('a page opened after the run draws the whole curve from the history', { skip }, async () => {
+  const page = await openPage(browser, server.url);
+  await page.evaluate((t) => sessionStorage.setItem('atelier.token', t), TOKEN);
+  await page.goto(`${server.url}/#train`);
+  await page.click('#jobs tbody tr button');
+  await page.waitForFunction((n) => {
+    const l = document.querySelector('#chart polyline.smooth[data-series=style]');
+    return l && l.getAttribute('points').split(' ').length === n;
+  }, STEPS);
+  // Log scale off and smoothing off: the raw line is the smoothed one.
+  await page.uncheck('#logy');
+  await page.fill('#smooth', '0');
+  const same = await page.evaluate(() => document.querySelector('#chart polyline.raw.s3').getAttribute('points') ===
+    document.querySelector('#chart polyline.smooth.s3').getAttribute('points'));
+  assert.ok(same);
+  assert.deepEqual(await problems(page), []);
+  await page.close();
+});
+
+test('models: every version with its thumbnail; serve one, then back to newest, each confirmed', { skip }, async () => {
+  const page = await openPage(browser, server.url);
+  await page.evaluate((t) => sessionStorage.setItem('atelier.token', t), TOKEN);
+  await page.goto(`${server.url}/#models`);
+  const model = page.locator('article.model', { hasText: 'studio · ' });
+  await model.waitFor();
+  assert.match(await model.textContent(), /pinned to v1/);
+  assert.equal(await model.locator('.version').count(), 4);
+  await page.waitForFunction(() => [...document.querySelectorAll('.version img')].every((i) => i.complete && i.naturalWidth === 320),
+    null, { timeout: 60000 });
+  await shot(page, 'models');
+  // Serve v3: asked first; cancelling changes nothing.
+  await model.locator('button', { hasText: 'Serve v3' }).click();
+  await page.click('#confirm-no');
+  assert.equal((await (await fetch(`${server.url}/models/studio`)).json()).current, 1);
+  await model.locator('button', { hasText: 'Serve v3' }).click();
+  await page.click('#confirm-yes');
+  await until(async () => (await (await fetch(`${server.url}/models/studio`)).json()).current === 3, 'v3 served');
+  await page.locator('article.model', { hasText: 'pinned to v3' }).waitFor();
+  await page.locator('article.model', { hasText: 'studio · ' }).locator('button', { hasText: 'Back to newest' }).click();
+  await page.click('#confirm-yes');
+  await until(async () => {
+    const m = await (await fetch(`${server.url}/models/studio`)).json();
+    return m.pinned === null && m.current === 4;
+  }, 'back to v4, unpinned');
+  assert.deepEqual(await problems(page), []);
+  await page.close();
+});
+
+test('phone width: the Train and Models views fit the screen', { skip }, async () => {
+  const page = await openPage(browser, server.url, { phone: true });
+  await page.evaluate((t) => sessionStorage.setItem('atelier.token', t), TOKEN);
+  for (const view of ['train', 'models']) {
+    await page.goto(`${server.url}/#${view}`);
+    if (view === 'train') {
+      await page.click('#jobs tbody tr button');
+      await page.waitForFunction(() => document.getElementById('ckpt-preview').naturalWidth > 0);
+    } else {
+      await page.waitForSelector('article.model');
+    }
+    await shot(page, `${view}-phone`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `#${view} is ${overflow}px wider than the phone`);
+  }
+  assert.deepEqual(await problems(page), []);
+  await page.close();
+});
