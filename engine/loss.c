@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
+#include "engine/layers.h"
 #include "engine/loss.h"
 #include "engine/rng.h"
+#include "engine/swd.h"
 #include "engine/tnet.h"
 
 static double softplus(double x)
@@ -77,18 +79,98 @@ static void pooled_lum(float *lum, const float *img, int h, int w, int pool)
         }
 }
 
-size_t loss_content_work_floats(int h, int w, int pool)
+#define GAUSS_MAX_RADIUS 96         /* 3 sigma at the largest pool, 64 */
+
+/* A normalised Gaussian of sigma pool / 2 over -r..r into k; r. */
+static int gauss_taps(float *k, int pool, int n)
 {
-    return pool < 1 ? 0 : 2 * (size_t)(h / pool) * (size_t)(w / pool);
+    double sigma = 0.5 * pool, sum = 0;
+    int r = (int)ceil(3 * sigma);
+    r = r > GAUSS_MAX_RADIUS ? GAUSS_MAX_RADIUS : r;
+    r = r > n - 1 ? n - 1 : r;
+    for (int t = -r; t <= r; t++)
+        sum += k[t + r] = (float)exp(-0.5 * t * t / (sigma * sigma));
+    for (int t = 0; t <= 2 * r; t++)
+        k[t] = (float)(k[t] / sum);
+    return r;
+}
+
+/* One pass of the separable blur over an h x w plane, along rows (step 1)
+ * or columns (step w), reflect borders: out = K in, or with adjoint != 0
+ * out = K^T in (out is zeroed first either way). */
+static void gauss_pass(float *out, const float *in, int h, int w, const float *k, int r,
+                       int along_cols, int adjoint)
+{
+    int len = along_cols ? h : w;
+    size_t step = along_cols ? (size_t)w : 1;
+    memset(out, 0, (size_t)h * w * sizeof(float));
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x, base = i - (size_t)(along_cols ? y : x) * step;
+            int pos = along_cols ? y : x;
+            for (int t = -r; t <= r; t++) {
+                size_t j = base + (size_t)reflect_index(pos + t, len) * step;
+                if (adjoint)
+                    out[j] += k[t + r] * in[i];
+                else
+                    out[i] += k[t + r] * in[j];
+            }
+        }
+}
+
+size_t loss_content_work_floats(int h, int w, int pool, int gauss)
+{
+    if (pool < 1)
+        return 0;
+    return gauss ? 3 * (size_t)h * w : 2 * (size_t)(h / pool) * (size_t)(w / pool);
+}
+
+/* The Gaussian content loss of one image pair; adds its gradient into d. */
+static double content_gauss(float *d, const float *o, const float *p, int h, int w,
+                            int pool, float scale, float *work)
+{
+    size_t hw = (size_t)h * w;
+    float *diff = work, *tmp = work + hw, *blur = work + 2 * hw;
+    float kr[2 * GAUSS_MAX_RADIUS + 1], kc[2 * GAUSS_MAX_RADIUS + 1];
+    int rr = gauss_taps(kr, pool, w), rc = gauss_taps(kc, pool, h);
+    for (size_t i = 0; i < hw; i++)
+        diff[i] = (0.299f * (o[i] - p[i]) + 0.587f * (o[hw + i] - p[hw + i]) +
+                   0.114f * (o[2 * hw + i] - p[2 * hw + i])) / 255.0f;
+    gauss_pass(tmp, diff, h, w, kr, rr, 0, 0);
+    gauss_pass(blur, tmp, h, w, kc, rc, 1, 0);
+    double sum = 0;
+    for (size_t i = 0; i < hw; i++) {
+        sum += (double)blur[i] * blur[i];
+        blur[i] *= 2 * scale / 255.0f;
+    }
+    gauss_pass(tmp, blur, h, w, kc, rc, 1, 1);
+    gauss_pass(diff, tmp, h, w, kr, rr, 0, 1);
+    for (size_t i = 0; i < hw; i++) {
+        d[i] += 0.299f * diff[i];
+        d[hw + i] += 0.587f * diff[i];
+        d[2 * hw + i] += 0.114f * diff[i];
+    }
+    return sum;
 }
 
 double loss_content(float *dout, const float *out, const float *photo, int b, int h, int w,
-                    int pool, float weight, float *work)
+                    int pool, int gauss, float weight, float *work)
 {
+    size_t hw = (size_t)h * w;
+    if (gauss) {
+        if (pool < 1)
+            return 0;
+        double sum = 0, inv = 1.0 / ((double)hw * b);
+        for (int n = 0; n < b; n++)
+            sum += content_gauss(dout + (size_t)n * 3 * hw, out + (size_t)n * 3 * hw,
+                                 photo + (size_t)n * 3 * hw, h, w, pool,
+                                 (float)(weight * inv), work);
+        return weight * sum * inv;
+    }
     if (pool < 1 || h % pool || w % pool)
         return 0;
     int ph = h / pool, pw = w / pool;
-    size_t np = (size_t)ph * pw, hw = (size_t)h * w;
+    size_t np = (size_t)ph * pw;
     float *lo = work, *lp = work + np;
     double sum = 0, inv = 1.0 / ((double)np * b);
     for (int n = 0; n < b; n++) {
@@ -149,12 +231,8 @@ double loss_tv(float *dout, const float *out, int b, int h, int w, float weight)
 
 #define STYLE_STAGES STYLE_MAX_DEPTH
 #define SWD_LEVELS (STYLE_STAGES + 1)   /* the pixels, then each stage's features */
-#define SWD_MIN_DIRS 16                 /* projections for levels narrower than this */
-
 static const int stage_ch[STYLE_STAGES + 1] = { 3, 32, 64, 128, 256, 256, 256 };
 static const int stage_stride[STYLE_STAGES] = { 1, 2, 2, 2, 2, 2 };
-
-typedef struct SortPair { uint32_t k, i; } SortPair;   /* an ordered key, its index */
 
 struct StyleNet {
     StyleKind kind;
@@ -165,18 +243,10 @@ struct StyleNet {
     size_t toff[SWD_LEVELS + 1];
     size_t n[SWD_LEVELS];      /* SWD: pixels per image at each level */
     float *gram;               /* Gram scratch, the largest C x C */
-    float *pf, *pt, *dpf, *dirs; /* SWD scratch: projections (K x n) and directions */
-    SortPair *pairs, *ptmp;    /* SWD: one projection row's keys and indices, radix scratch */
-    float *sorted;             /* SWD: one target projection row, sorted */
-    Rng rng;                   /* SWD: directions and target sampling */
+    Swd swd;                   /* SWD: scratch, directions and target sampling */
     int ntarget;
     int b, h, w;               /* the planned shape */
 };
-
-static int swd_dirs(int c)
-{
-    return c < SWD_MIN_DIRS ? SWD_MIN_DIRS : c;
-}
 
 StyleNet *style_new(uint64_t seed, StyleKind kind, int depth, const float *level_w,
                     char *err, size_t errlen)
@@ -192,7 +262,7 @@ StyleNet *style_new(uint64_t seed, StyleKind kind, int depth, const float *level
     s->depth = depth;
     for (int l = 0; l <= depth; l++)
         s->level_w[l] = level_w ? level_w[l] : 1.0f;
-    s->rng = rng_seed(seed ^ 0x5ed5a11ce5ull);
+    swd_init(&s->swd, seed ^ 0x5ed5a11ce5ull);
     Rng r = rng_seed(seed ^ 0x5eed5717e0ull);
     for (int i = 0; i < depth; i++) {
         char spec[512];
@@ -226,19 +296,6 @@ fail:
     return NULL;
 }
 
-static void swd_scratch_free(StyleNet *s)
-{
-    free(s->pf);
-    free(s->pt);
-    free(s->dpf);
-    free(s->dirs);
-    free(s->pairs);
-    free(s->ptmp);
-    free(s->sorted);
-    s->pf = s->pt = s->dpf = s->dirs = s->sorted = NULL;
-    s->pairs = s->ptmp = NULL;
-}
-
 void style_free(StyleNet *s)
 {
     if (!s)
@@ -247,7 +304,7 @@ void style_free(StyleNet *s)
         tnet_free(s->net[i]);
     free(s->target);
     free(s->gram);
-    swd_scratch_free(s);
+    swd_release(&s->swd);
     free(s);
 }
 
@@ -266,17 +323,9 @@ static int swd_plan(StyleNet *s, int h, int w)
         most = kn > most ? kn : most;
     }
     free(s->target);
-    swd_scratch_free(s);
     s->target = calloc(s->toff[s->depth + 1], sizeof(float));
-    s->pf = malloc(most * sizeof(float));
-    s->pt = malloc(most * sizeof(float));
-    s->dpf = malloc(most * sizeof(float));
-    s->dirs = malloc((size_t)swd_dirs(stage_ch[s->depth]) * stage_ch[s->depth] * sizeof(float));
-    s->pairs = malloc(s->n[0] * sizeof(SortPair));
-    s->ptmp = malloc(s->n[0] * sizeof(SortPair));
-    s->sorted = malloc(s->n[0] * sizeof(float));
-    return s->target && s->pf && s->pt && s->dpf && s->dirs && s->pairs && s->ptmp &&
-           s->sorted ? 0 : -1;
+    int c = stage_ch[s->depth];
+    return s->target && !swd_reserve(&s->swd, most, (size_t)swd_dirs(c) * c, s->n[0]) ? 0 : -1;
 }
 
 int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen)
@@ -350,15 +399,8 @@ static void swd_target_add(StyleNet *s, const float *imgs, const float **outs)
     for (int b = 0; b < s->b; b++) {
         s->ntarget++;
         for (int l = 0; l <= s->depth; l++) {
-            const float *f = level_of(s, imgs, outs, l, b);
-            float *t = s->target + s->toff[l];
-            size_t n = s->n[l];
-            for (size_t j = 0; j < n; j++) {
-                if (s->ntarget > 1 && rng_int(&s->rng, s->ntarget) != 0)
-                    continue;
-                for (int ch = 0; ch < stage_ch[l]; ch++)
-                    t[(size_t)ch * n + j] = f[(size_t)ch * n + j];
-            }
+            swd_sample(&s->swd, s->ntarget, s->target + s->toff[l],
+                       level_of(s, imgs, outs, l, b), stage_ch[l], s->n[l]);
         }
     }
 }
@@ -405,105 +447,7 @@ float *style_target(StyleNet *s, size_t *floats)
 
 uint64_t *style_rng(StyleNet *s)
 {
-    return &s->rng.s;
-}
-
-/* The float's bits as an unsigned key in the same order (negatives
- * flipped whole, positives with the sign bit set). */
-static uint32_t float_key(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof(u));
-    return u & 0x80000000u ? ~u : u | 0x80000000u;
-}
-
-/* Sorts v[0..n) into s->pairs by key (index in .i): an LSD radix sort,
- * three passes of 11 bits, stable. A projection row is 16k floats at a
- * 128-pixel crop, sorted 2 x K times a step, where qsort took a third of
- * the step. */
-static void sort_row(StyleNet *s, const float *v, size_t n)
-{
-    static const int shift[3] = { 0, 11, 22 };
-    size_t count[3][2048];
-    memset(count, 0, sizeof(count));
-    SortPair *a = s->pairs, *b = s->ptmp;
-    for (size_t j = 0; j < n; j++) {
-        uint32_t k = float_key(v[j]);
-        a[j].k = k;
-        a[j].i = (uint32_t)j;
-        count[0][k & 2047]++;
-        count[1][(k >> 11) & 2047]++;
-        count[2][k >> 22]++;
-    }
-    for (int p = 0; p < 3; p++) {
-        size_t sum = 0;
-        for (int d = 0; d < 2048; d++) {
-            size_t c = count[p][d];
-            count[p][d] = sum;
-            sum += c;
-        }
-        for (size_t j = 0; j < n; j++)
-            b[count[p][(a[j].k >> shift[p]) & 2047]++] = a[j];
-        SortPair *t = a;
-        a = b;
-        b = t;
-    }
-    /* Three passes: the result is in ptmp; swap the buffers' roles. */
-    s->ptmp = s->pairs;
-    s->pairs = a;
-}
-
-/* Sliced Wasserstein distance (Heitz et al. 2021, "A sliced Wasserstein loss
- * for neural texture synthesis") between one image's features f (c x n) and
- * the target samples t (c x n): both projected on K random unit directions,
- * each projection sorted, sorted values matched by squared difference. The
- * sum is divided by K n and by the target projections' variance, so levels
- * weigh alike whatever their scale. Adds scale * dL/df into df. */
-static double swd_level(StyleNet *s, float *df, const float *f, const float *t, int c,
-                        size_t n, float scale)
-{
-    int K = swd_dirs(c);
-    for (int k = 0; k < K; k++) {
-        double norm = 0;
-        float *d = s->dirs + (size_t)k * c;
-        for (int ch = 0; ch < c; ch++) {
-            d[ch] = (float)rng_normal(&s->rng);
-            norm += (double)d[ch] * d[ch];
-        }
-        float inv = (float)(1.0 / sqrt(norm > 1e-30 ? norm : 1e-30));
-        for (int ch = 0; ch < c; ch++)
-            d[ch] *= inv;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)n, c, 1.0f, s->dirs, c, f,
-                (int)n, 0.0f, s->pf, (int)n);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)n, c, 1.0f, s->dirs, c, t,
-                (int)n, 0.0f, s->pt, (int)n);
-    double sq = 0, var = 0;
-    for (int k = 0; k < K; k++) {
-        float *pt = s->pt + (size_t)k * n, *pf = s->pf + (size_t)k * n;
-        float *dp = s->dpf + (size_t)k * n;
-        sort_row(s, pt, n);
-        double mean = 0;
-        for (size_t j = 0; j < n; j++) {
-            s->sorted[j] = pt[s->pairs[j].i];
-            mean += s->sorted[j];
-        }
-        mean /= (double)n;
-        sort_row(s, pf, n);
-        for (size_t j = 0; j < n; j++) {
-            uint32_t i = s->pairs[j].i;
-            double diff = (double)pf[i] - s->sorted[j], dev = s->sorted[j] - mean;
-            sq += diff * diff;
-            var += dev * dev;
-            dp[i] = (float)diff;
-        }
-    }
-    double kn = (double)K * (double)n, z = var / kn;
-    z = z > 1e-12 ? z : 1e-12;
-    float g = (float)(2.0 * scale / (kn * z));
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, (int)n, K, g, s->dirs, c, s->dpf,
-                (int)n, 1.0f, df, (int)n);
-    return scale * sq / (kn * z);
+    return &s->swd.rng.s;
 }
 
 static double swd_loss(StyleNet *s, float *dimg, const float *img, float weight)
@@ -518,8 +462,8 @@ static double swd_loss(StyleNet *s, float *dimg, const float *img, float weight)
             float scale = weight * s->level_w[l] / (float)s->b;
             size_t per = (size_t)c * s->n[l];
             float *df = l ? douts[l - 1] + (size_t)b * per : dimg + (size_t)b * per;
-            total += swd_level(s, df, level_of(s, img, outs, l, b), s->target + s->toff[l], c,
-                               s->n[l], scale);
+            total += swd_match(&s->swd, df, level_of(s, img, outs, l, b),
+                               s->target + s->toff[l], c, s->n[l], scale);
         }
     style_backward(s, douts, dimg);
     return total;

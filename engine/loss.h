@@ -23,11 +23,15 @@ double loss_gan(float *dd, const float *d, size_t n, GanLoss kind, GanRole role,
 /* Content: mean squared difference between the luminance of out and photo
  * (both 0..255 pixels, scaled to 0..1), each average-pooled by `pool`
  * (pool divides h and w): the photo's structure at a coarse scale, leaving
- * colour, fine texture and strokes to the style terms. work holds
- * loss_content_work_floats() floats. */
-size_t loss_content_work_floats(int h, int w, int pool);
+ * colour, fine texture and strokes to the style terms. With gauss != 0 the
+ * luminances are blurred by a Gaussian of sigma pool / 2 instead (reflect
+ * borders) and compared at every pixel: the same coarse scale without the
+ * box grid, whose cell edges show as blocks once pool reaches 8-16 (pool
+ * need not divide h and w then). work holds loss_content_work_floats()
+ * floats. */
+size_t loss_content_work_floats(int h, int w, int pool, int gauss);
 double loss_content(float *dout, const float *out, const float *photo, int b, int h, int w,
-                    int pool, float weight, float *work);
+                    int pool, int gauss, float weight, float *work);
 
 /* Total variation: mean squared difference of neighbouring pixels (0..1). */
 double loss_tv(float *dout, const float *out, int b, int h, int w, float weight);

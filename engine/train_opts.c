@@ -20,6 +20,7 @@ static const char *const arch_names[] = { "fast", "resnet9", NULL };
 static const char *const upsample_names[] = { "transposed", "resize", NULL };
 static const char *const gan_names[] = { "lsgan", "hinge", "ns", NULL };
 static const char *const style_names[] = { "gram", "swd", NULL };
+static const char *const content_filter_names[] = { "box", "gauss", NULL };
 
 /* name, type, offset, lo, hi, job_lo, job_hi, default, names, count, max, where, arg, help */
 static const TrainOpt opts[] = {
@@ -68,7 +69,10 @@ static const TrainOpt opts[] = {
     { "w_tv", TOPT_FLOAT, F(w_tv), 0, 1e6, 0, 1e6, "0", NULL, 0, 0, ALL, "X",
       "total variation weight" },
     { "content_pool", TOPT_INT, F(content_pool), 1, 64, 1, 64, "4", NULL, 0, 0, ALL, "P",
-      "content loss on P x P pooled luminance; must divide size" },
+      "content loss on P x P pooled luminance; must divide size (box filter)" },
+    { "content_filter", TOPT_ENUM, F(content_gauss), 0, 0, 0, 0, "box", content_filter_names,
+      0, 0, ALL, "box|gauss", "pool the content's luminance by P x P boxes, or blur it by a "
+      "Gaussian of sigma P/2 compared at every pixel (no block grid at large P)" },
     { "w_structure", TOPT_FLOAT, F(w_structure), 0, 1e6, 0, 1e6, "0", NULL, 0, 0, ALL, "X",
       "structure loss weight (0: off): the photo's edges as random features of its "
       "luminance see them (counted in the content figure)" },
@@ -85,6 +89,14 @@ static const TrainOpt opts[] = {
       F(style_nlevels), STYLE_MAX_DEPTH + 1, ALL, "W,...",
       "weights of the style levels: the pixels', then each stage's (depth + 1 numbers; "
       "default all 1)" },
+    { "w_gabor", TOPT_FLOAT, F(w_gabor), 0, 1e6, 0, 1e6, "0", NULL, 0, 0, ALL, "X",
+      "Gabor filter-bank style loss weight (0: off): 8 orientations of 11x11 filters on a "
+      "luminance pyramid, matched to the painting by sliced Wasserstein: its strokes' "
+      "directions and sizes (counted in the style figure)" },
+    { "gabor_levels", TOPT_FLOATS, F(gabor_levels), 0, 1e6, 0, 1e6, NULL, NULL,
+      F(gabor_nlevels), GABOR_MAX_LEVELS, ALL, "W,...",
+      "the Gabor pyramid levels' weights, finest first; their count is the number of "
+      "levels, each halving the size (default 1,1,1,1: strokes of 11 to 88 pixels)" },
     { "style_scale", TOPT_PAIR, F(style_lo), 0.01, 1, 0.01, 1, "0.25,0.6", NULL, 0, 0, ALL,
       "LO,HI", "style patches' sides as fractions of the painting's shorter side; smaller = "
       "larger strokes" },
@@ -283,6 +295,8 @@ void train_opts_defaults(TrainConfig *c)
     c->beta2 = 0.999f;
     for (int l = 0; l <= STYLE_MAX_DEPTH; l++)
         c->style_levels[l] = 1.0f;
+    for (int l = 0; l < GABOR_MAX_LEVELS; l++)
+        c->gabor_levels[l] = 1.0f;
     for (int i = 0; i < NOPTS; i++) {
         const TrainOpt *o = &opts[i];
         if (o->type == TOPT_FLAG)
@@ -448,6 +462,8 @@ int train_opts_finish(TrainConfig *c, TrainProfile p, const TrainOpt **bad,
         c->lr_d = c->lr_g;
     if (c->checkpoint_every < 0)
         c->checkpoint_every = c->steps < 500 ? (int)c->steps : 500;
+    if (!c->gabor_nlevels)
+        c->gabor_nlevels = GABOR_DEFAULT_LEVELS;
     for (int i = 0; i < NOPTS; i++) {
         const TrainOpt *o = &opts[i];
         double v, lo = lo_of(o, p), hi = hi_of(o, p);
@@ -491,7 +507,7 @@ int train_opts_finish(TrainConfig *c, TrainProfile p, const TrainOpt **bad,
     }
     if (c->size % 4)
         return rule(row("size"), bad, err, errlen, "must be a multiple of 4");
-    if (c->size % c->content_pool)
+    if (!c->content_gauss && c->size % c->content_pool)
         return rule(row("content_pool"), bad, err, errlen, "must divide size");
     if (c->size >> (c->style_depth - 1) < 2)
         return rule(row("style_depth"), bad, err, errlen,
@@ -503,6 +519,13 @@ int train_opts_finish(TrainConfig *c, TrainProfile p, const TrainOpt **bad,
         snprintf(why, sizeof why, "needs %d weights (the pixels', then each of the %d stages')",
                  c->style_depth + 1, c->style_depth);
         return rule(row("style_levels"), bad, err, errlen, why);
+    }
+    if (c->w_gabor > 0 && ((c->size >> (c->gabor_nlevels - 1)) < GABOR_MIN_SIDE ||
+                           c->size % (1 << (c->gabor_nlevels - 1)))) {
+        snprintf(why, sizeof why, "must leave the coarsest level %d pixels: size must halve "
+                 "%d times exactly to at least %d", GABOR_MIN_SIDE, c->gabor_nlevels - 1,
+                 GABOR_MIN_SIDE);
+        return rule(row("gabor_levels"), bad, err, errlen, why);
     }
     if (p == TRAIN_PROFILE_JOB && (c->checkpoint_every < 1 || c->checkpoint_every > c->steps)) {
         snprintf(why, sizeof why, "must be an integer in 1..%lld (steps)", (long long)c->steps);
@@ -542,12 +565,17 @@ json_t *train_opts_to_json(const TrainConfig *c, int where)
             v = json_pack("[o, o]", json_float(AT(c, r, float)[0]),
                           json_float(AT(c, r, float)[1]));
             break;
-        case TOPT_FLOATS:
-            /* style_levels: as many as the depth has levels. */
+        case TOPT_FLOATS: {
+            /* As many as given; style_levels by default as many as the depth
+             * has levels. */
+            int n = *(const int *)((const char *)c + r->count_offset);
+            if (!n)
+                n = c->style_depth + 1;
             v = json_array();
-            for (int k = 0; k <= c->style_depth && k < r->max_count; k++)
+            for (int k = 0; k < n && k < r->max_count; k++)
                 json_array_append_new(v, json_float(AT(c, r, float)[k]));
             break;
+        }
         case TOPT_STRING:
             v = json_string(*AT(c, r, const char *) ? *AT(c, r, const char *) : "");
             break;

@@ -49,6 +49,7 @@ void trainer_free(Trainer *t)
     free(t->dhalf);
     free(t->content_work);
     style_free(t->style);
+    gabor_free(t->gabor);
     style_free(t->structure);
     free(t->structure_work);
     tdata_free(t->data);
@@ -131,14 +132,19 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     size_t n = (size_t)cfg->batch * 3 * cfg->size * cfg->size;
     t->photos = malloc(n * sizeof(float));
     t->real = malloc(n * sizeof(float));
-    t->content_work = malloc((loss_content_work_floats(cfg->size, cfg->size,
-                                                       cfg->content_pool) + 1) * sizeof(float));
+    t->content_work = malloc((loss_content_work_floats(cfg->size, cfg->size, cfg->content_pool,
+                                                       cfg->content_gauss) + 1) * sizeof(float));
     if (!t->photos || !t->real || !t->content_work)
         goto oom;
     if (cfg->w_style > 0 &&
         (!(t->style = style_new(cfg->seed, cfg->style_kind, cfg->style_depth,
                                         cfg->style_levels, err, errlen)) ||
          style_plan(t->style, cfg->batch, cfg->size, cfg->size, err, errlen)))
+        goto fail;
+    if (cfg->w_gabor > 0 &&
+        (!(t->gabor = gabor_new(cfg->seed, cfg->gabor_nlevels, cfg->gabor_levels, err,
+                                errlen)) ||
+         gabor_plan(t->gabor, cfg->batch, cfg->size, cfg->size, err, errlen)))
         goto fail;
     if (cfg->w_structure > 0) {
         /* Its own random filters (another seed than the style extractor's). */
@@ -166,12 +172,18 @@ fail:
 Trainer *trainer_new_synthetic(const TrainConfig *cfg, char *err, size_t errlen)
 {
     Trainer *t = build(cfg, err, errlen);
-    if (t && t->style) {
+    if (t && (t->style || t->gabor)) {
         size_t n = (size_t)cfg->batch * 3 * cfg->size * cfg->size;
         for (size_t i = 0; i < n; i++)
             t->real[i] = (float)(255.0 * rng_uniform(&t->rng));
-        style_target_add(t->style, t->real);
-        style_target_done(t->style);
+        if (t->style) {
+            style_target_add(t->style, t->real);
+            style_target_done(t->style);
+        }
+        if (t->gabor) {
+            gabor_target_add(t->gabor, t->real);
+            gabor_target_done(t->gabor);
+        }
     }
     return t;
 }
@@ -200,8 +212,8 @@ Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
     }
     if (cfg->init && trainer_read_init(t, cfg->init, err, errlen))
         goto fail;
-    if (t->style) {
-        /* The style target: Grams averaged over patches at the training scale. */
+    if (t->style || t->gabor) {
+        /* The style targets: statistics of patches at the training scale. */
         for (int n = 0; n < STYLE_TARGET_PATCHES; n += cfg->batch) {
             if (tdata_style_batch(t->data, &t->rng, cfg->batch, cfg->style_lo, cfg->style_hi,
                                   t->real)) {
@@ -210,9 +222,15 @@ Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
                           cfg->style_hi, cfg->size);
                 goto fail;
             }
-            style_target_add(t->style, t->real);
+            if (t->style)
+                style_target_add(t->style, t->real);
+            if (t->gabor)
+                gabor_target_add(t->gabor, t->real);
         }
-        style_target_done(t->style);
+        if (t->style)
+            style_target_done(t->style);
+        if (t->gabor)
+            gabor_target_done(t->gabor);
     }
     return t;
 fail:
@@ -256,13 +274,15 @@ void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgr
         avg_pool2_backward(dfake, t->dhalf, B * 3, S, S);
     }
     if (c->w_content > 0)
-        out->content = loss_content(dfake, fake, photos, B, S, S, c->content_pool, c->w_content,
-                                    t->content_work);
+        out->content = loss_content(dfake, fake, photos, B, S, S, c->content_pool,
+                                    c->content_gauss, c->w_content, t->content_work);
     if (t->structure)
         out->content += style_structure_loss(t->structure, dfake, fake, photos, c->w_structure,
                                              t->structure_work);
     if (t->style)
         out->style = style_loss(t->style, dfake, fake, c->w_style);
+    if (t->gabor)
+        out->style += gabor_loss(t->gabor, dfake, fake, c->w_gabor);
     if (c->w_tv > 0)
         out->tv = loss_tv(dfake, fake, B, S, S, c->w_tv);
     tnet_zero_grad(t->g);

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "engine/loss.h"
+#include "engine/style_gabor.h"
 
 typedef enum TrainArch { TRAIN_ARCH_FAST, TRAIN_ARCH_RESNET9 } TrainArch;
 
@@ -51,12 +52,18 @@ typedef struct TrainConfig {
     GanLoss gan;
     float w_adv, w_content, w_style, w_tv;
     int content_pool;
+    int content_gauss;                   /* content on Gaussian-blurred luminance (sigma
+                                            pool / 2) instead of the pool x pool box grid */
     StyleKind style_kind;                /* the style loss: Gram or sliced Wasserstein */
     int style_depth;                     /* random extractor stages (STYLE_DEPTH) */
     float style_levels[STYLE_MAX_DEPTH + 1]; /* per level weights: pixels, stages */
     int style_nlevels;                   /* how many were given (0: all 1) */
     float w_structure;                   /* structure loss weight (0: off), counted in */
     int structure_depth;                 /* the reported content loss; its stage (3) */
+    float w_gabor;                       /* Gabor filter-bank style loss weight (0: off),
+                                            counted in the reported style loss */
+    float gabor_levels[GABOR_MAX_LEVELS]; /* its pyramid levels' weights, finest first */
+    int gabor_nlevels;                   /* how many levels (0 until settled: 4) */
     float style_lo, style_hi;            /* style patch side, fractions of the short side */
     int holdout;                         /* every holdout-th photo is held out */
     const char *command;                 /* the exact command, for the card */

@@ -44,6 +44,19 @@ static char *commands_json(const Trainer *t)
     return s;
 }
 
+/* A style loss's target (n floats, borrowed) as <kind>.target and its
+ * random state as <kind>_rng. 0 or -1. */
+static int add_target(StWriter *w, const char *kind, const float *tg, size_t n, uint64_t rng)
+{
+    char name[32], num[32];
+    int64_t shape[1] = { (int64_t)n };
+    snprintf(name, sizeof(name), "%s.target", kind);
+    snprintf(num, sizeof(num), "%" PRIu64, rng);
+    int rc = stw_add(w, name, ST_F32, 1, shape, tg);
+    snprintf(name, sizeof(name), "%s_rng", kind);
+    return rc | stw_meta(w, name, num);
+}
+
 int trainer_write_state(Trainer *t, char *err, size_t errlen)
 {
     char path[4200], num[64];
@@ -70,8 +83,12 @@ int trainer_write_state(Trainer *t, char *err, size_t errlen)
     if (t->style) {
         size_t n;
         float *tg = style_target(t->style, &n);
-        int64_t shape[1] = { (int64_t)n };
-        rc |= stw_add(w, "style.target", ST_F32, 1, shape, tg);
+        rc |= add_target(w, "style", tg, n, *style_rng(t->style));
+    }
+    if (t->gabor) {
+        size_t n;
+        float *tg = gabor_target(t->gabor, &n);
+        rc |= add_target(w, "gabor", tg, n, *gabor_rng(t->gabor));
     }
     snprintf(num, sizeof(num), "%" PRId64, t->step);
     rc |= stw_meta(w, "step", num);
@@ -79,10 +96,6 @@ int trainer_write_state(Trainer *t, char *err, size_t errlen)
     rc |= stw_meta(w, "rng", num);
     snprintf(num, sizeof(num), "%.3f", t->elapsed);
     rc |= stw_meta(w, "elapsed", num);
-    if (t->style) {
-        snprintf(num, sizeof(num), "%" PRIu64, *style_rng(t->style));
-        rc |= stw_meta(w, "style_rng", num);
-    }
     rc |= stw_meta(w, "gspec", t->gspec) | stw_meta(w, "dspec", t->dspec);
     char *hist = commands_json(t);
     rc |= !hist || stw_meta(w, "commands", hist);
@@ -95,6 +108,27 @@ int trainer_write_state(Trainer *t, char *err, size_t errlen)
         rc = stw_write_file(w, path, err, errlen);
     stw_free(w);
     return rc ? -1 : 0;
+}
+
+/* A style loss's target (<kind>.target, n floats) and random state
+ * (<kind>_rng) from a state file. 0, or -1 with a message. */
+static int read_target(const SafeTensors *st, const char *kind, float *tg, size_t n,
+                       uint64_t *rng, const char *path, char *err, size_t errlen)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "%s.target", kind);
+    const StTensor *s = st_find(st, name);
+    if (!s || s->dtype != ST_F32 || s->nbytes != n * sizeof(float)) {
+        util_errf(err, errlen, "%s: no %s target of the right size (saved with other "
+                       "style options?)", path, kind);
+        return -1;
+    }
+    memcpy(tg, s->data, n * sizeof(float));
+    snprintf(name, sizeof(name), "%s_rng", kind);
+    const char *r = st_meta(st, name);
+    if (r)
+        *rng = strtoull(r, NULL, 10);
+    return 0;
 }
 
 int trainer_read_state(Trainer *t, char *err, size_t errlen)
@@ -138,15 +172,14 @@ int trainer_read_state(Trainer *t, char *err, size_t errlen)
     if (t->style) {
         size_t n;
         float *tg = style_target(t->style, &n);
-        const StTensor *s = st_find(st, "style.target");
-        if (!s || s->dtype != ST_F32 || s->nbytes != n * sizeof(float)) {
-            util_errf(err, errlen, "%s: no style target of the right size", path);
+        if (read_target(st, "style", tg, n, style_rng(t->style), path, err, errlen))
             goto done;
-        }
-        memcpy(tg, s->data, n * sizeof(float));
-        const char *srng = st_meta(st, "style_rng");
-        if (srng)
-            *style_rng(t->style) = strtoull(srng, NULL, 10);
+    }
+    if (t->gabor) {
+        size_t n;
+        float *tg = gabor_target(t->gabor, &n);
+        if (read_target(st, "gabor", tg, n, gabor_rng(t->gabor), path, err, errlen))
+            goto done;
     }
     const char *hist = st_meta(st, "commands");
     if (hist && !(t->history = strdup(hist))) {

@@ -24,6 +24,7 @@ struct Trainer {
     char *init_from;           /* JSON object: the model G started from (--init), or NULL */
     TNet *g, *d, *d2;          /* d2: the multi-scale discriminator, or NULL */
     StyleNet *style;
+    GaborNet *gabor;           /* the Gabor filter-bank style loss, or NULL */
     TrainData *data;
     Rng rng;
     int64_t step;

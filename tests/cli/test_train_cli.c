@@ -269,6 +269,28 @@ static int tensors_differ(const char *a, const char *b)
     return diff;
 }
 
+/* Four steps as model `once` in one go, and as `twice` in two plus two
+ * resumed, with opts (which checkpoint every 2 steps and keep the rates
+ * constant): the same weights; and the steps did change them. */
+static void assert_resume_exact(const char *once, const char *twice, const char *opts)
+{
+    char *out, a[64], b[64];
+    assert_int_equal(run(&out, "train " TINY " --name %s --steps 4 %s", tmpdir, tmpdir, tmpdir,
+                         once, opts), 0);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name %s --steps 2 %s", tmpdir, tmpdir, tmpdir,
+                         twice, opts), 0);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name %s --steps 4 %s --resume", tmpdir,
+                         tmpdir, tmpdir, twice, opts), 0);
+    free(out);
+    snprintf(a, sizeof(a), "%s/v2.safetensors", once);
+    snprintf(b, sizeof(b), "%s/v2.safetensors", twice);
+    assert_int_equal(tensors_differ(a, b), 0);
+    snprintf(b, sizeof(b), "%s/v1.safetensors", once);
+    assert_true(tensors_differ(b, a) > 0);
+}
+
 /* Four steps in one go and two plus two resumed give the same weights, with
  * the SWD style loss (its directions come from a random state the
  * checkpoint keeps) and a zoomed style scale; then a fine-tune from that
@@ -280,17 +302,7 @@ static void test_swd_resume_and_init(void **state)
     const char *opts = "--style-loss swd --style-scale 0.3,0.5 --w-style 2 --checkpoint-every 2 "
                        "--decay-from 1 "   /* the same rates whatever --steps says */
                        "--style-depth 5 --style-levels 1,0,0.5,1,1,2";
-    assert_int_equal(run(&out, "train " TINY " --name once --steps 4 %s", tmpdir, tmpdir, tmpdir,
-                         opts), 0);
-    free(out);
-    assert_int_equal(run(&out, "train " TINY " --name twice --steps 2 %s", tmpdir, tmpdir,
-                         tmpdir, opts), 0);
-    free(out);
-    assert_int_equal(run(&out, "train " TINY " --name twice --steps 4 %s --resume", tmpdir,
-                         tmpdir, tmpdir, opts), 0);
-    free(out);
-    assert_int_equal(tensors_differ("once/v2.safetensors", "twice/v2.safetensors"), 0);
-    assert_true(tensors_differ("once/v1.safetensors", "once/v2.safetensors") > 0);
+    assert_resume_exact("once", "twice", opts);
     char *card = read_card("once");
     assert_non_null(card);
     assert_non_null(strstr(card, "\"style_loss\": \"swd\""));
@@ -323,6 +335,33 @@ static void test_swd_resume_and_init(void **state)
     assert_int_equal(run(&out, "train " TINY " --name wide --steps 1 --width 8 --init %s",
                          tmpdir, tmpdir, tmpdir, init), 1);
     assert_non_null(strstr(out, "not a generator with these architecture options"));
+    free(out);
+}
+
+/* The Gabor style loss and the Gaussian content: four steps in one go and
+ * two plus two resumed give the same weights (its target and directions
+ * are in the state); the card records both; a state saved without the
+ * Gabor term does not resume with it. */
+static void test_gabor_resume(void **state)
+{
+    (void)state;
+    char *out;
+    const char *opts = "--style-loss swd --checkpoint-every 2 --decay-from 1 --w-gabor 0.5 "
+                       "--gabor-levels 1,2,0.5 --content-filter gauss --content-pool 8";
+    assert_resume_exact("gonce", "gtwice", opts);
+    char *card = read_card("gonce");
+    assert_non_null(card);
+    assert_non_null(strstr(card, "\"content_filter\": \"gauss\""));
+    assert_non_null(strstr(card, "\"w_gabor\": 0.5"));
+    assert_non_null(strstr(card, "\"gabor_levels\": [\n        1.0,\n        2.0,\n        0.5\n"
+                                 "      ]"));
+    free(card);
+    assert_int_equal(run(&out, "train " TINY " --name gplain --steps 2 --style-loss swd",
+                         tmpdir, tmpdir, tmpdir), 0);
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name gplain --steps 4 --style-loss swd %s "
+                         "--resume", tmpdir, tmpdir, tmpdir, opts), 1);
+    assert_non_null(strstr(out, "no gabor target"));
     free(out);
 }
 
@@ -375,6 +414,18 @@ static void test_refusals(void **state)
                          tmpdir, tmpdir), 2);
     assert_non_null(strstr(out, "--style-depth must leave the last stage 2 pixels"));
     free(out);
+    assert_int_equal(run(&out, "train " TINY " --name x --gabor-levels 1,1,1,1,1,1,1", tmpdir,
+                         tmpdir, tmpdir), 2);
+    assert_non_null(strstr(out, "bad value '1,1,1,1,1,1,1' for --gabor-levels"));
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name x --content-filter median", tmpdir,
+                         tmpdir, tmpdir), 2);
+    assert_non_null(strstr(out, "--content-filter"));
+    free(out);
+    /* 32 pixels do not halve three times to the filters' 6. */
+    assert_int_equal(run(&out, "train " TINY " --name x --w-gabor 1", tmpdir, tmpdir, tmpdir), 2);
+    assert_non_null(strstr(out, "halve 3 times exactly to at least 6"));
+    free(out);
     assert_int_equal(run(&out, "train --style %s/none.jpg --content %s/photos --name x "
                          "--models %s/models", tmpdir, tmpdir, tmpdir), 1);
     free(out);
@@ -386,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_shipped_cards),
         cmocka_unit_test(test_train_resume_serve),
         cmocka_unit_test(test_swd_resume_and_init),
+        cmocka_unit_test(test_gabor_resume),
         cmocka_unit_test(test_sigint_checkpoints),
         cmocka_unit_test(test_refusals),
     };

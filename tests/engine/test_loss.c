@@ -12,35 +12,6 @@
 #include "engine/loss.h"
 #include "tests/engine/util.h"
 
-typedef double (*LossFn)(float *grad, float *x, void *ctx);
-
-/* Checks dL/dx at `samples` evenly spread indices; returns the relative
- * error max|a - n| / max|n|. */
-static double fd_check(const char *name, LossFn f, float *x, size_t n, void *ctx, float h,
-                       int samples)
-{
-    float *g = calloc(n, sizeof(float)), *scratch = calloc(n, sizeof(float));
-    f(g, x, ctx);
-    double maxn = 0, maxe = 0;
-    for (int k = 0; k < samples; k++) {
-        size_t i = (size_t)k * (n - 1) / (size_t)(samples > 1 ? samples - 1 : 1);
-        float v = x[i];
-        x[i] = v + h;
-        double lp = f(scratch, x, ctx);
-        x[i] = v - h;
-        double lm = f(scratch, x, ctx);
-        x[i] = v;
-        double num = (lp - lm) / (2.0 * h);
-        maxn = fmax(maxn, fabs(num));
-        maxe = fmax(maxe, fabs(num - g[i]));
-    }
-    double rel = maxe / fmax(maxn, 1e-12);
-    printf("  %-22s max |grad| %.3g rel err %.2e\n", name, maxn, rel);
-    free(g);
-    free(scratch);
-    return rel;
-}
-
 typedef struct ImgCtx {
     const float *photo;
     int b, h, w;
@@ -50,13 +21,22 @@ typedef struct ImgCtx {
     uint64_t rng;       /* SWD: its random state before each evaluation */
 } ImgCtx;
 
-static double content_fn(float *g, float *x, void *ctx)
+static double content_of(float *g, float *x, const ImgCtx *c, int pool, int gauss)
 {
-    ImgCtx *c = ctx;
-    float *work = malloc(loss_content_work_floats(c->h, c->w, 2) * sizeof(float));
-    double l = loss_content(g, x, c->photo, c->b, c->h, c->w, 2, 3.0f, work);
+    float *work = malloc(loss_content_work_floats(c->h, c->w, pool, gauss) * sizeof(float));
+    double l = loss_content(g, x, c->photo, c->b, c->h, c->w, pool, gauss, 3.0f, work);
     free(work);
     return l;
+}
+
+static double content_fn(float *g, float *x, void *ctx)
+{
+    return content_of(g, x, ctx, 2, 0);
+}
+
+static double content_gauss_fn(float *g, float *x, void *ctx)
+{
+    return content_of(g, x, ctx, 4, 1);
 }
 
 static double tv_fn(float *g, float *x, void *ctx)
@@ -110,12 +90,13 @@ static void test_image_losses(void **state)
     assert_int_equal(style_plan(c.style, b, h, w, err, sizeof(err)), 0);
     style_target_add(c.style, style);
     style_target_done(c.style);
-    assert_true(fd_check("content (pool 2)", content_fn, x, n, &c, 0.5f, 64) < 1e-3);
-    assert_true(fd_check("total variation", tv_fn, x, n, &c, 0.5f, 64) < 1e-3);
+    assert_true(tu_fd_check("content (pool 2)", content_fn, x, n, &c, 0.5f, 64) < 1e-3);
+    assert_true(tu_fd_check("content (gauss, pool 4)", content_gauss_fn, x, n, &c, 0.5f, 64) < 1e-3);
+    assert_true(tu_fd_check("total variation", tv_fn, x, n, &c, 0.5f, 64) < 1e-3);
     /* The extractor's ReLUs make the differences O(h) near kinks: the error
      * falls with h (8.6% at h = 2, 5.8% at 0.1, 1.2% at 0.02) as it would not
      * for a wrong gradient. */
-    assert_true(fd_check("random-feature Gram", style_fn, x, n, &c, 0.02f, 48) < 3e-2);
+    assert_true(tu_fd_check("random-feature Gram", style_fn, x, n, &c, 0.02f, 48) < 3e-2);
     style_free(c.style);
     free(x); free(photo); free(style);
 }
@@ -146,7 +127,7 @@ static void test_swd(void **state)
     double self = swd_fn(g, style, &c);
     printf("  swd of the target itself %.3g\n", self);
     assert_true(self < 1e-9);
-    assert_true(fd_check("sliced Wasserstein", swd_fn, x, n, &c, 0.02f, 48) < 3e-2);
+    assert_true(tu_fd_check("sliced Wasserstein", swd_fn, x, n, &c, 0.02f, 48) < 3e-2);
     /* Halfway between target and x scores less than x. */
     float *mid = malloc(n * 4);
     for (size_t i = 0; i < n; i++)
@@ -247,7 +228,7 @@ static void test_style_depth_levels(void **state)
     c.rng = *style_rng(c.style);
     /* Six float stages at 64x64: below h = 0.05 the differences drown in
      * rounding (4% at 0.02, 15% at 0.005); 1.6% at 0.1, 2% at 0.25. */
-    assert_true(fd_check("swd depth 6, weighted", swd_fn, x, n, &c, 0.1f, 48) < 3e-2);
+    assert_true(tu_fd_check("swd depth 6, weighted", swd_fn, x, n, &c, 0.1f, 48) < 3e-2);
     style_free(c.style);
     free(x); free(style); free(g); free(gs);
 }
@@ -268,7 +249,7 @@ static void test_structure(void **state)
                  GAN_G, 0 };
     assert_non_null(c.style);
     assert_int_equal(style_plan(c.style, b, h, w, err, sizeof(err)), 0);
-    assert_true(fd_check("structure (depth 3)", structure_fn, x, n, &c, 0.02f, 48) < 3e-2);
+    assert_true(tu_fd_check("structure (depth 3)", structure_fn, x, n, &c, 0.02f, 48) < 3e-2);
     double self = structure_fn(g, photo, &c);
     /* Same luminance, other colours: +30 red, -30 * 0.299 / 0.587 green. */
     for (int k = 0; k < b; k++)
@@ -290,6 +271,54 @@ static void test_structure(void **state)
     free(x); free(photo); free(g);
 }
 
+/* The loss of a photo against itself with a bright 3x3 blob added at
+ * (at, at), pooled 4 by box or Gaussian. */
+static double blob_loss(int at, int gauss)
+{
+    enum { S = 32 };
+    size_t n = 3 * S * S;
+    float *photo = malloc(n * 4), *out = malloc(n * 4), *g = calloc(n, 4);
+    float *work = malloc(loss_content_work_floats(S, S, 4, gauss) * sizeof(float));
+    tu_fill(photo, n, 4, 60, 160);
+    memcpy(out, photo, n * 4);
+    for (int c = 0; c < 3; c++)
+        for (int y = at - 1; y <= at + 1; y++)
+            for (int x = at - 1; x <= at + 1; x++)
+                out[((size_t)c * S + y) * S + x] += 80;
+    double l = loss_content(g, out, photo, 1, S, S, 4, gauss, 1.0f, work);
+    free(photo); free(out); free(g); free(work);
+    return l;
+}
+
+/* Gaussian content: the same difference costs the same wherever it sits
+ * (a box grid charges a blob split across two cells less than one inside a
+ * cell: that is where its blocks come from); zero for a recolouring at the
+ * same luminance. */
+static void test_content_gauss(void **state)
+{
+    (void)state;
+    double box_in = blob_loss(13, 0), box_across = blob_loss(12, 0);
+    double g_in = blob_loss(13, 1), g_across = blob_loss(12, 1);
+    printf("  blob inside a cell / across cells: box %.3g / %.3g, gauss %.3g / %.3g\n", box_in,
+           box_across, g_in, g_across);
+    assert_true(box_in > 1.5 * box_across);
+    assert_true(fabs(g_in - g_across) < 1e-3 * g_in);
+    enum { S = 16 };
+    size_t n = 3 * S * S, hw = S * S;
+    float *photo = malloc(n * 4), *out = malloc(n * 4), *g = calloc(n, 4);
+    float *work = malloc(loss_content_work_floats(S, S, 8, 1) * sizeof(float));
+    tu_fill(photo, n, 2, 40, 215);
+    for (size_t i = 0; i < hw; i++) {
+        out[i] = photo[i] + 30.0f;
+        out[hw + i] = photo[hw + i] - 30.0f * 0.299f / 0.587f;
+        out[2 * hw + i] = photo[2 * hw + i];
+    }
+    double l = loss_content(g, out, photo, 1, S, S, 8, 1, 1.0f, work);
+    printf("  gauss content of a recolouring %.3g\n", l);
+    assert_true(l < 1e-10);
+    free(photo); free(out); free(g); free(work);
+}
+
 static void test_gan_losses(void **state)
 {
     (void)state;
@@ -302,7 +331,7 @@ static void test_gan_losses(void **state)
             char name[64];
             snprintf(name, sizeof(name), "%s %s", kn[k], rn[r]);
             ImgCtx c = { NULL, 0, 0, 0, NULL, (GanLoss)k, (GanRole)r, 0 };
-            assert_true(fd_check(name, gan_fn, d, 40, &c, 1e-3f, 40) < 1e-3);
+            assert_true(tu_fd_check(name, gan_fn, d, 40, &c, 1e-3f, 40) < 1e-3);
         }
     /* Values at known points: LSGAN G at d = 1 is 0; hinge D real at d = 2 is 0;
      * non-saturating D fake at d = 0 is log 2. */
@@ -319,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_swd),
         cmocka_unit_test(test_style_depth_levels),
         cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_content_gauss),
         cmocka_unit_test(test_gan_losses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,31 @@ void tu_fill(float *x, size_t n, uint32_t seed, float lo, float hi)
     }
 }
 
+double tu_fd_check(const char *name, TuLossFn f, float *x, size_t n, void *ctx, float h,
+                   int samples)
+{
+    float *g = calloc(n, sizeof(float)), *scratch = calloc(n, sizeof(float));
+    f(g, x, ctx);
+    double maxn = 0, maxe = 0;
+    for (int k = 0; k < samples; k++) {
+        size_t i = (size_t)k * (n - 1) / (size_t)(samples > 1 ? samples - 1 : 1);
+        float v = x[i];
+        x[i] = v + h;
+        double lp = f(scratch, x, ctx);
+        x[i] = v - h;
+        double lm = f(scratch, x, ctx);
+        x[i] = v;
+        double num = (lp - lm) / (2.0 * h);
+        maxn = fmax(maxn, fabs(num));
+        maxe = fmax(maxe, fabs(num - g[i]));
+    }
+    double rel = maxe / fmax(maxn, 1e-12);
+    printf("  %-22s max |grad| %.3g rel err %.2e\n", name, maxn, rel);
+    free(g);
+    free(scratch);
+    return rel;
+}
+
 double tu_max_abs_diff(const float *a, const float *b, size_t n, size_t *at)
 {
     double m = 0;

@@ -14,6 +14,15 @@ double tu_max_abs_diff(const float *a, const float *b, size_t n, size_t *at);
 /* Prints "name: max abs diff D at i (a vs b)" and returns D. */
 double tu_report(const char *name, const float *a, const float *b, size_t n);
 
+/* A loss of x: returns its value, adds its gradient into grad. */
+typedef double (*TuLossFn)(float *grad, float *x, void *ctx);
+
+/* Checks f's gradient against central finite differences (step h) at
+ * `samples` evenly spread indices of x (n floats, restored); prints and
+ * returns the relative error max|analytic - numeric| / max|numeric|. */
+double tu_fd_check(const char *name, TuLossFn f, float *x, size_t n, void *ctx, float h,
+                   int samples);
+
 /* The repository's shared data folder (../shared beside the checkout, or
  * $ATELIER_SHARED), or NULL when it is absent. */
 const char *tu_shared_dir(void);
