@@ -21,6 +21,9 @@ static const char *const upsample_names[] = { "transposed", "resize", NULL };
 static const char *const gan_names[] = { "lsgan", "hinge", "ns", NULL };
 static const char *const style_names[] = { "gram", "swd", NULL };
 static const char *const content_filter_names[] = { "box", "gauss", NULL };
+/* By value: the DIFFAUG_* bits. */
+static const char *const augment_names[] = { "none", "translation", "cutout",
+                                             "translation,cutout", NULL };
 
 /* name, type, offset, lo, hi, job_lo, job_hi, default, names, count, max, where, arg, help */
 static const TrainOpt opts[] = {
@@ -52,6 +55,11 @@ static const TrainOpt opts[] = {
       "spectral norm in the discriminator instead of instance norm" },
     { "multiscale", TOPT_FLAG, F(d_scales), 1, 2, 1, 2, NULL, NULL, 0, 0, CLI_CARD, NULL,
       "a second discriminator on 2x-downsampled images" },
+    { "d_augment", TOPT_ENUM, F(d_augment), 0, 0, 0, 0, "none", augment_names, 0, 0,
+      CLI_CARD, "LIST", "none, translation, cutout or translation,cutout: the "
+      "discriminator's real and fake inputs shifted by up to 1/8 of the side and/or a square "
+      "of half the side cut out (mid-grey), alike, with the generator's gradient passed "
+      "through (DiffAugment: a discriminator that cannot memorise the painting's patches)" },
     { "gan", TOPT_ENUM, F(gan), 0, 0, 0, 0, "lsgan", gan_names, 0, 0, CLI_CARD,
       "lsgan|hinge|ns", "adversarial loss" },
     { "lr", TOPT_FLOAT, F(lr_g), 0, 1, 1e-7, 0.1, "2e-4", NULL, 0, 0, ALL, "A",

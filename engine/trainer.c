@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include "engine/arch.h"
+#include "engine/diffaug.h"
 #include "engine/layers.h"
 #include "engine/tnet.h"
 #include "engine/traindata.h"
@@ -47,6 +48,10 @@ void trainer_free(Trainer *t)
     tnet_free(t->d2);
     free(t->half);
     free(t->dhalf);
+    free(t->aug_fake);
+    free(t->aug_real);
+    free(t->daug);
+    free(t->draws);
     free(t->content_work);
     style_free(t->style);
     gabor_free(t->gabor);
@@ -130,6 +135,11 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
             goto oom;
     }
     size_t n = (size_t)cfg->batch * 3 * cfg->size * cfg->size;
+    if (cfg->d_augment &&
+        (!(t->aug_fake = malloc(n * sizeof(float))) || !(t->aug_real = malloc(n * sizeof(float))) ||
+         !(t->daug = malloc(n * sizeof(float))) ||
+         !(t->draws = malloc((size_t)cfg->batch * sizeof(DiffAugDraw)))))
+        goto oom;
     t->photos = malloc(n * sizeof(float));
     t->real = malloc(n * sizeof(float));
     t->content_work = malloc((loss_content_work_floats(cfg->size, cfg->size, cfg->content_pool,
@@ -255,24 +265,37 @@ void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgr
     const int S = c->size, B = c->batch;
     int64_t step = t->step + 1;
     memset(out, 0, sizeof(*out));
+    const size_t npx = (size_t)B * 3 * S * S;
     const float *fake = tnet_forward(t->g, photos);
-    const float *s = tnet_forward(t->d, fake), *s2 = NULL;
+    const float *dfin = fake, *rin = real;    /* what the discriminators see */
+    if (c->d_augment) {
+        diffaug_draw(t->draws, B, S, c->d_augment, &t->rng);
+        diffaug_forward(t->aug_fake, fake, t->draws, B, S);
+        dfin = t->aug_fake;
+    }
+    const float *s = tnet_forward(t->d, dfin), *s2 = NULL;
     if (t->d2) {
-        avg_pool2_forward(t->half, fake, B * 3, S, S);
+        avg_pool2_forward(t->half, dfin, B * 3, S, S);
         s2 = tnet_forward(t->d2, t->half);
     }
-    /* Generator. */
+    /* Generator: the adversarial gradient back through D (and the
+     * augmentation) into dfake. */
     float *dfake = tnet_begin_backward(t->g);
+    float *dd = c->d_augment ? t->daug : dfake;
+    if (c->d_augment)
+        memset(t->daug, 0, npx * sizeof(float));
     float *ds = tnet_begin_backward(t->d);
     out->g_adv = loss_gan(ds, s, t->dout_n, c->gan, GAN_G, c->w_adv);
-    tnet_backward(t->d, dfake, 0);
+    tnet_backward(t->d, dd, 0);
     if (t->d2) {
         ds = tnet_begin_backward(t->d2);
         out->g_adv += loss_gan(ds, s2, t->dout_n2, c->gan, GAN_G, c->w_adv);
         memset(t->dhalf, 0, (size_t)B * 3 * (S / 2) * (S / 2) * sizeof(float));
         tnet_backward(t->d2, t->dhalf, 0);
-        avg_pool2_backward(dfake, t->dhalf, B * 3, S, S);
+        avg_pool2_backward(dd, t->dhalf, B * 3, S, S);
     }
+    if (c->d_augment)
+        diffaug_backward(dfake, t->daug, t->draws, B, S);
     if (c->w_content > 0)
         out->content = loss_content(dfake, fake, photos, B, S, S, c->content_pool,
                                     c->content_gauss, c->w_content, t->content_work);
@@ -288,9 +311,15 @@ void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgr
     tnet_zero_grad(t->g);
     tnet_backward(t->g, NULL, 1);
     tnet_adam(t->g, lr_at(c, c->lr_g, step), c->beta1, c->beta2, 1e-8f, step);
-    /* Discriminators: the fake half reuses the forwards above. */
+    /* Discriminators: the fake half reuses the forwards above; the real
+     * patches get their own augmentation draw. */
+    if (c->d_augment) {
+        diffaug_draw(t->draws, B, S, c->d_augment, &t->rng);
+        diffaug_forward(t->aug_real, real, t->draws, B, S);
+        rin = t->aug_real;
+    }
     TNet *ds_net[2] = { t->d, t->d2 };
-    const float *fake_scores[2] = { s, s2 }, *real_in[2] = { real, t->half };
+    const float *fake_scores[2] = { s, s2 }, *real_in[2] = { rin, t->half };
     size_t nout[2] = { t->dout_n, t->dout_n2 };
     for (int k = 0; k < 2 && ds_net[k]; k++) {
         TNet *d = ds_net[k];
@@ -299,7 +328,7 @@ void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgr
         out->d_loss += loss_gan(ds, fake_scores[k], nout[k], c->gan, GAN_D_FAKE, 0.5f);
         tnet_backward(d, NULL, 1);
         if (k == 1)
-            avg_pool2_forward(t->half, real, B * 3, S, S);
+            avg_pool2_forward(t->half, rin, B * 3, S, S);
         const float *r = tnet_forward(d, real_in[k]);
         ds = tnet_begin_backward(d);
         out->d_loss += loss_gan(ds, r, nout[k], c->gan, GAN_D_REAL, 0.5f);

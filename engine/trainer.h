@@ -47,6 +47,8 @@ typedef struct TrainConfig {
     int width, blocks, resize_conv;      /* fast arch; resnet9: width = ngf */
     int ndf, d_layers, d_spectral;       /* discriminator */
     int d_scales;                        /* 2: a second D on 2x-downsampled images */
+    int d_augment;                       /* DIFFAUG_* bits (engine/diffaug.h): D's real
+                                            and fake inputs augmented alike */
     float lr_g, lr_d, beta1, beta2;
     float decay_from;                    /* LR constant until this fraction, then linear to 0 */
     GanLoss gan;

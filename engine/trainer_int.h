@@ -31,6 +31,8 @@ struct Trainer {
     double elapsed;            /* seconds of training before this run */
     float *photos, *real;      /* (B, 3, S, S) */
     float *half, *dhalf;       /* (B, 3, S/2, S/2): d2's input and its gradient */
+    float *aug_fake, *aug_real, *daug; /* (B, 3, S, S): --d-augment's images, gradient */
+    struct DiffAugDraw *draws; /* (B): the augmentation drawn for each image */
     float *content_work;       /* loss_content's workspace */
     StyleNet *structure;       /* the structure loss's extractor, or NULL */
     float *structure_work;

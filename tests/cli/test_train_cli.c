@@ -338,7 +338,8 @@ static void test_swd_resume_and_init(void **state)
     free(out);
 }
 
-/* The Gabor style loss and the Gaussian content: four steps in one go and
+/* The Gabor style loss, the Gaussian content and the discriminator's
+ * augmentation: four steps in one go and
  * two plus two resumed give the same weights (its target and directions
  * are in the state); the card records both; a state saved without the
  * Gabor term does not resume with it. */
@@ -347,7 +348,8 @@ static void test_gabor_resume(void **state)
     (void)state;
     char *out;
     const char *opts = "--style-loss swd --checkpoint-every 2 --decay-from 1 --w-gabor 0.5 "
-                       "--gabor-levels 1,2,0.5 --content-filter gauss --content-pool 8";
+                       "--gabor-levels 1,2,0.5 --content-filter gauss --content-pool 8 "
+                       "--d-augment translation,cutout";
     assert_resume_exact("gonce", "gtwice", opts);
     char *card = read_card("gonce");
     assert_non_null(card);
@@ -355,12 +357,14 @@ static void test_gabor_resume(void **state)
     assert_non_null(strstr(card, "\"w_gabor\": 0.5"));
     assert_non_null(strstr(card, "\"gabor_levels\": [\n        1.0,\n        2.0,\n        0.5\n"
                                  "      ]"));
+    assert_non_null(strstr(card, "\"d_augment\": \"translation,cutout\""));
     free(card);
     assert_int_equal(run(&out, "train " TINY " --name gplain --steps 2 --style-loss swd",
                          tmpdir, tmpdir, tmpdir), 0);
     free(out);
-    assert_int_equal(run(&out, "train " TINY " --name gplain --steps 4 --style-loss swd %s "
-                         "--resume", tmpdir, tmpdir, tmpdir, opts), 1);
+    assert_int_equal(run(&out, "train " TINY " --name gplain --steps 4 --style-loss swd "
+                         "--w-gabor 0.5 --gabor-levels 1,2,0.5 --resume", tmpdir, tmpdir, tmpdir),
+                     1);
     assert_non_null(strstr(out, "no gabor target"));
     free(out);
 }
@@ -417,6 +421,10 @@ static void test_refusals(void **state)
     assert_int_equal(run(&out, "train " TINY " --name x --gabor-levels 1,1,1,1,1,1,1", tmpdir,
                          tmpdir, tmpdir), 2);
     assert_non_null(strstr(out, "bad value '1,1,1,1,1,1,1' for --gabor-levels"));
+    free(out);
+    assert_int_equal(run(&out, "train " TINY " --name x --d-augment flip", tmpdir, tmpdir,
+                         tmpdir), 2);
+    assert_non_null(strstr(out, "--d-augment"));
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name x --content-filter median", tmpdir,
                          tmpdir, tmpdir), 2);
