@@ -72,8 +72,24 @@ export function parseTiming(v) {
   return out;
 }
 
-// A sentence for a person: what went wrong and what to do.
-export function describe(err, maxBodyMiB) {
+// The size to send instead, for a 413: the long side scaled down so that
+// the pixels, or the bytes, fit the limit the server named (10% margin).
+function smaller(p, photo) {
+  if (!photo) return '';
+  const long = Math.max(photo.w, photo.h);
+  let scale = 0;
+  const px = /above the limit of (\d+)/.exec(p.detail || '');
+  const mib = /limit of (\d+) MiB/.exec(p.detail || '');
+  if (px) scale = Math.sqrt(parseInt(px[1], 10) / (photo.w * photo.h));
+  else if (mib && photo.bytes) scale = Math.sqrt((parseInt(mib[1], 10) * 1048576) / photo.bytes);
+  if (!(scale > 0 && scale < 1)) return '';
+  return ` Scale it down to at most ${Math.floor(long * scale * 0.9)} pixels on its long side` +
+    `${mib ? ' (or save it as a JPEG)' : ''} and try again.`;
+}
+
+// A sentence for a person: what went wrong and what to do. photo, when
+// known: {w, h, bytes} of the image sent.
+export function describe(err, photo) {
   const p = err.problem || {};
   const detail = p.detail ? ` (${p.detail})` : '';
   switch (err.status) {
@@ -81,11 +97,13 @@ export function describe(err, maxBodyMiB) {
       return `${p.title}. ${p.detail}`;
     case 401:
       return 'The server refused the token: check the management token on the Train tab.';
+    case 403:
+      return `The server's management API is off${detail}.`;
     case 404:
       return `Not found${detail}.`;
     case 413:
-      return `This file is too large for the server${detail}. Use a photo under ${maxBodyMiB || 'the limit of'} MiB, ` +
-        'or scale it down to at most 4000 pixels on its long side (a phone photo exported at "large" size fits).';
+      return `This photo is too large for the server${detail}.` +
+        (smaller(p, photo) || ' Send a smaller photo: fewer pixels, or a JPEG instead of a PNG.');
     case 415:
       return `This is not a file the server can read${detail}. Send a JPEG or PNG photo.`;
     case 422:

@@ -85,9 +85,11 @@ export function draw(svg, series, opts) {
   return { x0, x1, W, sx };
 }
 
-// Drag to zoom: calls onZoom([x0, x1]) in data units.
-export function zoomable(svg, getFrame, onZoom) {
-  let start = null, rect = null;
+// Drag to zoom: calls onZoom([x0, x1]) in data units; a pointer moving
+// without a button calls onHover(x) (null when it leaves) and draws a
+// vertical line there.
+export function zoomable(svg, getFrame, onZoom, onHover) {
+  let start = null, rect = null, cursor = null;
   const dataX = (ev) => {
     const f = getFrame();
     const b = svg.getBoundingClientRect();
@@ -98,8 +100,18 @@ export function zoomable(svg, getFrame, onZoom) {
     start = { x: dataX(ev), px: ev.clientX };
     svg.setPointerCapture(ev.pointerId);
   });
+  svg.addEventListener('pointerleave', () => { cursor?.remove(); cursor = null; onHover(null); });
   svg.addEventListener('pointermove', (ev) => {
-    if (!start) return;
+    if (!start) {
+      const f = getFrame();
+      const b = svg.getBoundingClientRect();
+      const px = ((ev.clientX - b.left) / b.width) * f.W;
+      if (!cursor || !cursor.isConnected) cursor = el('line', { y1: T, y2: H - B, class: 'cursor' }, svg);
+      cursor.setAttribute('x1', px);
+      cursor.setAttribute('x2', px);
+      onHover(dataX(ev));
+      return;
+    }
     const f = getFrame();
     const b = svg.getBoundingClientRect();
     const a = ((Math.min(start.px, ev.clientX) - b.left) / b.width) * f.W;
@@ -109,10 +121,10 @@ export function zoomable(svg, getFrame, onZoom) {
   });
   svg.addEventListener('pointerup', (ev) => {
     if (!start) return;
-    const a = start.x, b = dataX(ev);
+    const a = start.x, b = dataX(ev), moved = Math.abs(ev.clientX - start.px) > 4;
     start = null;
     rect?.remove();
     rect = null;
-    if (Math.abs(b - a) > 0) onZoom([Math.min(a, b), Math.max(a, b)]);
+    if (moved) onZoom([Math.min(a, b), Math.max(a, b)]);
   });
 }

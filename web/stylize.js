@@ -119,7 +119,7 @@ async function paint(ev) {
       }
     }
   } catch (e) {
-    showError(describe(e, null));
+    showError(describe(e, state.photoSize && { ...state.photoSize, bytes: state.file.size }));
   } finally {
     progress.stop();
     state.busy = false;

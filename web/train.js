@@ -262,6 +262,15 @@ function renderChart() {
   });
 }
 
+// The values at the step nearest the pointer, under the chart.
+function readout(x) {
+  const pts = st.history?.points || [];
+  if (x === null || !pts.length) { $('#chart-readout').textContent = ''; return; }
+  const p = pts.reduce((a, b) => (Math.abs(b.step - x) < Math.abs(a.step - x) ? b : a));
+  $('#chart-readout').textContent = `step ${p.step}: ` +
+    SERIES.filter((n) => !st.hidden.has(n)).map((n) => `${LABELS[n]} ${p[n].toPrecision(3)}`).join(' · ');
+}
+
 function renderLegend() {
   const box = $('#legend');
   if (box.childElementCount) return;
@@ -326,16 +335,29 @@ async function showCheckpoint() {
   img.alt = `Preview of version ${c.version} at step ${c.step}`;
 }
 
+// The job and its history: the whole history when the job is opened, then
+// only the steps after the last one drawn (?since=), unless the server
+// thinned its history (stride) or a resumed run went back (step).
 async function refreshJob() {
   const id = st.open;
   if (!id) return;
   try {
-    const [job, history] = await Promise.all([json(`/train/${id}`, { auth: true }), json(`/train/${id}/history`, { auth: true })]);
+    const job = await json(`/train/${id}`, { auth: true });
+    const have = st.history?.id === id ? st.history : null;
+    const last = have?.points.at(-1)?.step ?? -1;
+    const fresh = !have || job.step < last;
+    const h = await json(`/train/${id}/history${fresh || last < 0 ? '' : `?since=${last}`}`, { auth: true });
     if (id !== st.open) return;
-    st.history = history;
+    if (fresh || last < 0 || h.stride !== have.stride) {
+      st.history = { id, ...h };
+    } else {
+      have.points.push(...h.points);
+      have.checkpoints.push(...h.checkpoints);
+    }
+    const hist = st.history;
     $('#h-job').textContent = `Training ${job.model}`;
     $('#job-summary').textContent = `${job.state}, step ${job.step} of ${job.steps}` +
-      `${job.error ? `: ${job.error}` : ''}. ${history.points.length} points, ${history.checkpoints.length} checkpoints.`;
+      `${job.error ? `: ${job.error}` : ''}. ${hist.points.length} points, ${hist.checkpoints.length} checkpoints.`;
     renderLegend();
     renderChart();
     renderCheckpoints();
@@ -455,7 +477,7 @@ export function initTrain() {
   $('#smooth').addEventListener('input', () => { $('#smooth-out').textContent = $('#smooth').value; renderChart(); });
   $('#logy').addEventListener('change', renderChart);
   $('#zoom-reset').addEventListener('click', () => { st.zoom = null; renderChart(); });
-  zoomable($('#chart'), () => st.frame || { x0: 0, x1: 1, W: 640 }, (z) => { st.zoom = z; renderChart(); });
+  zoomable($('#chart'), () => st.frame || { x0: 0, x1: 1, W: 640 }, (z) => { st.zoom = z; renderChart(); }, readout);
   const slider = $('#ckpt-step');
   slider.addEventListener('pointerdown', () => { st.holding = true; });
   window.addEventListener('pointerup', () => { st.holding = false; });

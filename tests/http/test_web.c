@@ -57,6 +57,7 @@ static void test_page(void **state)
     const char *match[] = {NULL, NULL};
     char inm[96];
     assert_int_equal(harness_start(&h, server_args), 0);
+    assert_int_equal(harness_wait_ready(&h, 60), 0);
     assert_int_equal(harness_get(&h, "/", &r), 200);
     assert_int_equal(r.len, len);
     assert_memory_equal(r.body, index, len);
@@ -118,6 +119,7 @@ static void test_ui_off(void **state)
     Reply r;
     const char *const args[] = {"--ui", "off", NULL};
     assert_int_equal(harness_start(&h, args), 0);
+    assert_int_equal(harness_wait_ready(&h, 60), 0);
     assert_int_equal(harness_get(&h, "/", &r), 404);
     assert_non_null(strstr((char *)r.body, "--ui off"));
     reply_free(&r);
@@ -154,6 +156,7 @@ static void test_thumbnail(void **state)
     size_t mlen;
     FILE *f;
     assert_int_equal(harness_start(&h, server_args), 0);
+    assert_int_equal(harness_wait_ready(&h, 60), 0);
     /* tiny's CURRENT pins v1: its thumbnail, our sample photo's size. */
     assert_int_equal(harness_get(&h, "/models/tiny/thumbnail", &r), 200);
     expect_header(&r, "Content-Type", "image/jpeg");
@@ -207,6 +210,7 @@ static void test_stylize_version(void **state)
     size_t len;
     uint8_t *png = harness_png(40, 30, &len);
     assert_int_equal(harness_start(&h, server_args), 0);
+    assert_int_equal(harness_wait_ready(&h, 60), 0);
     assert_int_equal(harness_request(&h, "POST", "/stylize?model=tiny&version=2", "image/png", png,
                                      len, NULL, &r), 200);
     expect_header(&r, "X-Atelier-Model", "tiny/v2");
@@ -247,6 +251,7 @@ static void test_history(void **state)
     char id[17], path[96];
     json_t *job, *hist, *points, *cps, *again;
     assert_int_equal(harness_start(&h, server_args), 0);
+    assert_int_equal(harness_wait_ready(&h, 60), 0);
     assert_int_equal(train_submit(&h,
                                   "{\"name\": \"curve\", \"steps\": 6, \"size\": 32, "
                                   "\"checkpoint_every\": 3, \"width\": 8, \"blocks\": 1}",
@@ -298,6 +303,7 @@ static void test_history(void **state)
     harness_signal(&h, SIGTERM);
     assert_int_equal(harness_wait_exit(&h, 30), 0);
     assert_int_equal(harness_restart(&h, server_args), 0);
+    assert_int_equal(harness_wait_ready(&h, 60), 0);
     snprintf(path, sizeof path, "/train/%s/history", id);
     again = get_json(&h, path);
     assert_true(json_equal(again, hist));

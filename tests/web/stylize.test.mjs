@@ -164,6 +164,9 @@ test('413, 415 and 503 are told in words; after 503 a countdown, then the retry 
   const e413 = await page.textContent('#stylize-error');
   assert.match(e413, /too large/);
   assert.match(e413, /1 MiB/);
+  // Which size to use: 700 px scaled by sqrt(1 MiB / the file's bytes), less 10%.
+  const side = Math.floor(700 * Math.sqrt(1048576 / big.length) * 0.9);
+  assert.match(e413, new RegExp(`Scale it down to at most ${side} pixels on its long side`));
   // 415: a GIF.
   await choosePhoto(page, Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'binary'), 'anim.gif', 'image/gif');
   await page.click('#paint');

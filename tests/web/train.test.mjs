@@ -127,6 +127,19 @@ test('a page opened after the run draws the whole curve from the history', { ski
   const same = await page.evaluate(() => document.querySelector('#chart polyline.raw.s3').getAttribute('points') ===
     document.querySelector('#chart polyline.smooth.s3').getAttribute('points'));
   assert.ok(same);
+  // Pointing reads the values; dragging zooms into steps; "Fit all" undoes it.
+  const box = await page.locator('#chart').boundingBox();
+  const xTicks = () => page.$$eval('#chart text', (ts) => ts.filter((t) => +t.getAttribute('y') > 240).map((t) => t.textContent).join(','));
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  assert.match(await page.textContent('#chart-readout'), /^step \d+: discriminator [\d.e+-]+ · adversarial/);
+  const before = await xTicks();
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  const zoomed = await xTicks();
+  assert.notEqual(zoomed, before);
+  await page.click('#zoom-reset');
+  assert.equal(await xTicks(), before);
   assert.deepEqual(await problems(page), []);
   await page.close();
 });
