@@ -11,19 +11,21 @@
  * Request state (Conn) is made on the first access-handler call and freed
  * only in the NOTIFY_COMPLETED callback, which also writes the log line.
  *
- * Bodies: POST /stylize, and after their token check PUT
- * /models/{name}/current and POST /train, keep theirs; other requests'
- * bodies are read and dropped. The limit (--max-body-mb) is checked against Content-Length
+ * Bodies: a route whose begin handler asks for its body keeps it (its row
+ * in the route table says how: raw, one multipart field, or every field);
+ * other requests' bodies are read and dropped. This file names no route
+ * and no field. The limit (--max-body-mb) is checked against Content-Length
  * before reading (413 at once, whatever the route) and against the bytes
  * received while reading; past it the 413 is written at once and the
  * connection closed without reading or buffering the rest (refuse_midway).
  * Other answers wait for the end of the request, so that keep-alive holds.
- * Multipart bodies go through MHD_PostProcessor; for /stylize only the
- * field "image" is kept, for /train every field (routes_form_field).
+ * Multipart bodies go through MHD_PostProcessor; only the field
+ * req.body_field is kept when the route names one, else every field
+ * (routes_form_field).
  *
  * Suspension: when routes_body defers, the connection is suspended FIRST
  * and the job submitted SECOND, so the worker's resume can never come
- * before the suspend. The worker (StylizeJob.done -> job_done) resumes the
+ * before the suspend. The worker (req.resume -> resume) resumes the
  * connection; the polling thread then calls the handler again, which turns
  * the result into the answer. If the pool refuses the job, the handler
  * answers 503 by resuming the connection itself. A suspended connection
@@ -147,7 +149,7 @@ typedef struct Conn {
     int raw_slash;                /* the raw path has %2F or %5C */
     int query_cut;                /* the raw query had too many parameters */
     struct MHD_PostProcessor *pp;
-    int form_images;              /* fields named "image" seen */
+    int form_fields;              /* fields named req.body_field seen */
     int status;                   /* answered */
     size_t bytes;
 } Conn;
@@ -487,15 +489,15 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
                                 size_t size)
 {
     Conn *c = cls;
-    if (c->req.route == ROUTE_TRAIN)
+    if (!c->req.body_field)
         return routes_form_field(&c->req, key, off, data, size) ? MHD_NO : MHD_YES;
-    if (!key || strcmp(key, "image"))
+    if (!key || strcmp(key, c->req.body_field))
         return MHD_YES;             /* other fields are ignored */
     if (off == 0)
-        c->form_images++;
-    if (c->form_images > 1)
+        c->form_fields++;
+    if (c->form_fields > 1)
         return MHD_YES;             /* answered 400 at the end */
-    c->req.form_has_image = 1;
+    c->req.form_has_field = 1;
     return size && append(c, data, size) ? MHD_NO : MHD_YES;
 }
 
@@ -586,7 +588,7 @@ static int head_refused(Conn *c)
     return 1;
 }
 
-static void job_done(StylizeJob *job, void *arg)
+static void resume(void *arg)
 {
     Conn *c = arg;
     /* Runs on the worker; MHD takes its own lock, so everything the worker
@@ -771,7 +773,8 @@ static enum MHD_Result body_chunk(Conn *c, const char *data, size_t size)
         return refuse_slow(c);
     if (c->pp) {
         if (MHD_post_process(c->pp, data, size) != MHD_YES) {
-            routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST, "image",
+            routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST,
+                           c->req.body_field ? c->req.body_field : "form",
                            "the multipart/form-data body is malformed");
             c->phase = PH_READY;
         }
@@ -789,10 +792,14 @@ static enum MHD_Result body_end(Conn *c)
     if (c->pp) {
         enum MHD_Result ok = MHD_destroy_post_processor(c->pp);
         c->pp = NULL;
-        if (ok != MHD_YES || c->form_images > 1) {
-            routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST, "image", "%s",
-                           c->form_images > 1 ? "more than one field 'image'"
-                                              : "the multipart/form-data body is truncated");
+        if (ok != MHD_YES || c->form_fields > 1) {
+            const char *field = c->req.body_field ? c->req.body_field : "form";
+            if (c->form_fields > 1)
+                routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST, field,
+                               "more than one field '%s'", field);
+            else
+                routes_problem(&c->resp, &c->req, PROBLEM_BAD_REQUEST, field,
+                               "the multipart/form-data body is truncated");
             return answer(c);
         }
     }
@@ -800,15 +807,15 @@ static enum MHD_Result body_end(Conn *c)
     c->req.body_len = c->len;
     if (routes_body(h->ctx, &c->req, &c->resp) == ROUTES_DONE)
         return answer(c);
-    c->req.job.done = job_done;
-    c->req.job.done_arg = c;
+    c->req.resume = resume;
+    c->req.resume_arg = c;
     c->phase = PH_WAIT;
     peer_state(h, peer_of(c->conn), PEER_BUSY);
     MHD_suspend_connection(c->conn);
     if (!h->ctx->pool) {
         rc = POOL_ESTOPPED;
     } else {
-        rc = pool_submit(h->ctx->pool, &c->req.job.base);
+        rc = pool_submit(h->ctx->pool, c->req.defer);
     }
     if (rc != POOL_OK) {
         routes_rejected(h->ctx, &c->req, &c->resp, rc);
@@ -880,28 +887,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     Http *h = cls;
     Conn *c = *con_cls;
-    const StylizeJob *job;
     const char *why = termination(toe);
     json_t *f;
     if (!c)
         return;
-    job = &c->req.job;
     f = json_pack("{s:s, s:o*, s:o*, s:i, s:I, s:f}", "id", c->id, "method",
                   log_str(c->req.method), "path", log_str(c->req.path), "status", c->status,
                   "bytes", (json_int_t)c->bytes, "ms", (util_now_s() - c->t0) * 1e3);
-    if (f && job->model) {
-        char model[REPO_NAME_MAX + 16];
-        snprintf(model, sizeof model, "%s/v%d", job->model->name, job->model->version);
-        json_object_set_new(f, "model", json_string(model));
-    }
-    if (f && job->base.t_started > 0) {
-        json_object_set_new(f, "timings_ms",
-                            json_pack("{s:f, s:f, s:f, s:f}", "queue",
-                                      (job->base.t_started - job->base.t_queued) * 1e3,
-                                      "decode", job->result.decode_s * 1e3, "infer",
-                                      job->result.infer_s * 1e3, "encode",
-                                      job->result.encode_s * 1e3));
-    }
+    routes_log(&c->req, f);
     if (f && why)
         json_object_set_new(f, "terminated", json_string(why));
     log_object("info", "request", f);

@@ -71,22 +71,6 @@ size_t infer_worker_bytes(const InferWorker *w)
     return w->bytes;
 }
 
-ProblemKind infer_image_problem(int img_code)
-{
-    switch (img_code) {
-    case IMG_EFORMAT:
-        return PROBLEM_UNSUPPORTED_MEDIA_TYPE;
-    case IMG_ECORRUPT:
-        return PROBLEM_UNDECODABLE_IMAGE;
-    case IMG_ETOOLARGE:
-        return PROBLEM_IMAGE_TOO_LARGE;
-    case IMG_ENOMEM:
-        return PROBLEM_OVERLOADED;
-    default:
-        return PROBLEM_INTERNAL;
-    }
-}
-
 __attribute__((format(printf, 3, 4)))
 static void fail(InferResult *res, ProblemKind kind, const char *fmt, ...)
 {
@@ -197,7 +181,7 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
 
     src = image_decode(img, len, p->max_pixels, &code, err, sizeof err);
     if (!src) {
-        fail(res, infer_image_problem(code), "%s", err[0] ? err : "the image does not decode");
+        fail(res, problem_for_image(code), "%s", err[0] ? err : "the image does not decode");
         goto done;
     }
     if (stylize_fit(src->w, src->h, p->max_size, &fw, &fh) > 0) {

@@ -57,7 +57,4 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
                const InferParams *p, InferResult *res);
 void infer_result_clear(InferResult *res);
 
-/* The problem an IMG_E* code stands for. */
-ProblemKind infer_image_problem(int img_code);
-
 #endif

@@ -1,5 +1,10 @@
-/* problem.c: the table of problem kinds and their JSON rendering. */
+/* problem.c: the table of problem kinds, their JSON rendering, and the one
+ * mapping of the lower layers' error codes to them. */
 #include "server/problem.h"
+
+#include "engine/image.h"
+#include "server/jobq.h"
+#include "server/registry.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -85,4 +90,53 @@ char *problem_render(ProblemKind kind, const char *detail, const char *param,
 done:
     json_decref(o);
     return text;
+}
+
+ProblemKind problem_for_image(int img_code)
+{
+    switch (img_code) {
+    case IMG_EFORMAT:
+        return PROBLEM_UNSUPPORTED_MEDIA_TYPE;
+    case IMG_ECORRUPT:
+        return PROBLEM_UNDECODABLE_IMAGE;
+    case IMG_ETOOLARGE:
+        return PROBLEM_IMAGE_TOO_LARGE;
+    case IMG_ENOMEM:
+        return PROBLEM_OVERLOADED;
+    default:
+        return PROBLEM_INTERNAL;
+    }
+}
+
+ProblemKind problem_for_registry(int registry_code)
+{
+    switch (registry_code) {
+    case REGISTRY_EINVAL:
+    case REGISTRY_ENOENT:
+        return PROBLEM_UNKNOWN_MODEL;
+    case REGISTRY_ENOVERSION:
+        return PROBLEM_NOT_FOUND;
+    case REGISTRY_ENOTREADY:
+        return PROBLEM_NOT_READY;
+    case REGISTRY_ELOAD:
+        return PROBLEM_BAD_PARAMETER;
+    default:
+        return PROBLEM_INTERNAL;
+    }
+}
+
+ProblemKind problem_for_jobq(int jobq_code)
+{
+    switch (jobq_code) {
+    case JOBQ_EINVAL:
+        return PROBLEM_BAD_PARAMETER;
+    case JOBQ_ENOENT:
+        return PROBLEM_NOT_FOUND;
+    case JOBQ_EFULL:
+        return PROBLEM_OVERLOADED;
+    case JOBQ_ENOSPC:
+        return PROBLEM_INSUFFICIENT_STORAGE;
+    default:
+        return PROBLEM_INTERNAL;
+    }
 }

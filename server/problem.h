@@ -41,6 +41,13 @@ const char *problem_title(ProblemKind kind);   /* static string */
  * [,"request_id"]} as compact JSON. detail, param, instance and request_id
  * may be NULL (then left out). Returns a new NUL-terminated string and its
  * length in *len; caller frees with free(). NULL when out of memory. */
+/* The one mapping from the lower layers' error codes to problems: an
+ * IMG_E* code (engine/image.h), a REGISTRY_E* code (registry.h), a
+ * JOBQ_E* code (jobq.h). Codes, never message text, choose statuses. */
+ProblemKind problem_for_image(int img_code);
+ProblemKind problem_for_registry(int registry_code);
+ProblemKind problem_for_jobq(int jobq_code);
+
 char *problem_render(ProblemKind kind, const char *detail, const char *param,
                      const char *instance, const char *request_id, size_t *len);
 

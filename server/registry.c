@@ -697,7 +697,7 @@ static Model *lookup(Registry *r, const char *name, int version, char *err, size
     if (version && (repo_version_path(r->dir, name, version, path, sizeof path) ||
                     stat(path, &st) || !S_ISREG(st.st_mode))) {
         snprintf(err, errlen, "model '%s' has no version %d", name, version);
-        *rc = REGISTRY_ENOENT;
+        *rc = REGISTRY_ENOVERSION;
         return NULL;
     }
     *rc = REGISTRY_OK;
@@ -712,7 +712,7 @@ int registry_set_current(Registry *r, const char *name, int version, char *err, 
         return rc;
     if (version < 1) {
         snprintf(err, errlen, "model '%s' has no version %d", name, version);
-        return REGISTRY_ENOENT;
+        return REGISTRY_ENOVERSION;
     }
     pthread_mutex_lock(&r->swap);
     if (refresh(r, m)) {
@@ -737,7 +737,7 @@ int registry_pin(Registry *r, const char *name, int version, char *err, size_t e
         return rc;
     if (version < 1) {
         snprintf(err, errlen, "model '%s' has no version %d", name, version);
-        return REGISTRY_ENOENT;
+        return REGISTRY_ENOVERSION;
     }
     pthread_mutex_lock(&r->swap);
     pthread_mutex_lock(&r->lock);

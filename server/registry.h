@@ -42,11 +42,12 @@ typedef struct Registry Registry;
 enum {
     REGISTRY_OK = 0,
     REGISTRY_EINVAL = -1,    /* not a valid model name (400) */
-    REGISTRY_ENOENT = -2,    /* no such model or version (404) */
+    REGISTRY_ENOENT = -2,    /* no such model (404) */
     REGISTRY_ENOTREADY = -3, /* known but not (yet) loaded (503) */
     REGISTRY_ELOAD = -4,     /* the model file failed to load */
     REGISTRY_ENOMEM = -5,
-    REGISTRY_EIO = -6        /* CURRENT could not be written or removed */
+    REGISTRY_EIO = -6,       /* CURRENT could not be written or removed */
+    REGISTRY_ENOVERSION = -7 /* the model has no such version (404) */
 };
 
 typedef struct RegistryStats {
@@ -114,7 +115,7 @@ int registry_set_current(Registry *r, const char *name, int version, char *err, 
 
 /* PUT /models/{name}/current: loads version, writes CURRENT atomically
  * (temporary file, fsync, rename, fsync of the folder), then swaps. 0, or
- * REGISTRY_EINVAL / _ENOENT / _ELOAD / _EIO with a message in err; on
+ * REGISTRY_EINVAL / _ENOENT / _ENOVERSION / _ELOAD / _EIO with a message in err; on
  * error neither the pin nor the served version changed. */
 int registry_pin(Registry *r, const char *name, int version, char *err, size_t errlen);
 

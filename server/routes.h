@@ -1,20 +1,30 @@
-/* routes.h: the HTTP API as plain functions over a Request and a Response.
+/* routes.h: the HTTP API as plain functions over a Request and a Response,
+ * dispatched by one route table.
  *
  * Nothing here knows libmicrohttpd: http.c fills a Request from a
  * connection, calls these functions, and turns the Response into an MHD
  * response. Tests call them directly. The contract is openapi.yaml.
  *
+ * The route table (routes.c) has one row per route: its pattern (also its
+ * metrics label), the methods it allows, the body it takes (none, raw, one
+ * multipart field, or every multipart field: http.c reads this, never a
+ * route's name) and its handlers, which live in one file per resource:
+ * api_stylize.c, api_models.c, api_train.c, api_ops.c. Replies and problem
+ * bodies are reply.c's; which problem an error code is, problem.c's.
+ *
  * A request goes through at most three calls:
- *   routes_begin     headers and query only: everything but POST /stylize
- *                    is answered here; /stylize's parameters, model, media
- *                    type and declared length are checked before any body
- *                    byte is read. Returns ROUTES_DONE or ROUTES_BODY.
- *   routes_body      the body has arrived (req->body): the image header is
- *                    probed and the job prepared. Returns ROUTES_DONE or
- *                    ROUTES_DEFER: the caller queues &req->job.base on the
- *                    pool (routes_rejected if that fails).
- *   routes_complete  after the job ran (job.done was called on the worker):
- *                    the image or the problem becomes the Response.
+ *   routes_begin     headers and query only: most routes answer here; a
+ *                    route that needs its body checks what it can (POST
+ *                    /stylize: parameters, model, media type, declared
+ *                    length) before a body byte is read. Returns
+ *                    ROUTES_DONE or ROUTES_BODY.
+ *   routes_body      the body has arrived (req->body, or req->parts).
+ *                    Returns ROUTES_DONE or ROUTES_DEFER: the caller sets
+ *                    req->resume and queues req->defer on the pool
+ *                    (routes_rejected if that fails); the job calls
+ *                    req->resume when it is over.
+ *   routes_complete  after the deferred job ran: its result becomes the
+ *                    Response.
  * routes_finish releases what the request holds, whatever path it took.
  */
 #ifndef ATELIER_ROUTES_H
@@ -33,6 +43,8 @@
 
 #define ROUTES_MAX_QUERY 32
 
+/* The routes, by row of the table (routes.c). Adding a route: a value
+ * here, its row there, its handlers in its resource's api_*.c. */
 typedef enum RouteId {
     ROUTE_NONE,               /* no such path: 404 */
     ROUTE_STYLIZE,
@@ -52,6 +64,14 @@ typedef enum RouteId {
     ROUTE_UI,                 /* "/" and "/ui/<file>": the studio (web.h) */
     ROUTE_COUNT
 } RouteId;
+
+/* What body a route takes once its begin handler returns ROUTES_BODY. */
+typedef enum RouteBody {
+    BODY_NONE,                /* read and dropped */
+    BODY_RAW,                 /* the bytes, in req->body */
+    BODY_FIELD,               /* raw, or (multipart) the one field named in the row */
+    BODY_FORM                 /* multipart: every field, in req->parts */
+} RouteBody;
 
 /* A multipart field of POST /train, kept whole (the body limit bounds the
  * sum). */
@@ -81,23 +101,6 @@ typedef struct RoutesCtx {
     size_t openapi_len;
 } RoutesCtx;
 
-typedef struct StylizeJob StylizeJob;
-struct StylizeJob {
-    PoolJob base;             /* first: the pool sees only this */
-    RoutesCtx *ctx;
-    ModelRef *model;          /* the request's reference */
-    const uint8_t *image;     /* borrowed from the request body */
-    size_t len;
-    InferParams params;
-    InferResult result;
-    int cancelled;            /* the pool stopped before running it */
-    /* Called on the worker (or the stopping thread) when the job is over;
-     * the HTTP layer resumes the connection here. After it returns the
-     * job may be freed. */
-    void (*done)(StylizeJob *job, void *arg);
-    void *done_arg;
-};
-
 typedef struct Request {
     /* Filled by the caller before routes_begin. */
     const char *method;
@@ -111,18 +114,29 @@ typedef struct Request {
     const char *if_none_match;        /* header, or NULL */
     int64_t content_length;           /* -1 when not declared */
     const char *request_id;
-    /* Filled by the caller before routes_body: the image bytes, from the
-     * raw body or the multipart field "image". */
+    /* Set by routes_begin for http.c: how the body comes. */
+    RouteId route;
+    int multipart;                    /* the body is multipart/form-data */
+    const char *body_field;           /* BODY_FIELD: the one field kept, else NULL */
+    /* Filled by the caller before routes_body: the raw body or the field
+     * body_field, or (BODY_FORM) every field. */
     const uint8_t *body;
     size_t body_len;
-    int multipart;                    /* body came from a form field */
-    int form_has_image;               /* multipart: the field was present */
-    FormPart *parts;                  /* POST /train: every field, in order */
+    int form_has_field;               /* multipart: body_field was present */
+    FormPart *parts;                  /* BODY_FORM: every field, in order */
     int nparts;
     int parts_overflow;               /* more than ROUTES_MAX_PARTS fields */
-    /* Set by routes_begin. */
-    RouteId route;
-    StylizeJob job;
+    /* The route's own state (e.g. the stylize job), freed by state_free in
+     * routes_finish; state_log adds its fields (model, timings) to the
+     * request's log line. */
+    void *state;
+    void (*state_free)(void *state);
+    void (*state_log)(void *state, json_t *line);
+    /* ROUTES_DEFER: the job to queue, and what it calls (on the worker)
+     * when it is over; set by the caller before queueing. */
+    PoolJob *defer;
+    void (*resume)(void *arg);
+    void *resume_arg;
 } Request;
 
 typedef struct Response {
@@ -147,6 +161,20 @@ typedef struct Response {
 
 enum { ROUTES_DONE = 0, ROUTES_BODY = 1, ROUTES_DEFER = 2 };
 
+/* A row of the route table. */
+typedef struct Route {
+    const char *pattern;      /* "/models/{name}/current": {x} is one non-empty segment */
+    const char *also;         /* another path this route answers ("/"), or NULL */
+    const char *methods;      /* "GET, HEAD" (Allow) */
+    RouteBody body;
+    const char *field;        /* BODY_FIELD: the multipart field */
+    int (*begin)(RoutesCtx *ctx, Request *req, Response *resp);  /* ROUTES_DONE or _BODY */
+    int (*on_body)(RoutesCtx *ctx, Request *req, Response *resp); /* ROUTES_DONE or _DEFER */
+    void (*complete)(RoutesCtx *ctx, Request *req, Response *resp);
+} Route;
+
+const Route *routes_row(RouteId id);
+
 /* Which route path names, and the methods it allows ("GET, HEAD"). */
 RouteId routes_match(const char *path);
 const char *routes_allow(RouteId id);
@@ -166,6 +194,10 @@ int routes_body(RoutesCtx *ctx, Request *req, Response *resp);
 void routes_rejected(RoutesCtx *ctx, Request *req, Response *resp, int rc);
 void routes_complete(RoutesCtx *ctx, Request *req, Response *resp);
 void routes_finish(Request *req);
+/* Adds the route's fields to the request's log line (http.c). */
+void routes_log(const Request *req, json_t *line);
+
+/* ---- Replies (reply.c), for every route and http.c ---- */
 
 /* Fills resp with a problem body. detail may be NULL. */
 void routes_problem(Response *resp, const Request *req, ProblemKind kind, const char *param,

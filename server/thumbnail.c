@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "server/api.h"
 #include "server/log.h"
 #include "engine/repo.h"
 #include "engine/util.h"
@@ -106,7 +107,7 @@ static int parse(const Request *req, Response *resp, char *name, int *version)
 
 int thumbnail_begin(RoutesCtx *ctx, Request *req, Response *resp)
 {
-    StylizeJob *job = &req->job;
+    StylizeJob *job;
     char name[REPO_NAME_MAX + 1], err[256] = "", dir[PATH_MAX], file[96];
     int version, code;
     if (parse(req, resp, name, &version))
@@ -118,6 +119,8 @@ int thumbnail_begin(RoutesCtx *ctx, Request *req, Response *resp)
     if (version && !cache_path(ctx, name, version, dir, sizeof dir, file, sizeof file) &&
         !cached(dir, file, name, version, req, resp))
         return ROUTES_DONE;
+    if (!(job = api_stylize_attach(req, resp)))
+        return ROUTES_DONE;
     job->model = registry_acquire_version(ctx->reg, name, version, &code, err, sizeof err);
     if (!job->model) {
         if (code == REGISTRY_ENOTREADY) {
@@ -125,7 +128,8 @@ int thumbnail_begin(RoutesCtx *ctx, Request *req, Response *resp)
             resp->retry_after = 1;
         } else {
             routes_problem(resp, req,
-                           code == REGISTRY_ENOENT && version ? PROBLEM_NOT_FOUND
+                           (code == REGISTRY_ENOENT || code == REGISTRY_ENOVERSION) &&
+                                   version ? PROBLEM_NOT_FOUND
                            : code == REGISTRY_ELOAD          ? PROBLEM_INTERNAL
                                                              : PROBLEM_UNKNOWN_MODEL,
                            NULL, "%s", err);
@@ -144,7 +148,6 @@ int thumbnail_begin(RoutesCtx *ctx, Request *req, Response *resp)
     job->params.format = IMG_JPEG;
     job->params.quality = 85;
     job->params.max_pixels = ctx->cfg->max_pixels;
-    job->ctx = ctx;
     return ROUTES_BODY;
 }
 
@@ -165,7 +168,8 @@ static int mkdirs(char *path)
 
 void thumbnail_store(RoutesCtx *ctx, const Request *req, const Response *resp)
 {
-    const ModelRef *m = req->job.model;
+    const StylizeJob *job = req->state;
+    const ModelRef *m = job ? job->model : NULL;
     char dir[PATH_MAX], file[96], path[PATH_MAX + 100], err[256] = "";
     if (resp->status != 200 || !m ||
         cache_path(ctx, m->name, m->version, dir, sizeof dir, file, sizeof file))
@@ -175,4 +179,16 @@ void thumbnail_store(RoutesCtx *ctx, const Request *req, const Response *resp)
         snprintf(err, sizeof err, "%.200s: %s", dir, strerror(errno));
     if (err[0] || util_write_atomic(path, resp->body, resp->len, err, sizeof err))
         log_write("warn", "cannot keep the thumbnail", "{s:s}", "error", err);
+}
+
+int thumbnail_body(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    req->body = thumbnail_photo(&req->body_len);
+    return api_stylize_body(ctx, req, resp);
+}
+
+void thumbnail_complete(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    api_stylize_complete(ctx, req, resp);
+    thumbnail_store(ctx, req, resp);
 }

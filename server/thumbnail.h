@@ -13,10 +13,13 @@
 
 #define THUMBNAIL_SIZE 320
 
-/* After the route matched: the cached file (ROUTES_DONE), a problem
- * (ROUTES_DONE), or ROUTES_BODY with req->job's model and parameters set;
- * routes_body then paints thumbnail_photo() as a stylize job. */
+/* The route's handlers (routes.c's table). begin: the cached file
+ * (ROUTES_DONE), a problem (ROUTES_DONE), or ROUTES_BODY with a stylize
+ * job (api.h) as req's state, its model and parameters set; body: paints
+ * thumbnail_photo() as that job; complete: its answer, kept. */
 int thumbnail_begin(RoutesCtx *ctx, Request *req, Response *resp);
+int thumbnail_body(RoutesCtx *ctx, Request *req, Response *resp);
+void thumbnail_complete(RoutesCtx *ctx, Request *req, Response *resp);
 
 /* The embedded sample photo. */
 const uint8_t *thumbnail_photo(size_t *len);

@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == ROUTES_BODY) {
         req.body = (const uint8_t *)p;
         req.body_len = (size_t)(end - p);
-        req.form_has_image = req.multipart;
+        req.form_has_field = req.multipart;
         rc = routes_body(&ctx, &req, &resp);
         if (rc == ROUTES_DEFER)
             routes_rejected(&ctx, &req, &resp, POOL_ESTOPPED);

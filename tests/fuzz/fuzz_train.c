@@ -1,5 +1,5 @@
 /* fuzz_train.c: a training job's config on its way in and back: the
- * `config` field of POST /train (json_loadb as train_api_body calls it,
+ * `config` field of POST /train (json_loadb as api_train_body calls it,
  * then jobq_config_parse), and a job's stored job.json read back when the
  * server starts (jobq_open's restore, then the job listed, described,
  * cancelled and read back again).

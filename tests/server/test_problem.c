@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/image.h"
+#include "server/jobq.h"
 #include "server/problem.h"
+#include "server/registry.h"
 
 static void test_statuses(void **state)
 {
@@ -34,6 +37,25 @@ static void test_statuses(void **state)
         assert_true(strlen(problem_title((ProblemKind)k)) > 3);
     }
     assert_int_equal(problem_status((ProblemKind)999), 500);
+}
+
+/* Error codes, not message text, choose statuses: the one mapping. */
+static void test_codes(void **state)
+{
+    assert_int_equal(problem_status(problem_for_registry(REGISTRY_ENOENT)), 404);
+    assert_int_equal(problem_for_registry(REGISTRY_ENOENT), PROBLEM_UNKNOWN_MODEL);
+    assert_int_equal(problem_for_registry(REGISTRY_ENOVERSION), PROBLEM_NOT_FOUND);
+    assert_int_equal(problem_status(problem_for_registry(REGISTRY_ENOTREADY)), 503);
+    assert_int_equal(problem_status(problem_for_registry(REGISTRY_EIO)), 500);
+    assert_int_equal(problem_status(problem_for_image(IMG_EFORMAT)), 415);
+    assert_int_equal(problem_status(problem_for_image(IMG_ECORRUPT)), 422);
+    assert_int_equal(problem_status(problem_for_image(IMG_ETOOLARGE)), 413);
+    assert_int_equal(problem_status(problem_for_image(IMG_ENOMEM)), 503);
+    assert_int_equal(problem_status(problem_for_jobq(JOBQ_EINVAL)), 400);
+    assert_int_equal(problem_status(problem_for_jobq(JOBQ_ENOENT)), 404);
+    assert_int_equal(problem_status(problem_for_jobq(JOBQ_EFULL)), 503);
+    assert_int_equal(problem_status(problem_for_jobq(JOBQ_ENOSPC)), 507);
+    assert_int_equal(problem_status(problem_for_jobq(JOBQ_EIO)), 500);
 }
 
 static void test_render(void **state)
@@ -75,6 +97,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statuses),
         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,7 +178,7 @@ static void test_swap(void **state)
     registry_release(old);
     registry_release(now);
 
-    assert_int_equal(registry_set_current(r, "tiny", 9, err, sizeof err), REGISTRY_ENOENT);
+    assert_int_equal(registry_set_current(r, "tiny", 9, err, sizeof err), REGISTRY_ENOVERSION);
     assert_int_equal(registry_set_current(r, "nope", 1, err, sizeof err), REGISTRY_ENOENT);
     assert_int_equal(registry_set_current(r, "../x", 1, err, sizeof err), REGISTRY_EINVAL);
     assert_int_equal(registry_set_current(r, "broken", 1, err, sizeof err), REGISTRY_ELOAD);

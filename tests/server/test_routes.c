@@ -329,7 +329,7 @@ static int stylize(Fix *f, const char *line, const uint8_t *body, size_t len, Re
         req.body_len = len;
         rc = routes_body(&f->ctx, &req, resp);
         if (rc == ROUTES_DEFER) {
-            req.job.base.run(&req.job.base, f->worker);
+            req.defer->run(req.defer, f->worker);
             routes_complete(&f->ctx, &req, resp);
         }
     }

@@ -1,4 +1,5 @@
-/* train_api.c: the /train routes over the job queue (train_api.h).
+/* api_train.c: the /train routes over the job queue (jobq.h), all with the
+ * token: list, submit, describe, cancel, preview.
  *
  * POST /train is multipart/form-data: files in the fields `style` (1..N)
  * and `content` (0..N) and the JSON text of the field `config`. Every
@@ -6,15 +7,16 @@
  * parse or validate (400 naming the config field); the job is stored and
  * queued before the 202 is sent.
  */
-#include "server/train_api.h"
+#include "server/api.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "server/jobq.h"
 #include "engine/repo.h"
+#include "server/jobq.h"
 
 /* The {id} of /train/{id}[/...]: 0, or -1 with a 404 in resp. */
 static int job_id(const Request *req, Response *resp, char *out)
@@ -35,9 +37,9 @@ static void job_reply(const Request *req, Response *resp, const char *id, json_t
                       int code)
 {
     if (!job && code == JOBQ_ENOENT)
-        routes_problem(resp, req, PROBLEM_NOT_FOUND, NULL, "no training job '%s'", id);
+        routes_problem(resp, req, problem_for_jobq(code), NULL, "no training job '%s'", id);
     else if (!job)
-        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "out of memory");
+        routes_problem(resp, req, problem_for_jobq(code), NULL, "out of memory");
     else
         routes_json(resp, req, 200, job);
 }
@@ -77,65 +79,87 @@ static void preview(RoutesCtx *ctx, const Request *req, Response *resp, const ch
         return;
     if (!(img = jobq_preview(ctx->jobq, id, (int)version, &len, &code))) {
         if (version)
-            routes_problem(resp, req, code == JOBQ_ENOENT ? PROBLEM_NOT_FOUND : PROBLEM_INTERNAL,
+            routes_problem(resp, req, problem_for_jobq(code),
                            NULL, "training job '%s' has no checkpoint version %lld", id, version);
         else
-            routes_problem(resp, req, code == JOBQ_ENOENT ? PROBLEM_NOT_FOUND : PROBLEM_INTERNAL,
+            routes_problem(resp, req, problem_for_jobq(code),
                            NULL, "no preview for training job '%s' (no checkpoint yet?)", id);
         return;
     }
-    free(resp->body);
-    resp->status = 200;
-    resp->content_type = "image/jpeg";
-    resp->body = img;
-    resp->len = len;
+    reply_take(resp, 200, "image/jpeg", img, len);
 }
 
-int train_api_begin(RoutesCtx *ctx, Request *req, Response *resp)
+/* The token, and a job queue to ask. 1, or 0 with the problem in resp. */
+static int available(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    if (!reply_authorised(ctx, req, resp))
+        return 0;
+    if (!ctx->jobq) {
+        routes_problem(resp, req, PROBLEM_NOT_READY, NULL,
+                       "training is unavailable: the job folder (--data) could not be opened");
+        return 0;
+    }
+    return 1;
+}
+
+/* GET /train lists; POST /train takes its form (api_train_body). */
+int api_train_begin(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    const char *ct = req->content_type;
+    if (!available(ctx, req, resp))
+        return ROUTES_DONE;
+    if (strcmp(req->method, "POST")) {
+        json_t *jobs = jobq_list(ctx->jobq);
+        routes_json(resp, req, 200, jobs ? json_pack("{s:o}", "jobs", jobs) : NULL);
+        return ROUTES_DONE;
+    }
+    if (!ct || strncasecmp(ct, "multipart/form-data", 19)) {
+        routes_problem(resp, req, PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
+                       "send multipart/form-data with the fields style, config and "
+                       "optionally content");
+        return ROUTES_DONE;
+    }
+    req->multipart = 1;
+    return ROUTES_BODY;
+}
+
+/* GET or DELETE /train/{id}. */
+int api_train_job(RoutesCtx *ctx, Request *req, Response *resp)
 {
     char id[JOBQ_ID_LEN + 1];
     int code = JOBQ_OK;
     json_t *job;
-    if (!ctx->jobq) {
-        routes_problem(resp, req, PROBLEM_NOT_READY, NULL,
-                       "training is unavailable: the job folder (--data) could not be opened");
+    if (!available(ctx, req, resp) || job_id(req, resp, id))
         return ROUTES_DONE;
-    }
-    if (req->route == ROUTE_TRAIN) {
-        const char *ct = req->content_type;
-        if (strcmp(req->method, "POST")) {
-            json_t *jobs = jobq_list(ctx->jobq);
-            routes_json(resp, req, 200, jobs ? json_pack("{s:o}", "jobs", jobs) : NULL);
-            return ROUTES_DONE;
-        }
-        if (!ct || strncasecmp(ct, "multipart/form-data", 19)) {
-            routes_problem(resp, req, PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
-                           "send multipart/form-data with the fields style, config and "
-                           "optionally content");
-            return ROUTES_DONE;
-        }
-        req->multipart = 1;
-        return ROUTES_BODY;
-    }
-    if (job_id(req, resp, id))
-        return ROUTES_DONE;
-    if (req->route == ROUTE_TRAIN_PREVIEW) {
-        preview(ctx, req, resp, id);
-    } else if (req->route == ROUTE_TRAIN_HISTORY) {
-        long long since = -1;
-        if (!query_int(req, resp, "since", 0, INT64_MAX, &since)) {
-            job = jobq_history(ctx->jobq, id, since, &code);
-            job_reply(req, resp, id, job, code);
-        }
-    } else {
-        job = !strcmp(req->method, "DELETE") ? jobq_cancel(ctx->jobq, id, &code)
-                                             : jobq_get(ctx->jobq, id, &code);
-        job_reply(req, resp, id, job, code);
-    }
+    job = !strcmp(req->method, "DELETE") ? jobq_cancel(ctx->jobq, id, &code)
+                                         : jobq_get(ctx->jobq, id, &code);
+    job_reply(req, resp, id, job, code);
     return ROUTES_DONE;
 }
 
-int train_api_body(RoutesCtx *ctx, Request *req, Response *resp)
+/* GET /train/{id}/history[?since=STEP]: the losses logged so far. */
+int api_train_history(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    char id[JOBQ_ID_LEN + 1];
+    long long since = -1;
+    int code = JOBQ_OK;
+    if (!available(ctx, req, resp) || job_id(req, resp, id) ||
+        query_int(req, resp, "since", 0, INT64_MAX, &since))
+        return ROUTES_DONE;
+    job_reply(req, resp, id, jobq_history(ctx->jobq, id, since, &code), code);
+    return ROUTES_DONE;
+}
+
+/* GET /train/{id}/preview[?version=N]. */
+int api_train_preview(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    char id[JOBQ_ID_LEN + 1];
+    if (available(ctx, req, resp) && !job_id(req, resp, id))
+        preview(ctx, req, resp, id);
+    return ROUTES_DONE;
+}
+
+int api_train_body(RoutesCtx *ctx, Request *req, Response *resp)
 {
     JobFile styles[JOBQ_MAX_FILES], content[JOBQ_MAX_FILES];
     int nstyles = 0, ncontent = 0, rc;
@@ -183,17 +207,15 @@ int train_api_body(RoutesCtx *ctx, Request *req, Response *resp)
     case JOBQ_OK:
         break;
     case JOBQ_EINVAL:
-        routes_problem(resp, req, PROBLEM_BAD_PARAMETER, field, "%s", err);
+        routes_problem(resp, req, problem_for_jobq(rc), field, "%s", err);
         return ROUTES_DONE;
     case JOBQ_EFULL:
-        routes_problem(resp, req, PROBLEM_OVERLOADED, NULL, "%s; retry later", err);
+        routes_problem(resp, req, problem_for_jobq(rc), NULL, "%s; retry later", err);
         resp->retry_after = 60;
         return ROUTES_DONE;
-    case JOBQ_ENOSPC:
-        routes_problem(resp, req, PROBLEM_INSUFFICIENT_STORAGE, NULL, "%s", err);
-        return ROUTES_DONE;
     default:
-        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "%s", err[0] ? err : "out of memory");
+        routes_problem(resp, req, problem_for_jobq(rc), NULL, "%s",
+                       err[0] ? err : "out of memory");
         return ROUTES_DONE;
     }
     job = jobq_get(ctx->jobq, id, &rc);
