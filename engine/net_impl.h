@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include "engine/conv_algo.h"
 #include "engine/layers.h"
 #include "engine/net.h"
 #include "engine/threadpool.h"
@@ -49,8 +50,6 @@ static inline size_t net_round_floats(size_t n)
 {
     return (n + NET_ALIGN_FLOATS - 1) / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
 }
-
-typedef enum ConvAlgo { ALGO_IM2COL, ALGO_WINOGRAD, ALGO_DIRECT } ConvAlgo;
 
 typedef struct Step {
     const Op *op;

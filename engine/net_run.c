@@ -17,8 +17,6 @@
 #include "engine/winograd.h"
 #include "engine/util.h"
 
-/* Winograd pays off once the GEMMs are wide enough to hide the transforms. */
-#define WINOGRAD_MIN_CHANNELS 16
 #define MAX_THREADS 64
 
 static _Atomic int engine_threads = 1;
@@ -202,14 +200,11 @@ static NetPlan *plan_make(const Net *net, int h, int w, int allocate)
             size_t wf;
             if (op->kind == OP_CONVT) {
                 wf = par_convt_work_floats(&s->g);
-            } else if (winograd_applies(&s->g) && op->cin >= WINOGRAD_MIN_CHANNELS &&
-                       op->cout >= WINOGRAD_MIN_CHANNELS) {
-                s->algo = ALGO_WINOGRAD;
+            } else if ((s->algo = conv_algo_pick(&s->g)) == ALGO_WINOGRAD) {
                 s->u_off = p->wino_floats;
                 p->wino_floats += winograd_weight_floats(&s->g);
                 wf = winograd_work_floats(&s->g);
-            } else if (conv_direct_applies(&s->g)) {
-                s->algo = ALGO_DIRECT;
+            } else if (s->algo == ALGO_DIRECT) {
                 wf = conv_direct_work_floats(&s->g);
             } else {
                 wf = par_conv_work_floats(&s->g);

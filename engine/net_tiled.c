@@ -38,7 +38,6 @@
 #include "engine/winograd.h"
 
 #define MAX_BUFS (NET_MAX_DEPTH + 3)
-#define WINOGRAD_MIN_CHANNELS 16
 
 typedef struct TOp {
     const Op *op;
@@ -552,14 +551,11 @@ NetTiled *net_tiled_plan(const Net *net, int h, int w, size_t budget, int thread
             size_t wf;
             if (op->kind == OP_CONVT) {
                 wf = par_convt_work_floats(&o->g);
-            } else if (winograd_applies(&o->g) && op->cin >= WINOGRAD_MIN_CHANNELS &&
-                       op->cout >= WINOGRAD_MIN_CHANNELS) {
-                o->algo = ALGO_WINOGRAD;
+            } else if ((o->algo = conv_algo_pick(&o->g)) == ALGO_WINOGRAD) {
                 o->u_off = t->wino_floats;
                 t->wino_floats += winograd_weight_floats(&o->g);
                 wf = winograd_work_floats(&o->g);
-            } else if (conv_direct_applies(&o->g)) {
-                o->algo = ALGO_DIRECT;
+            } else if (o->algo == ALGO_DIRECT) {
                 wf = conv_direct_work_floats(&o->g);
             } else {
                 wf = par_conv_work_floats(&o->g);

@@ -20,7 +20,6 @@
 #define WORK_TARGET_FLOATS ((size_t)1 << 19)
 #define COL_TARGET_FLOATS ((size_t)4 << 20)
 #define ELEM_CHUNK ((size_t)1 << 15)
-#define WINOGRAD_MIN_CHANNELS 16
 
 /* ---- ranges ---------------------------------------------------------------- */
 
@@ -69,23 +68,13 @@ static ConvGeom data_geom(const ConvGeom *g)
     return f;
 }
 
-static int winograd_ok(const ConvGeom *g)
-{
-    return winograd_applies(g) && g->cin >= WINOGRAD_MIN_CHANNELS &&
-           g->cout >= WINOGRAD_MIN_CHANNELS;
-}
-
-TparAlgo tpar_conv_algo(const ConvGeom *g, int data, int fast)
+ConvAlgo tpar_conv_algo(const ConvGeom *g, int data, int fast)
 {
     if (!fast || g->stride != 1 || g->pad_t < 0 || g->pad_l < 0 ||
         g->pad_t > g->k - 1 || g->pad_l > g->k - 1)
-        return TPAR_GEMM;
+        return ALGO_IM2COL;
     ConvGeom f = data ? data_geom(g) : *g;
-    if (winograd_ok(&f))
-        return TPAR_WINOGRAD;
-    if (conv_direct_applies(&f))
-        return TPAR_DIRECT;
-    return TPAR_GEMM;
+    return conv_algo_pick(&f);
 }
 
 static size_t max_size(size_t a, size_t b)
@@ -93,11 +82,11 @@ static size_t max_size(size_t a, size_t b)
     return a > b ? a : b;
 }
 
-static size_t algo_work(const ConvGeom *g, TparAlgo a)
+static size_t algo_work(const ConvGeom *g, ConvAlgo a)
 {
     switch (a) {
-    case TPAR_WINOGRAD: return winograd_wgrad_work_floats(g);
-    case TPAR_DIRECT: return conv_direct_work_floats(g);
+    case ALGO_WINOGRAD: return winograd_wgrad_work_floats(g);
+    case ALGO_DIRECT: return conv_direct_work_floats(g);
     default: return 0;    /* the base size below covers im2col by rows */
     }
 }
@@ -107,11 +96,11 @@ size_t tpar_conv_work_floats(const ConvGeom *g, int fast)
     /* One output row of the whole im2col matrix fits, so any range of
      * units or channels can run one row at a time. */
     size_t n = max_size(WORK_TARGET_FLOATS, (size_t)g->cin * g->k * g->k * g->ow);
-    TparAlgo a = tpar_conv_algo(g, 0, fast);
+    ConvAlgo a = tpar_conv_algo(g, 0, fast);
     n = max_size(n, algo_work(g, a));
     ConvGeom f = data_geom(g);
-    TparAlgo d = tpar_conv_algo(g, 1, fast);
-    if (d != TPAR_GEMM)
+    ConvAlgo d = tpar_conv_algo(g, 1, fast);
+    if (d != ALGO_IM2COL)
         n = max_size(n, algo_work(&f, d));
     return n;
 }
@@ -145,14 +134,14 @@ size_t tpar_conv_scratch_floats(const ConvGeom *g, int fast)
     if (fwd_by_channels(g))
         n = (size_t)g->cin * g->k * g->k * g->ow * (size_t)col_band_rows(g);
     size_t wfl = (size_t)g->cin * g->cout * g->k * g->k;
-    if (tpar_conv_algo(g, 0, fast) == TPAR_WINOGRAD)
+    if (tpar_conv_algo(g, 0, fast) == ALGO_WINOGRAD)
         n = max_size(n, max_size(winograd_weight_floats(g) + winograd_wide_shared_floats(g),
                                  winograd_wgrad_shared_floats(g)));
-    TparAlgo d = tpar_conv_algo(g, 1, fast);
-    if (d != TPAR_GEMM) {
+    ConvAlgo d = tpar_conv_algo(g, 1, fast);
+    if (d != ALGO_IM2COL) {
         ConvGeom f = data_geom(g);
         size_t m = wfl + (size_t)f.cout * f.oh * f.ow;
-        if (d == TPAR_WINOGRAD)
+        if (d == ALGO_WINOGRAD)
             m += winograd_weight_floats(&f) + winograd_wide_shared_floats(&f);
         n = max_size(n, m);
     }
@@ -239,14 +228,14 @@ void tpar_conv_forward(ThreadPool *tp, float *out, const float *in, const float 
                        float *work, size_t stride, float *scratch)
 {
     switch (tpar_conv_algo(g, 0, fast)) {
-    case TPAR_WINOGRAD: {
+    case ALGO_WINOGRAD: {
         WJob j = { scratch, NULL, weight, g };
         run_ranges(tp, weights_range, &j, g->cout);
         winograd_conv3x3_forward_wide(out, in, scratch, bias, g,
                                       scratch + winograd_weight_floats(g), work, stride, tp);
         break;
     }
-    case TPAR_DIRECT:
+    case ALGO_DIRECT:
         conv_direct_forward(out, in, weight, bias, g, work, stride, tp);
         break;
     default: {
@@ -341,23 +330,23 @@ void tpar_conv_backward(ThreadPool *tp, float *din, float *dweight, float *dbias
     BJob j = { din, dweight, dbias, work, dout, in, weight, NULL, g, stride };
     if (dbias)
         run_ranges(tp, bias_range, &j, g->cout);
-    if (dweight && tpar_conv_algo(g, 0, fast) == TPAR_WINOGRAD)
+    if (dweight && tpar_conv_algo(g, 0, fast) == ALGO_WINOGRAD)
         winograd_conv3x3_weight_grad(dweight, dout, in, g, scratch, work, stride, tp);
     else if (dweight)
         run_ranges(tp, weight_range, &j, g->cin * g->k);
     if (!din)
         return;
-    TparAlgo a = tpar_conv_algo(g, 1, fast);
-    if (a == TPAR_GEMM) {
+    ConvAlgo a = tpar_conv_algo(g, 1, fast);
+    if (a == ALGO_IM2COL) {
         run_ranges(tp, data_range, &j, g->cin);
         return;
     }
     ConvGeom f = data_geom(g);
     float *wf = scratch, *dxp = wf + (size_t)g->cin * g->cout * g->k * g->k;
     float *u = dxp + (size_t)f.cout * f.oh * f.ow;
-    WJob wj = { a == TPAR_WINOGRAD ? u : NULL, wf, weight, &f };
+    WJob wj = { a == ALGO_WINOGRAD ? u : NULL, wf, weight, &f };
     run_ranges(tp, weights_range, &wj, f.cout);
-    if (a == TPAR_WINOGRAD)
+    if (a == ALGO_WINOGRAD)
         winograd_conv3x3_forward_wide(dxp, dout, u, NULL, &f, u + winograd_weight_floats(&f),
                                       work, stride, tp);
     else

@@ -30,14 +30,14 @@
 #define ATELIER_TPAR_H
 
 #include <stddef.h>
+#include "engine/conv_algo.h"
 #include "engine/layers.h"
 #include "engine/threadpool.h"
 
-typedef enum TparAlgo { TPAR_GEMM, TPAR_WINOGRAD, TPAR_DIRECT } TparAlgo;
-
-/* The algorithm for g's forward (data == 0) or input gradient (data != 0);
- * fast == 0 forces TPAR_GEMM (the reference path the tests compare). */
-TparAlgo tpar_conv_algo(const ConvGeom *g, int data, int fast);
+/* The algorithm for g's forward (data == 0) or input gradient (data != 0):
+ * conv_algo_pick's choice where the training kernels have that path;
+ * fast == 0 forces ALGO_IM2COL (the reference path the tests compare). */
+ConvAlgo tpar_conv_algo(const ConvGeom *g, int data, int fast);
 
 /* Per-thread workspace floats of a convolution / transposed convolution,
  * forward and backward. */

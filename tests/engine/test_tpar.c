@@ -62,7 +62,7 @@ static double worst(const char *what, const float *got, const float *want,
 
 typedef struct Case {
     int cin, cout, k, stride, pad_t, pad_l, reflect, h, w;
-    TparAlgo fwd, data;      /* expected algorithms with fast on */
+    ConvAlgo fwd, data;      /* expected algorithms with fast on */
     int once;                /* big: two threads, fast path only */
 } Case;
 
@@ -157,33 +157,33 @@ static void test_conv_paths(void **state)
     (void)state;
     static const Case cases[] = {
         /* the ResNet trunk: Winograd both ways, reflect */
-        { 16, 24, 3, 1, 1, 1, 1, 13, 17, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
+        { 16, 24, 3, 1, 1, 1, 1, 13, 17, ALGO_WINOGRAD, ALGO_WINOGRAD, 0 },
         /* zeros, and a width that is not a multiple of the tile */
-        { 32, 16, 3, 1, 1, 1, 0, 9, 10, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
+        { 32, 16, 3, 1, 1, 1, 0, 9, 10, ALGO_WINOGRAD, ALGO_WINOGRAD, 0 },
         /* padding 2 and none */
-        { 16, 16, 3, 1, 2, 2, 0, 6, 7, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
-        { 16, 16, 3, 1, 0, 0, 0, 11, 9, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
+        { 16, 16, 3, 1, 2, 2, 0, 6, 7, ALGO_WINOGRAD, ALGO_WINOGRAD, 0 },
+        { 16, 16, 3, 1, 0, 0, 0, 11, 9, ALGO_WINOGRAD, ALGO_WINOGRAD, 0 },
         /* more output channels than pixels (fast == 0 splits by channels) */
-        { 16, 32, 3, 1, 1, 1, 0, 4, 5, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
+        { 16, 32, 3, 1, 1, 1, 0, 4, 5, ALGO_WINOGRAD, ALGO_WINOGRAD, 0 },
         /* c7s1 layers: direct both ways */
-        { 3, 16, 7, 1, 3, 3, 1, 20, 21, TPAR_DIRECT, TPAR_DIRECT, 0 },
-        { 16, 3, 7, 1, 3, 3, 1, 19, 18, TPAR_DIRECT, TPAR_DIRECT, 0 },
+        { 3, 16, 7, 1, 3, 3, 1, 20, 21, ALGO_DIRECT, ALGO_DIRECT, 0 },
+        { 16, 3, 7, 1, 3, 3, 1, 19, 18, ALGO_DIRECT, ALGO_DIRECT, 0 },
         /* 9x9 of the fast-style generator */
-        { 3, 8, 9, 1, 4, 4, 1, 16, 15, TPAR_DIRECT, TPAR_DIRECT, 0 },
+        { 3, 8, 9, 1, 4, 4, 1, 16, 15, ALGO_DIRECT, ALGO_DIRECT, 0 },
         /* too few channels for Winograd; stride 2; PatchGAN's 4x4 */
-        { 8, 16, 3, 1, 1, 1, 1, 10, 12, TPAR_GEMM, TPAR_GEMM, 0 },
-        { 16, 32, 3, 2, 1, 1, 0, 17, 16, TPAR_GEMM, TPAR_GEMM, 0 },
-        { 5, 7, 4, 2, 1, 1, 0, 16, 18, TPAR_GEMM, TPAR_GEMM, 0 },
-        { 24, 20, 4, 1, 1, 1, 0, 9, 8, TPAR_GEMM, TPAR_GEMM, 0 },
+        { 8, 16, 3, 1, 1, 1, 1, 10, 12, ALGO_IM2COL, ALGO_IM2COL, 0 },
+        { 16, 32, 3, 2, 1, 1, 0, 17, 16, ALGO_IM2COL, ALGO_IM2COL, 0 },
+        { 5, 7, 4, 2, 1, 1, 0, 16, 18, ALGO_IM2COL, ALGO_IM2COL, 0 },
+        { 24, 20, 4, 1, 1, 1, 0, 9, 8, ALGO_IM2COL, ALGO_IM2COL, 0 },
         /* more output channels than pixels: the forward splits by channels */
-        { 16, 96, 4, 1, 1, 1, 0, 6, 7, TPAR_GEMM, TPAR_GEMM, 0 },
+        { 16, 96, 4, 1, 1, 1, 0, 6, 7, ALGO_IM2COL, ALGO_IM2COL, 0 },
         /* 1x1 */
-        { 6, 5, 1, 1, 0, 0, 0, 7, 9, TPAR_GEMM, TPAR_GEMM, 0 },
+        { 6, 5, 1, 1, 0, 0, 0, 7, 9, ALGO_IM2COL, ALGO_IM2COL, 0 },
         /* narrow and tall: tiles of many rows share one vector pass */
-        { 16, 16, 3, 1, 1, 1, 1, 70, 5, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
-        { 16, 24, 3, 1, 1, 1, 0, 41, 1, TPAR_WINOGRAD, TPAR_WINOGRAD, 0 },
+        { 16, 16, 3, 1, 1, 1, 1, 70, 5, ALGO_WINOGRAD, ALGO_WINOGRAD, 0 },
+        { 16, 24, 3, 1, 1, 1, 0, 41, 1, ALGO_WINOGRAD, ALGO_WINOGRAD, 0 },
         /* big enough for the Winograd weight gradient to take several bands */
-        { 16, 16, 3, 1, 1, 1, 1, 250, 241, TPAR_WINOGRAD, TPAR_WINOGRAD, 1 },
+        { 16, 16, 3, 1, 1, 1, 1, 250, 241, ALGO_WINOGRAD, ALGO_WINOGRAD, 1 },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         check_conv(&cases[i], 2);
