@@ -131,11 +131,6 @@ int net_plan_threads(const NetPlan *plan);
 void engine_set_threads(int n);
 int engine_get_threads(void);
 
-/* Formerly let OpenBLAS use n threads for training; training (tnet.h) now
- * splits its layers across its own pool of engine_get_threads() threads,
- * as plans do, so this only keeps OpenBLAS at one thread, whatever n. */
-void engine_set_blas_threads(int n);
-
 /* Per-layer timing: net_plan_set_profile(plan, 1) starts summing the wall
  * time of every step over the following forwards (0 stops; -1 on no
  * memory). net_plan_profile_step() gives step i's name and mean ms per

@@ -40,12 +40,6 @@ int engine_get_threads(void)
     return engine_threads;
 }
 
-void engine_set_blas_threads(int n)
-{
-    (void)n;
-    pthread_once(&blas_once, blas_single_thread);
-}
-
 /* ---- first-fit arena allocator (planning time only) -------------------- */
 
 #define MAX_LIVE 64

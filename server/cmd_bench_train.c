@@ -83,7 +83,6 @@ int cmd_bench_train(int argc, char **argv)
         cfg.w_style = 1;
     }
     engine_set_threads((int)threads);
-    engine_set_blas_threads((int)threads);    /* OpenBLAS single-threaded: tnet's pool splits */
     char err[256];
     Trainer *t = trainer_new_synthetic(&cfg, err, sizeof(err));
     size_t n = (size_t)cfg.batch * 3 * cfg.size * cfg.size;

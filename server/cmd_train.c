@@ -191,7 +191,6 @@ int cmd_train(int argc, char **argv)
     char *command = join_args(argc, argv);
     cfg.command = command;
     engine_set_threads((int)threads);
-    engine_set_blas_threads((int)threads);    /* training calls the kernels directly */
     Trainer *t = trainer_new(&cfg, err, sizeof(err));
     if (!t) {
         fprintf(stderr, "atelier train: %s\n", err);

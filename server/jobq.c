@@ -60,14 +60,11 @@
 #define MAX_JOBS 100000
 #define MAX_VERSIONS 4096
 
-enum { ST_QUEUED, ST_RUNNING, ST_SUCCEEDED, ST_FAILED, ST_CANCELLED };
-static const char *const state_names[] = {"queued", "running", "succeeded", "failed",
-                                          "cancelled"};
 
 typedef struct Job {
     char id[JOBQ_ID_LEN + 1];
     uint64_t seq;                 /* submission order */
-    int state;
+    int state;                    /* a JobState; -1 while reading job.json */
     JobConfig cfg;                /* the config, parsed (job.json keeps its JSON) */
     json_t *config;               /* the validated config, defaults filled */
     int uploaded_content;
@@ -137,15 +134,15 @@ static json_t *describe(const Job *j)
     for (int i = 0; i < j->nversions; i++)
         json_array_append_new(vs, json_integer(j->versions[i]));
     json_object_set_new(o, "id", json_string(j->id));
-    json_object_set_new(o, "state", json_string(state_names[j->state]));
+    json_object_set_new(o, "state", json_string(job_state_name(j->state)));
     json_object_set_new(o, "model", json_string(j->cfg.name));
     json_object_set_new(o, "step", json_integer(p->step));
     json_object_set_new(o, "steps", json_integer(j->cfg.train.steps));
     json_object_set_new(o, "losses", json_pack("{s:f, s:f, s:f, s:f, s:f}", "d", p->d_loss,
                                                "g_adv", p->g_adv, "content", p->content,
                                                "style", p->style, "tv", p->tv));
-    json_object_set_new(o, "steps_per_s", json_real(j->state == ST_RUNNING ? p->steps_per_s : 0));
-    json_object_set_new(o, "eta_s", j->state == ST_RUNNING && p->steps_per_s > 0
+    json_object_set_new(o, "steps_per_s", json_real(j->state == JOB_RUNNING ? p->steps_per_s : 0));
+    json_object_set_new(o, "eta_s", j->state == JOB_RUNNING && p->steps_per_s > 0
                                         ? json_real(p->eta_s) : json_null());
     json_object_set_new(o, "versions", vs);
     json_object_set_new(o, "created", json_real(j->created));
@@ -213,8 +210,8 @@ static Job *restore(Jobq *q, const char *id)
         goto fail;
     st = json_string_value(json_object_get(o, "state"));
     j->state = -1;
-    for (int i = 0; st && i < 5; i++)
-        if (!strcmp(st, state_names[i]))
+    for (int i = 0; st && i < JOB_STATE_COUNT; i++)
+        if (!strcmp(st, job_state_name(i)))
             j->state = i;
     j->config = json_deep_copy(json_object_get(o, "config"));
     if (j->state < 0 || !j->config ||
@@ -237,8 +234,8 @@ static Job *restore(Jobq *q, const char *id)
     if (json_array_size(v) && (j->versions = calloc(json_array_size(v), sizeof(int))))
         for (size_t i = 0; i < json_array_size(v) && i < MAX_VERSIONS; i++)
             j->versions[j->nversions++] = (int)json_integer_value(json_array_get(v, i));
-    if (j->state == ST_RUNNING)
-        j->state = ST_QUEUED;     /* interrupted: runs again, resuming */
+    if (j->state == JOB_RUNNING)
+        j->state = JOB_QUEUED;     /* interrupted: runs again, resuming */
     json_decref(o);
     if (!job_dir(q, j, "history.json", path, sizeof path) &&
         (o = json_load_file(path, 0, NULL))) {
@@ -429,7 +426,7 @@ static Job *next_queued(Jobq *q)
 {
     Job *best = NULL;
     for (int i = 0; i < q->n; i++)
-        if (q->jobs[i]->state == ST_QUEUED && (!best || q->jobs[i]->seq < best->seq))
+        if (q->jobs[i]->state == JOB_QUEUED && (!best || q->jobs[i]->seq < best->seq))
             best = q->jobs[i];
     return best;
 }
@@ -446,7 +443,7 @@ static void *runner_main(void *arg)
             pthread_cond_wait(&q->wake, &q->lock);
         if (q->stopping)
             break;
-        j->state = ST_RUNNING;
+        j->state = JOB_RUNNING;
         j->began = wall();
         j->error[0] = '\0';
         pthread_mutex_unlock(&q->lock);
@@ -459,9 +456,9 @@ static void *runner_main(void *arg)
             pthread_mutex_lock(&q->lock);
             break;
         }
-        j->state = rc == 0 ? ST_SUCCEEDED : rc == 1 ? ST_CANCELLED : ST_FAILED;
+        j->state = rc == 0 ? JOB_SUCCEEDED : rc == 1 ? JOB_CANCELLED : JOB_FAILED;
         j->ended = wall();
-        if (j->state == ST_FAILED && !j->error[0])
+        if (j->state == JOB_FAILED && !j->error[0])
             /* A failed job always says why, even when the trainer did not. */
             snprintf(j->error, sizeof j->error,
                      "training stopped with an error the trainer did not describe "
@@ -470,7 +467,7 @@ static void *runner_main(void *arg)
         pthread_mutex_unlock(&q->lock);
         save(q, j);
         log_write(rc < 0 ? "error" : "info", "training job ended", "{s:s, s:s, s:s}", "job",
-                  j->id, "state", state_names[j->state], "error", j->error);
+                  j->id, "state", job_state_name(j->state), "error", j->error);
         pthread_mutex_lock(&q->lock);
     }
     pthread_mutex_unlock(&q->lock);
@@ -600,7 +597,7 @@ void jobq_close(Jobq *q)
     pthread_mutex_lock(&q->lock);
     q->stopping = 1;
     for (int i = 0; i < q->n; i++)
-        if (q->jobs[i]->state == ST_RUNNING)
+        if (q->jobs[i]->state == JOB_RUNNING)
             atomic_store(&q->jobs[i]->cancel, 1);
     pthread_cond_broadcast(&q->wake);
     pthread_mutex_unlock(&q->lock);
@@ -751,8 +748,8 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
     j->created = wall();
     pthread_mutex_lock(&q->lock);
     for (int i = 0; i < q->n; i++) {
-        queued += q->jobs[i]->state == ST_QUEUED;
-        if ((q->jobs[i]->state == ST_QUEUED || q->jobs[i]->state == ST_RUNNING) &&
+        queued += q->jobs[i]->state == JOB_QUEUED;
+        if ((q->jobs[i]->state == JOB_QUEUED || q->jobs[i]->state == JOB_RUNNING) &&
             !strcmp(q->jobs[i]->cfg.name, j->cfg.name)) {
             pthread_mutex_unlock(&q->lock);
             snprintf(field, fieldlen, "name");
@@ -825,12 +822,12 @@ json_t *jobq_cancel(Jobq *q, const char *id, int *code)
     int changed = 0;
     pthread_mutex_lock(&q->lock);
     if ((j = find(q, id))) {
-        if (j->state == ST_QUEUED) {
-            j->state = ST_CANCELLED;
+        if (j->state == JOB_QUEUED) {
+            j->state = JOB_CANCELLED;
             j->ended = wall();
             j->cancel_user = 1;
             changed = 1;
-        } else if (j->state == ST_RUNNING) {
+        } else if (j->state == JOB_RUNNING) {
             j->cancel_user = 1;
             atomic_store(&j->cancel, 1);
         }
@@ -896,7 +893,7 @@ void jobq_stats(Jobq *q, MetricsGauges *g)
     pthread_mutex_lock(&q->lock);
     for (int i = 0; i < q->n; i++) {
         g->jobs[q->jobs[i]->state]++;
-        if (q->jobs[i]->state == ST_RUNNING)
+        if (q->jobs[i]->state == JOB_RUNNING)
             g->train_steps_per_s += q->jobs[i]->last.steps_per_s;
     }
     g->train_steps = q->steps_total;

@@ -205,12 +205,11 @@ int metrics_render(Metrics *m, FILE *out, const MetricsGauges *g, const MetricsM
                 "Model files that failed to load (and were not served).", g->load_failures);
     }
     if (g && g->jobs_known) {
-        static const char *const states[5] = {"queued", "running", "succeeded", "failed",
-                                              "cancelled"};
         fputs("# HELP atelier_train_jobs Training jobs by state.\n"
               "# TYPE atelier_train_jobs gauge\n", out);
-        for (int i = 0; i < 5; i++)
-            fprintf(out, "atelier_train_jobs{state=\"%s\"} %d\n", states[i], g->jobs[i]);
+        for (int i = 0; i < JOB_STATE_COUNT; i++)
+            fprintf(out, "atelier_train_jobs{state=\"%s\"} %d\n", job_state_name(i),
+                    g->jobs[i]);
         fprintf(out, "# HELP atelier_train_steps_per_second Training steps per second of the "
                      "running jobs.\n# TYPE atelier_train_steps_per_second gauge\n"
                      "atelier_train_steps_per_second %.4g\n", g->train_steps_per_s);

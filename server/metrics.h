@@ -23,6 +23,7 @@
 #define ATELIER_METRICS_H
 
 #include <stdio.h>
+#include "server/job_state.h"
 
 typedef struct Metrics Metrics;
 
@@ -41,7 +42,7 @@ typedef struct MetricsGauges {
      * steps per second summed, steps done and versions published since
      * start. jobs_known is 0 when the server has no job queue. */
     int jobs_known;
-    int jobs[5];                  /* queued, running, succeeded, failed, cancelled */
+    int jobs[JOB_STATE_COUNT];    /* by JobState */
     double train_steps_per_s;
     long train_steps, versions_published;
 } MetricsGauges;
