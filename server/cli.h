@@ -38,5 +38,7 @@ int cli_cores(void);
 /* Parses a whole decimal integer in [lo, hi]; 0 or -1. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
+/* Sorts v[0..n) ascending (n >= 1) and returns its median. */
+double cli_median(double *v, long n);
 
 #endif

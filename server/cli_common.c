@@ -125,3 +125,15 @@ Net *cli_load_model(const char *models_dir, const char *name, char *what, size_t
         fprintf(stderr, "atelier: cannot load %s: %s\n", what, err);
     return net;
 }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double cli_median(double *v, long n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}

@@ -34,12 +34,6 @@ static double cpu_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int parse_size(const char *s, int *w, int *h)
 {
     long a, b;
@@ -159,10 +153,8 @@ int cmd_bench(int argc, char **argv)
     double sum = 0;
     for (long i = 0; i < runs; i++)
         sum += ms[i];
-    qsort(ms, (size_t)runs, sizeof(double), cmp_double);
-    double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
-    qsort(cpu, (size_t)runs, sizeof(double), cmp_double);
-    double cpu_median = runs % 2 ? cpu[runs / 2] : (cpu[runs / 2 - 1] + cpu[runs / 2]) / 2;
+    double median = cli_median(ms, runs);
+    double cpu_median = cli_median(cpu, runs);
     double gflop = net_flops(net, h, w) / 1e9;
     const char *lname;
     double lms;

@@ -30,12 +30,6 @@ static const char usage[] =
     "Defaults: resnet9, 256, batch 1, all cores, 5 runs after 1 warm-up.\n"
     "Prints one JSON line last: ms_median, ms_min, ms_mean, peak_rss_mb.\n";
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int cmd_bench_train(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -108,8 +102,7 @@ int cmd_bench_train(int argc, char **argv)
     double sum = 0;
     for (long i = 0; i < runs; i++)
         sum += ms[i];
-    qsort(ms, (size_t)runs, sizeof(double), cmp_double);
-    double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+    double median = cli_median(ms, runs);
     const char *arch = cfg.arch == TRAIN_ARCH_RESNET9 ? "resnet9" : "fast";
     fprintf(stderr, "atelier bench --train: %s + patchgan ndf %d, %dx%d batch %d, threads=%ld: "
             "median %.1f ms per step\n", arch, cfg.ndf, cfg.size, cfg.size, cfg.batch, threads,

@@ -86,6 +86,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/rng.h"
 #include "server/log.h"
 #include "engine/util.h"
 #include "server/web.h"
@@ -156,14 +157,6 @@ typedef struct Conn {
 
 /* ---- request ids ------------------------------------------------------- */
 
-static uint64_t splitmix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 /* Keeps a client's X-Request-Id when it is short and plain (so logs of a
  * proxy chain join up), otherwise makes one. */
 static void request_id(Http *h, struct MHD_Connection *conn, char *out, size_t len)
@@ -175,8 +168,9 @@ static void request_id(Http *h, struct MHD_Connection *conn, char *out, size_t l
         memcpy(out, given, strlen(given) + 1);
         return;
     }
-    snprintf(out, len, "%016llx",
-             (unsigned long long)splitmix(h->id_seed + atomic_fetch_add(&h->id_next, 1)));
+    /* splitmix64 of seed + n: one step of rng.h's generator from that state. */
+    Rng r = { h->id_seed + atomic_fetch_add(&h->id_next, 1) };
+    snprintf(out, len, "%016llx", (unsigned long long)rng_u64(&r));
 }
 
 /* ---- peers: head deadline, body rate, the table's reserve ---------------- */
