@@ -80,9 +80,10 @@ test: check-deps $(BUILD)/atelier $(TEST_BIN)
 	@BUILD=$(BUILD) tests/run.sh $(TEST_BIN) $(WEB_TESTS)
 
 # The browser tests run once, in `make test`; their server code is covered
-# here by the HTTP tests.
+# here by the HTTP tests. The sanitizer build also checks the invariants the
+# code states (UTIL_ASSERT, engine/util.h).
 asan:
-	$(MAKE) BUILD=build-asan WEB_TESTS= OPT="-O1 -fno-omit-frame-pointer" \
+	$(MAKE) BUILD=build-asan WEB_TESTS= OPT="-O1 -fno-omit-frame-pointer -DATELIER_ASSERTS" \
 	  HARDEN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 

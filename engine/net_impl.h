@@ -3,6 +3,7 @@
 #ifndef ATELIER_NET_IMPL_H
 #define ATELIER_NET_IMPL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ struct NetPlan {
     int threads;
     double *prof_ms;       /* per step, summed over forwards; NULL when off */
     int prof_runs;
+    atomic_int busy;       /* in net_forward (checked: one thread at a time) */
 };
 
 /* Full-image geometry of a conv or transposed conv op on an h x w input;

@@ -315,6 +315,7 @@ int net_plan_set_threads(NetPlan *plan, int n)
 {
     if (!plan)
         return -1;
+    UTIL_ASSERT(!atomic_load(&plan->busy));   /* between forwards, never during one */
     n = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
     pthread_once(&blas_once, blas_single_thread);
     if (plan->pool && n == plan->threads)
@@ -369,10 +370,21 @@ int net_plan_profile_step(const NetPlan *plan, int i, const char **name, double 
 
 /* ---- forward ----------------------------------------------------------- */
 
+static int forward(const Net *net, NetPlan *plan, const float *in, float *out);
+
 int net_forward(const Net *net, NetPlan *plan, const float *in, float *out)
 {
+    int rc;
     if (!net || !plan || plan->net != net || !in || !out)
         return -1;
+    UTIL_ASSERT(atomic_exchange(&plan->busy, 1) == 0);
+    rc = forward(net, plan, in, out);
+    atomic_store(&plan->busy, 0);
+    return rc;
+}
+
+static int forward(const Net *net, NetPlan *plan, const float *in, float *out)
+{
     float *A = plan->arena;
     const size_t hw = (size_t)plan->h * plan->w;
     float *x = A + plan->in_off;

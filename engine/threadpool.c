@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include "engine/threadpool.h"
+#include "engine/util.h"
 
 #define SPIN_ITERS 4000
 #define MAX_THREADS 64
@@ -28,6 +29,7 @@ struct ThreadPool {
     atomic_int next;
     atomic_int busy;       /* workers not yet done with the current job */
     atomic_int stop;
+    atomic_int running;    /* in threadpool_run (checked: not reentrant) */
     ThreadTaskFn fn;
     void *ctx;
     int ntasks;
@@ -154,6 +156,7 @@ void threadpool_run(ThreadPool *tp, ThreadTaskFn fn, void *ctx, int ntasks)
             fn(ctx, t, 0);
         return;
     }
+    UTIL_ASSERT(atomic_exchange(&tp->running, 1) == 0);
     pthread_mutex_lock(&tp->mu);
     tp->fn = fn;
     tp->ctx = ctx;
@@ -165,12 +168,15 @@ void threadpool_run(ThreadPool *tp, ThreadTaskFn fn, void *ctx, int ntasks)
     pthread_mutex_unlock(&tp->mu);
     run_tasks(tp, 0);
     for (int i = 0; i < SPIN_ITERS; i++) {
-        if (atomic_load_explicit(&tp->busy, memory_order_acquire) == 0)
+        if (atomic_load_explicit(&tp->busy, memory_order_acquire) == 0) {
+            atomic_store(&tp->running, 0);
             return;
+        }
         cpu_relax();
     }
     pthread_mutex_lock(&tp->mu);
     while (atomic_load_explicit(&tp->busy, memory_order_acquire) != 0)
         pthread_cond_wait(&tp->done_cv, &tp->mu);
     pthread_mutex_unlock(&tp->mu);
+    atomic_store(&tp->running, 0);
 }

@@ -160,3 +160,19 @@ double util_peak_rss_mb(void)
     }
     return kb / 1024.0;
 }
+
+void util_assert_fail(const char *cond, const char *file, int line, const char *func)
+{
+    fprintf(stderr, "%s:%d: %s: invariant broken: %s\n", file, line, func, cond);
+    abort();
+}
+
+int util_mutex_held(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_trylock(m);
+    if (rc == 0) {
+        pthread_mutex_unlock(m);
+        return 0;
+    }
+    return rc == EBUSY;
+}

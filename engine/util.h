@@ -6,6 +6,7 @@
 #ifndef ATELIER_UTIL_H
 #define ATELIER_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <sys/uio.h>
 
@@ -41,5 +42,21 @@ int util_is_temp_name(const char *file);
  * getrusage's ru_maxrss does not count a parent's memory from before exec
  * (ru_maxrss where /proc is absent). */
 double util_peak_rss_mb(void);
+
+/* Invariants the comments state ("one thread at a time per plan", "lock
+ * held", "not reentrant"), checked where ATELIER_ASSERTS is defined: the
+ * sanitizer build (make asan) and debug builds. A failed check prints the
+ * condition and where, then aborts. Off otherwise: the condition is not
+ * evaluated, and library code never stops the service. */
+#ifdef ATELIER_ASSERTS
+#define UTIL_ASSERT(cond) ((cond) ? (void)0 : util_assert_fail(#cond, __FILE__, __LINE__, __func__))
+#else
+#define UTIL_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+_Noreturn void util_assert_fail(const char *cond, const char *file, int line, const char *func);
+
+/* 1 when m is locked (by this thread or another): for UTIL_ASSERT of "lock
+ * held" on a default (non-recursive) mutex. */
+int util_mutex_held(pthread_mutex_t *m);
 
 #endif

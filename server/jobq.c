@@ -258,6 +258,7 @@ static int cmp_seq(const void *a, const void *b)
 /* Adds j to the table (lock held). */
 static int add_job(Jobq *q, Job *j)
 {
+    UTIL_ASSERT(util_mutex_held(&q->lock));
     if (q->n == q->cap) {
         int cap = q->cap ? q->cap * 2 : 32;
         Job **nj = cap <= MAX_JOBS ? realloc(q->jobs, (size_t)cap * sizeof *nj) : NULL;
@@ -566,7 +567,11 @@ Jobq *jobq_open(const JobqConfig *cfg, Registry *reg, char *err, size_t errlen)
         sweep_leftovers(q, e->d_name);
         if (!(j = restore(q, e->d_name)))
             continue;
-        if (add_job(q, j)) {
+        /* No runner yet, but add_job's contract is the lock held. */
+        pthread_mutex_lock(&q->lock);
+        int full = add_job(q, j);
+        pthread_mutex_unlock(&q->lock);
+        if (full) {
             job_free(j);
             break;
         }

@@ -239,6 +239,7 @@ void registry_free(Registry *r)
 /* Call with lock held. */
 static Model *find(Registry *r, const char *name)
 {
+    UTIL_ASSERT(util_mutex_held(&r->lock));
     Model key, *k = &key, **hit;
     if (!r->n || snprintf(key.name, sizeof key.name, "%s", name) >= (int)sizeof key.name)
         return NULL;
