@@ -1,6 +1,7 @@
-/* image_codec.h: the private seam between image.c (dispatch, orientation,
- * resize, files) and its two codecs, image_jpeg.c and image_png.c. Users of
- * the engine include image.h, never this.
+/* image_codec.h: the private seam between image_io.c (dispatch,
+ * orientation, files), its two codecs, image_jpeg.c and image_png.c, and
+ * image.c (the Image type the codecs allocate). Users of the engine include
+ * image.h, never this.
  *
  * Every decoder follows the same order: parse the header, call
  * image_check_dims() with the caller's limit, and only then allocate pixels.
