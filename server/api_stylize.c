@@ -74,9 +74,13 @@ static int stylize_params_parse(const Request *req, Response *resp, InferParams 
         while (known < NPARAMS && strcmp(k, stylize_params[known]))
             known++;
         if (known == NPARAMS) {
+            char list[128];
+            size_t n = 0;
+            for (size_t x = 0; x < NPARAMS; x++)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", x ? ", " : "",
+                                      stylize_params[x]);
             routes_problem(resp, req, PROBLEM_BAD_PARAMETER, reply_quote(k, q, sizeof q),
-                           "unknown parameter '%s'; known: model, strength, preserve_colors, "
-                           "max_size, format, quality, version", q);
+                           "unknown parameter '%s'; known: %s", q, list);
             return -1;
         }
         for (int j = 0; j < i; j++)
