@@ -63,6 +63,9 @@ typedef struct StyleNet StyleNet;
 StyleNet *style_new(uint64_t seed, StyleKind kind, int depth, const float *level_w,
                     char *err, size_t errlen);
 void style_free(StyleNet *s);               /* accepts NULL */
+/* Bytes the planned extractor holds: its networks' plans and parameter
+ * blocks, the target and the SWD scratch (for memory estimates). */
+size_t style_bytes(const StyleNet *s);
 /* Plans for batch b of h x w images (SWD: sizes and clears the target).
  * 0 or -1. */
 int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen);

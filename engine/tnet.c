@@ -53,11 +53,19 @@ struct TNet {
     ThreadPool *tp;            /* engine_get_threads() threads at planning */
 };
 
+/* Set on a thread that only measures plans (tnet_dry). */
+static _Thread_local int dry;
+
+void tnet_dry(int on)
+{
+    dry = on;
+}
+
 static float *falloc(size_t n)
 {
     size_t bytes = ((n ? n : 1) * sizeof(float) + 63) / 64 * 64;
     float *p = aligned_alloc(64, bytes);
-    if (p)
+    if (p && !dry)
         memset(p, 0, bytes);
     return p;
 }

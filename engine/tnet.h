@@ -58,6 +58,10 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen);
 /* Output shape of the planned network (per sample: c, h, w). */
 void tnet_out_shape(const TNet *t, int *c, int *h, int *w);
 size_t tnet_plan_bytes(const TNet *t);
+/* On this thread, while on: blocks are allocated but not zeroed, so a plan
+ * made only to be measured (tnet_plan_bytes) touches no memory. A network
+ * built so must not run. */
+void tnet_dry(int on);
 
 /* Forward of in (B, in_ch, h, w) pixels; returns the output
  * (B, out_ch, oh, ow), borrowed from the arena until the next forward. */

@@ -179,6 +179,30 @@ fail:
     return NULL;
 }
 
+static size_t tnet_bytes(const TNet *n)
+{
+    return n ? tnet_plan_bytes(n) + 4 * tnet_param_floats(n) * sizeof(float) : 0;
+}
+
+int trainer_estimate_bytes(const TrainConfig *cfg, size_t *bytes, char *err, size_t errlen)
+{
+    Trainer *t;
+    size_t batch = (size_t)cfg->batch * 3 * cfg->size * cfg->size * sizeof(float);
+    tnet_dry(1);                 /* measured, never run: nothing touched */
+    t = build(cfg, err, errlen);
+    tnet_dry(0);
+    if (!t)
+        return -1;
+    *bytes = tnet_bytes(t->g) + tnet_bytes(t->d) + tnet_bytes(t->d2) + style_bytes(t->style) +
+             style_bytes(t->structure) + 2 * batch + (t->half ? batch / 2 : 0) +
+             (loss_content_work_floats(cfg->size, cfg->size, cfg->content_pool,
+                                       cfg->content_gauss) + 1) *
+                 sizeof(float) +
+             (t->structure ? style_structure_work_floats(t->structure) * sizeof(float) : 0);
+    trainer_free(t);
+    return 0;
+}
+
 Trainer *trainer_new_synthetic(const TrainConfig *cfg, char *err, size_t errlen)
 {
     Trainer *t = build(cfg, err, errlen);

@@ -103,6 +103,14 @@ int trainer_run(Trainer *t, atomic_int *cancel, TrainProgressFn fn, void *ctx,
  * (batch, 3, size, size) pixels), for benchmarks and tests. */
 void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgress *out);
 
+/* Bytes a trainer for cfg holds besides its images, from its plans: each
+ * network's activation arena, workspaces and its four parameter-sized
+ * blocks (parameters, gradients, Adam's two moments), the style and
+ * structure extractors, the batch buffers. Builds the networks (nothing
+ * is touched but the parameters) and frees them. 0, or -1 with a message
+ * (a config that does not build, or no memory even to plan it). */
+int trainer_estimate_bytes(const TrainConfig *cfg, size_t *bytes, char *err, size_t errlen);
+
 /* A trainer without data for benchmarks and tests: networks from cfg at
  * random init, no style loss unless w_style > 0 (then a random target). */
 Trainer *trainer_new_synthetic(const TrainConfig *cfg, char *err, size_t errlen);

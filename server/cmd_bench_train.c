@@ -28,7 +28,9 @@ static const char usage[] =
     "generator (width 32, resize-conv). D is the 70x70 PatchGAN (ndf 64,\n"
     "instance norm). --full adds the content and style losses of the recipe.\n"
     "Defaults: resnet9, 256, batch 1, all cores, 5 runs after 1 warm-up.\n"
-    "Prints one JSON line last: ms_median, ms_min, ms_mean, peak_rss_mb.\n";
+    "Prints one JSON line last: ms_median, ms_min, ms_mean, peak_rss_mb and\n"
+    "estimate_mb, the trainer's own estimate of what it holds (what POST /train\n"
+    "checks against --train-mem-mb).\n";
 
 int cmd_bench_train(int argc, char **argv)
 {
@@ -107,10 +109,16 @@ int cmd_bench_train(int argc, char **argv)
     fprintf(stderr, "atelier bench --train: %s + patchgan ndf %d, %dx%d batch %d, threads=%ld: "
             "median %.1f ms per step\n", arch, cfg.ndf, cfg.size, cfg.size, cfg.batch, threads,
             median);
-    json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f, s:f, s:f}",
+    size_t estimate = 0;
+    char eerr[256];
+    double peak_mb = util_peak_rss_mb();     /* before the estimate builds its own */
+    if (trainer_estimate_bytes(&cfg, &estimate, eerr, sizeof eerr))
+        fprintf(stderr, "atelier bench --train: no estimate: %s\n", eerr);
+    json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f, s:f, s:f, s:f}",
         "arch", arch, "size", cfg.size, "batch", cfg.batch, "threads", (int)threads,
         "runs", (int)runs, "ndf", cfg.ndf, "full", full, "ms_median", median, "ms_min", ms[0],
-        "ms_mean", sum / runs, "peak_rss_mb", util_peak_rss_mb());
+        "ms_mean", sum / runs, "peak_rss_mb", peak_mb,
+        "estimate_mb", estimate / 1048576.0);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     if (line)
         printf("%s\n", line);

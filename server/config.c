@@ -82,6 +82,12 @@ static const Opt opts[] = {
     {"train-jobs", OPT_INT, F(train_jobs), 0, 1, 64, "1", "training jobs running at once, each on one thread (--engine-threads cores)"},
     {"train-nice", OPT_INT, F(train_nice), 0, 0, 19, "10",
      "nice value of training threads (lower priority than requests)"},
+    {"train-mem-mb", OPT_MB, F(train_mem_bytes), 0, 0, 1 << 22, "0",
+     "memory one training job may use, MiB, estimated from its config at POST /train (over "
+     "it: 400); 0 = auto (half the memory limit)"},
+    {"train-max-crashes", OPT_INT, F(train_max_crashes), 0, 0, 1000, "3",
+     "times the server may die while a job runs (an OOM kill) before the job is failed "
+     "instead of resumed"},
     {"ui", OPT_ONOFF, F(ui), 0, 0, 1, "on", "the web page (Atelier Studio) at /: on or off"},
 };
 
@@ -220,7 +226,8 @@ static int64_t memory_limit(void)
 /* Fills the "auto" settings: one worker per core, each forward pass on one
  * core (measured, not guessed: see "Cores" in the DESIGN comment of
  * server/pool.c); bodies in flight may hold a quarter of the memory limit
- * (512 MiB in a 2 GiB pod), at least one largest body and 64 MiB. */
+ * (512 MiB in a 2 GiB pod), at least one largest body and 64 MiB; a
+ * training job half of it (the rest is for serving). */
 static void resolve_auto(Config *c)
 {
     if (c->workers == 0)
@@ -234,6 +241,8 @@ static void resolve_auto(Config *c)
     }
     if (c->body_budget_bytes < c->max_body_bytes)
         c->body_budget_bytes = c->max_body_bytes;
+    if (c->train_mem_bytes == 0)
+        c->train_mem_bytes = memory_limit() / 2;
 }
 
 int config_parse(Config *c, int argc, char **argv, ConfigEnvFn env, char *err, size_t errlen)

@@ -41,6 +41,8 @@ typedef struct Config {
     int train_queue;                 /* training jobs waiting before 503 */
     int train_jobs;                  /* training jobs running at once */
     int train_nice;                  /* nice value of training threads */
+    int64_t train_mem_bytes;         /* one job's estimated memory; auto resolved */
+    int train_max_crashes;           /* deaths under a job before it is failed */
     int ui;                          /* 1: the studio at "/" (web.h) */
 } Config;
 

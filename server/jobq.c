@@ -37,6 +37,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -50,6 +51,7 @@
 #include <unistd.h>
 
 #include "engine/image.h"
+#include "engine/traindata.h"
 #include "engine/trainer.h"
 #include "server/jobq_config.h"
 #include "server/jobq_history.h"
@@ -78,6 +80,9 @@ typedef struct Job {
     JobHistory history;           /* the curve, saved as history.json */
     atomic_int cancel;
     int cancel_user;              /* the cancel came from DELETE, not shutdown */
+    int crashes;                  /* times the process died while it ran */
+    int stopped_cleanly;          /* "running" on disk because the server stopped */
+    int crashed;                  /* restore counted a crash: to be saved */
 } Job;
 
 struct Jobq {
@@ -162,6 +167,8 @@ static json_t *record(const Job *j)
         json_object_set_new(o, "seq", json_integer((json_int_t)j->seq));
         json_object_set_new(o, "uploaded_content", json_boolean(j->uploaded_content));
         json_object_set_new(o, "has_run", json_boolean(j->started));
+        json_object_set_new(o, "crashes", json_integer(j->crashes));
+        json_object_set_new(o, "stopped_cleanly", json_boolean(j->stopped_cleanly));
         json_object_set_new(o, "elapsed_s", json_real(j->last.elapsed_s));
     }
     return o;
@@ -222,6 +229,7 @@ static Job *restore(Jobq *q, const char *id)
     j->seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
     j->uploaded_content = json_is_true(json_object_get(o, "uploaded_content"));
     j->started = json_is_true(json_object_get(o, "has_run"));
+    j->crashes = (int)json_integer_value(json_object_get(o, "crashes"));
     j->created = json_number_value(json_object_get(o, "created"));
     j->began = json_number_value(json_object_get(o, "started"));
     j->ended = json_number_value(json_object_get(o, "finished"));
@@ -234,8 +242,28 @@ static Job *restore(Jobq *q, const char *id)
     if (json_array_size(v) && (j->versions = calloc(json_array_size(v), sizeof(int))))
         for (size_t i = 0; i < json_array_size(v) && i < MAX_VERSIONS; i++)
             j->versions[j->nversions++] = (int)json_integer_value(json_array_get(v, i));
-    if (j->state == JOB_RUNNING)
-        j->state = JOB_QUEUED;     /* interrupted: runs again, resuming */
+    if (j->state == JOB_RUNNING) {
+        /* Interrupted: runs again, resuming; unless the process died under
+         * it (an OOM kill, kill -9) more than max_crashes times, which a
+         * job that sinks the host would do for ever. */
+        if (!json_is_true(json_object_get(o, "stopped_cleanly"))) {
+            j->crashes++;
+            j->crashed = 1;
+        }
+        if (j->crashes > q->cfg.max_crashes) {
+            j->state = JOB_FAILED;
+            j->ended = wall();
+            snprintf(j->error, sizeof j->error,
+                     "the server died %d times while this job ran (last recorded step %lld; out "
+                     "of memory?); it is not resumed again. Lower size, batch or width, or "
+                     "raise the memory limit and --train-mem-mb",
+                     j->crashes, (long long)j->last.step);
+            log_write("error", "training job failed: it crashed the server", "{s:s, s:i}",
+                      "job", id, "crashes", j->crashes);
+        } else {
+            j->state = JOB_QUEUED;
+        }
+    }
     json_decref(o);
     if (!job_dir(q, j, "history.json", path, sizeof path) &&
         (o = json_load_file(path, 0, NULL))) {
@@ -447,11 +475,14 @@ static void *runner_main(void *arg)
         j->state = JOB_RUNNING;
         j->began = wall();
         j->error[0] = '\0';
+        j->stopped_cleanly = 0;
         pthread_mutex_unlock(&q->lock);
         rc = run_job(q, j);
         pthread_mutex_lock(&q->lock);
         if (rc == 1 && !j->cancel_user) {
-            /* Stopped by jobq_close: "running" on disk, resumed at start. */
+            /* Stopped by jobq_close: "running" on disk, resumed at start
+             * (not counted as a crash). */
+            j->stopped_cleanly = 1;
             pthread_mutex_unlock(&q->lock);
             save(q, j);
             pthread_mutex_lock(&q->lock);
@@ -567,6 +598,8 @@ Jobq *jobq_open(const JobqConfig *cfg, Registry *reg, char *err, size_t errlen)
         sweep_leftovers(q, e->d_name);
         if (!(j = restore(q, e->d_name)))
             continue;
+        if (j->crashed)
+            save(q, j);       /* the count holds even if it dies again at once */
         /* No runner yet, but add_job's contract is the lock held. */
         pthread_mutex_lock(&q->lock);
         int full = add_job(q, j);
@@ -683,6 +716,63 @@ static int check_styles(const ImageInfo *info, int n, const TrainConfig *tc, cha
     return 0;
 }
 
+/* Bytes of an image kept at most max_short pixels on its shorter side
+ * (RGB, 8 bits), as traindata.c keeps it. */
+static double kept_bytes(const ImageInfo *in, double max_short)
+{
+    double s = in->w < in->h ? in->w : in->h, f = max_short > 0 && s > max_short ? max_short / s : 1;
+    return (double)in->w * f * in->h * f * 3;
+}
+
+/* A job's memory, estimated before it is accepted: the trainer's own
+ * estimate of its networks and buffers (engine/trainer.h), the photos it
+ * keeps (shorter side 2 x size), the paintings it keeps, and the largest
+ * image decoded whole on the way. Over the limit: refused, the limit
+ * named. */
+static int check_memory(const Jobq *q, const JobConfig *jc, const ImageInfo *sinfo, int nstyles,
+                        const ImageInfo *cinfo, int ncontent, char *field, size_t fieldlen,
+                        char *err, size_t errlen)
+{
+    TrainConfig tc;
+    size_t net = 0;
+    double total, largest = 0;
+    char why[256];
+    jobq_config_train(jc, &tc);
+    if (trainer_estimate_bytes(&tc, &net, why, sizeof why)) {
+        snprintf(field, fieldlen, "config");
+        snprintf(err, errlen, "this config cannot be planned: %s", why);
+        return -1;
+    }
+    total = (double)net;
+    for (int i = 0; i < nstyles; i++) {
+        total += kept_bytes(&sinfo[i], 0);
+        largest = fmax(largest, (double)sinfo[i].w * sinfo[i].h * 3);
+    }
+    for (int i = 0; i < ncontent; i++) {
+        total += kept_bytes(&cinfo[i], 2.0 * tc.size);
+        largest = fmax(largest, (double)cinfo[i].w * cinfo[i].h * 3);
+    }
+    if (!ncontent) {        /* the server's folder: its photos, taken as 3:2 */
+        char **names = NULL;
+        int n = tdata_list_photos(q->content_dir, &names, why, sizeof why);
+        if (n > 0) {
+            total += n * 2.0 * tc.size * 3.0 * tc.size * 3;
+            tdata_free_names(names, n);
+        }
+    }
+    total += largest;
+    if (total > (double)q->cfg.mem_bytes) {
+        snprintf(field, fieldlen, "config");
+        snprintf(err, errlen, "this job needs about %.0f MiB to train (size %d, batch %d; "
+                 "%.0f MiB of it the networks), over the %lld MiB a job may use "
+                 "(--train-mem-mb, ATELIER_TRAIN_MEM_MB): lower size, batch or width",
+                 total / 1048576, tc.size, tc.batch, net / 1048576.0,
+                 (long long)(q->cfg.mem_bytes >> 20));
+        return -1;
+    }
+    return 0;
+}
+
 static void new_id(char *id)
 {
     uint8_t b[JOBQ_ID_LEN / 2];
@@ -727,7 +817,8 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
     }
     if (check_images("style", styles, nstyles, sinfo, field, fieldlen, err, errlen) ||
         check_images("content", content, ncontent, cinfo, field, fieldlen, err, errlen) ||
-        check_styles(sinfo, nstyles, &j->cfg.train, field, fieldlen, err, errlen))
+        check_styles(sinfo, nstyles, &j->cfg.train, field, fieldlen, err, errlen) ||
+        check_memory(q, &j->cfg, sinfo, nstyles, cinfo, ncontent, field, fieldlen, err, errlen))
         goto fail;
     if (!ncontent && !q->content_dir[0]) {
         snprintf(field, fieldlen, "content");

@@ -33,6 +33,8 @@ typedef struct JobqConfig {
     int max_queued;           /* queued jobs before JOBQ_EFULL */
     int runners;              /* jobs running at once */
     int nice;                 /* nice value of the runner threads */
+    int64_t mem_bytes;        /* memory one job may use (estimated at submission) */
+    int max_crashes;          /* deaths mid-run before a job is failed, not resumed */
 } JobqConfig;
 
 enum {

@@ -1,5 +1,9 @@
 /* test_jobs.c: the findings of issue 15 about the management routes and
  * training jobs, against the real server:
+ *   5  a config whose estimated memory is over --train-mem-mb is refused at
+ *      submission, naming the limit; a job under which the server dies
+ *      (kill -9 standing in for the OOM killer) more than
+ *      --train-max-crashes times is failed with the reason, not resumed;
  *   9  a DELETE with an oversized Content-Length (or any body) is refused
  *      before it unpins or cancels anything;
  *   10 an empty part in POST /train is refused with 400 (the undefined
@@ -18,6 +22,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +58,99 @@ static int current_version(const Harness *h, const char *model)
     json_decref(m);
     reply_free(&r);
     return v;
+}
+
+/* ---- 5: the memory a job may use, and the crash loop --------------------- */
+
+static void test_memory_limit(void **state)
+{
+    const char *args[] = {"--workers", "1", "--token", TRAIN_TOKEN, "--train-mem-mb", "300",
+                          NULL};
+    Harness h;
+    Reply r;
+    assert_int_equal(harness_start(&h, args), 0);
+    /* The issue's config: past 2 GiB in seconds. Refused before it is
+     * stored, the limit named. */
+    train_submit(&h, "{\"name\": \"big\", \"size\": 512, \"batch\": 2}", 1, 1, &r);
+    train_expect_problem(&r, 400, "config");
+    printf("refused: %.*s\n", (int)r.len, (const char *)r.body);
+    assert_non_null(strstr((const char *)r.body, "300 MiB"));
+    assert_non_null(strstr((const char *)r.body, "--train-mem-mb"));
+    reply_free(&r);
+    /* A small one fits. */
+    assert_int_equal(train_submit(&h, "{\"name\": \"small\", \"steps\": 2, \"size\": 32, "
+                                      "\"width\": 4, \"blocks\": 0}", 1, 1, &r), 202);
+    reply_free(&r);
+    assert_int_equal(harness_stop(&h), 0);
+}
+
+/* Waits until the job runs and has made a step (so the server has stored
+ * it as running: what an OOM kill deep in training finds). */
+static void wait_stepping(const Harness *h, const char *id)
+{
+    double until = harness_now() + 120;
+    while (harness_now() < until) {
+        json_t *j = train_get(h, id);
+        int ok = j && !strcmp(json_string_value(json_object_get(j, "state")), "running") &&
+                 json_integer_value(json_object_get(j, "step")) >= 1;
+        json_decref(j);
+        if (ok)
+            return;
+        usleep(50 * 1000);
+    }
+    fail_msg("job %s did not make a step", id);
+}
+
+static void test_crash_loop(void **state)
+{
+    const char *args[] = {"--workers", "1", "--token", TRAIN_TOKEN, "--train-max-crashes", "1",
+                          NULL};
+    Harness h;
+    Reply r;
+    char id[17];
+    json_t *j;
+    assert_int_equal(harness_start(&h, args), 0);
+    assert_int_equal(train_submit(&h, long_job, 1, 2, &r), 202);
+    assert_int_equal(train_id(&r, id), 0);
+    reply_free(&r);
+    /* Two deaths while it runs: the first is forgiven (it resumes), the
+     * second is one too many. */
+    for (int kill = 1; kill <= 2; kill++) {
+        wait_stepping(&h, id);
+        harness_signal(&h, SIGKILL);
+        assert_int_equal(harness_wait_exit(&h, 10), 128 + SIGKILL);
+        assert_int_equal(harness_restart(&h, args), 0);
+        assert_int_equal(harness_wait_ready(&h, 60), 0);
+    }
+    j = train_get(&h, id);
+    assert_non_null(j);
+    printf("after two kills: %s: %s\n", json_string_value(json_object_get(j, "state")),
+           json_string_value(json_object_get(j, "error")));
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "failed");
+    assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "died 2 times"));
+    json_decref(j);
+    /* And it stays failed: a clean restart does not run it again. */
+    harness_signal(&h, SIGTERM);
+    assert_int_equal(harness_wait_exit(&h, 30), 0);
+    assert_int_equal(harness_restart(&h, args), 0);
+    j = train_get(&h, id);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "failed");
+    json_decref(j);
+    /* A clean stop is no crash: a running job stopped by SIGTERM twice
+     * resumes each time. */
+    assert_int_equal(train_submit(&h, "{\"name\": \"calm\", \"steps\": 100000, \"size\": 32, "
+                                      "\"checkpoint_every\": 100000, \"width\": 4, "
+                                      "\"blocks\": 0}", 1, 2, &r), 202);
+    assert_int_equal(train_id(&r, id), 0);
+    reply_free(&r);
+    for (int stop = 1; stop <= 2; stop++) {
+        wait_stepping(&h, id);
+        harness_signal(&h, SIGTERM);
+        assert_int_equal(harness_wait_exit(&h, 60), 0);
+        assert_int_equal(harness_restart(&h, args), 0);
+    }
+    wait_stepping(&h, id);
+    assert_int_equal(harness_stop(&h), 0);
 }
 
 /* ---- 9: refused before acting ------------------------------------------- */
@@ -260,6 +358,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_card_paths),
+        cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_crash_loop),
         cmocka_unit_test(test_submit_validation),
         cmocka_unit_test(test_refuse_before_acting),
         cmocka_unit_test(test_empty_parts),

@@ -34,7 +34,10 @@
 #define KILLS 8
 #define STEPS 24
 
-static const char *const server_args[] = {"--workers", "2", "--token", TRAIN_TOKEN, NULL};
+/* Eight kills under one job: more than --train-max-crashes allows by
+ * default (3, after which the job is failed: tests/http/test_jobs.c). */
+static const char *const server_args[] = {"--workers", "2", "--token", TRAIN_TOKEN,
+                                          "--train-max-crashes", "8", NULL};
 
 static const char config[] =
     "{\"name\": \"phoenix\", \"steps\": 24, \"size\": 32, \"checkpoint_every\": 1, "
