@@ -88,6 +88,9 @@ static const Opt opts[] = {
     {"train-max-crashes", OPT_INT, F(train_max_crashes), 0, 0, 1000, "3",
      "times the server may die while a job runs (an OOM kill) before the job is failed "
      "instead of resumed"},
+    {"train-retention-s", OPT_INT, F(train_retention_s), 0, 1, 100000000, "604800",
+     "seconds an ended training job is listed before its record is removed (its uploads go "
+     "when it ends); default 7 days"},
     {"ui", OPT_ONOFF, F(ui), 0, 0, 1, "on", "the web page (Atelier Studio) at /: on or off"},
 };
 

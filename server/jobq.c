@@ -444,6 +444,81 @@ static int run_job(Jobq *q, Job *j)
     return rc;
 }
 
+/* Removes the files in each of j's folders subs[0..n) (NULL: the job's
+ * folder itself), then the folder. */
+static void remove_level(const Jobq *q, const Job *j, const char *const *subs, int n)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    for (int i = 0; i < n; i++) {
+        DIR *d;
+        struct dirent *e;
+        if (job_dir(q, j, subs[i], dir, sizeof dir) || !(d = opendir(dir)))
+            continue;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+                unlink(path);
+        closedir(d);
+        rmdir(dir);
+    }
+}
+
+/* Removes the folder of a job (one that could not be stored, or one
+ * pruned) and what it holds: its uploads and job.json, one level below. */
+static void remove_stored(const Jobq *q, const Job *j)
+{
+    static const char *const subs[] = {"style", "content", NULL};
+    remove_level(q, j, subs, 3);
+}
+
+/* An ended job keeps its record (job.json, history.json) but not its
+ * uploads: nothing will train on them again (issue 15: six submit and
+ * cancel cycles left 49 MiB behind). */
+static void remove_uploads(const Jobq *q, const Job *j)
+{
+    static const char *const subs[] = {"style", "content"};
+    remove_level(q, j, subs, 2);
+}
+
+static int ended(const Job *j)
+{
+    return j->state == JOB_SUCCEEDED || j->state == JOB_FAILED || j->state == JOB_CANCELLED;
+}
+
+/* Forgets the jobs that ended more than --train-retention-s ago: out of
+ * the table, and their folders removed. */
+static void prune(Jobq *q)
+{
+    Job **old = NULL;
+    int n = 0, kept = 0;
+    double before = wall() - q->cfg.retention_s;
+    pthread_mutex_lock(&q->lock);
+    for (int i = 0; i < q->n; i++)
+        if (ended(q->jobs[i]) && q->jobs[i]->ended > 0 && q->jobs[i]->ended < before)
+            n++;
+    if (n && (old = malloc((size_t)n * sizeof *old))) {
+        n = 0;
+        for (int i = 0; i < q->n; i++) {
+            Job *j = q->jobs[i];
+            if (ended(j) && j->ended > 0 && j->ended < before)
+                old[n++] = j;
+            else
+                q->jobs[kept++] = j;
+        }
+        q->n = kept;
+    } else {
+        n = 0;
+    }
+    pthread_mutex_unlock(&q->lock);
+    for (int i = 0; i < n; i++) {
+        log_write("info", "training job pruned", "{s:s, s:s}", "job", old[i]->id, "model",
+                  old[i]->cfg.name);
+        remove_stored(q, old[i]);
+        job_free(old[i]);
+    }
+    free(old);
+}
+
 static void lower_priority(int nice)
 {
     struct sched_param sp = {0};
@@ -497,9 +572,13 @@ static void *runner_main(void *arg)
                      "(at step %lld); the server log has the job's lines",
                      (long long)j->last.step);
         pthread_mutex_unlock(&q->lock);
-        save(q, j);
+        /* Only once its end is on disk: a job.json that still says
+         * "running" (a full --data) resumes after a crash, and needs them. */
+        if (!save(q, j))
+            remove_uploads(q, j);
         log_write(rc < 0 ? "error" : "info", "training job ended", "{s:s, s:s, s:s}", "job",
                   j->id, "state", job_state_name(j->state), "error", j->error);
+        prune(q);
         pthread_mutex_lock(&q->lock);
     }
     pthread_mutex_unlock(&q->lock);
@@ -508,25 +587,6 @@ static void *runner_main(void *arg)
 
 /* ---- open / close ------------------------------------------------------- */
 
-/* Removes the folder of a job that could not be stored, and what it holds
- * (its uploads and job.json, one level below). */
-static void remove_stored(const Jobq *q, const Job *j)
-{
-    static const char *const subs[] = {"style", "content", NULL};
-    char dir[PATH_MAX], path[PATH_MAX + 300];
-    for (int i = 0; i < 3; i++) {
-        DIR *d;
-        struct dirent *e;
-        if (job_dir(q, j, subs[i], dir, sizeof dir) || !(d = opendir(dir)))
-            continue;
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
-                unlink(path);
-        closedir(d);
-        rmdir(dir);
-    }
-}
 
 /* What a crash can leave in jobs/<id>/: temporary copies of job.json (a
  * kill during its rewrite), or a whole folder without job.json (a kill while
@@ -600,6 +660,8 @@ Jobq *jobq_open(const JobqConfig *cfg, Registry *reg, char *err, size_t errlen)
             continue;
         if (j->crashed)
             save(q, j);       /* the count holds even if it dies again at once */
+        if (ended(j))
+            remove_uploads(q, j);     /* also what older servers kept */
         /* No runner yet, but add_job's contract is the lock held. */
         pthread_mutex_lock(&q->lock);
         int full = add_job(q, j);
@@ -612,6 +674,7 @@ Jobq *jobq_open(const JobqConfig *cfg, Registry *reg, char *err, size_t errlen)
     closedir(d);
     if (q->n)
         qsort(q->jobs, (size_t)q->n, sizeof *q->jobs, cmp_seq);
+    prune(q);
     q->threads = calloc((size_t)cfg->runners, sizeof *q->threads);
     if (!q->threads) {
         snprintf(err, errlen, "out of memory");
@@ -796,8 +859,10 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
                 char *err, size_t errlen)
 {
     char dir[PATH_MAX];
-    Job *j = calloc(1, sizeof *j);
+    Job *j;
     int queued = 0, rc = JOBQ_EINVAL;
+    prune(q);
+    j = calloc(1, sizeof *j);
     RegistryInfo info;
     ImageInfo sinfo[JOBQ_MAX_FILES], cinfo[JOBQ_MAX_FILES];
     if (!j)
@@ -904,7 +969,9 @@ json_t *jobq_get(Jobq *q, const char *id, int *code)
 
 json_t *jobq_list(Jobq *q)
 {
-    json_t *a = json_array();
+    json_t *a;
+    prune(q);
+    a = json_array();
     pthread_mutex_lock(&q->lock);
     for (int i = q->n - 1; a && i >= 0; i--)
         json_array_append_new(a, describe(q->jobs[i]));
@@ -929,8 +996,8 @@ json_t *jobq_cancel(Jobq *q, const char *id, int *code)
         }
     }
     pthread_mutex_unlock(&q->lock);
-    if (changed)
-        save(q, j);
+    if (changed && !save(q, j))
+        remove_uploads(q, j);
     return jobq_get(q, id, code);
 }
 

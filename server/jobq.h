@@ -35,6 +35,7 @@ typedef struct JobqConfig {
     int nice;                 /* nice value of the runner threads */
     int64_t mem_bytes;        /* memory one job may use (estimated at submission) */
     int max_crashes;          /* deaths mid-run before a job is failed, not resumed */
+    int retention_s;          /* an ended job is forgotten (folder removed) after this */
 } JobqConfig;
 
 enum {

@@ -11,6 +11,8 @@
  *   11 what the trainer would fail on later is refused at submission,
  *      naming the field: a painting 1 pixel wide, a style_scale whose
  *      crops are a pixel or two;
+ *   12 an ended or cancelled job keeps its record but not its uploads, and
+ *      is forgotten (its folder removed) --train-retention-s after it ended;
  *   15 GET /models and GET /models/{name}, open to anyone, show no path of
  *      the server's machine, also for a card an older trainer wrote with
  *      absolute paths, and in a version's load error.
@@ -299,6 +301,77 @@ static void test_submit_validation(void **state)
     assert_int_equal(harness_stop(&h), 0);
 }
 
+/* ---- 12: uploads of ended jobs, and retention ---------------------------- */
+
+static int exists(const Harness *h, const char *id, const char *sub)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/data/jobs/%s%s%s", h->root, id, sub ? "/" : "", sub ? sub : "");
+    return access(path, F_OK) == 0;
+}
+
+static void test_uploads_and_retention(void **state)
+{
+    const char *args[] = {"--workers", "1", "--token", TRAIN_TOKEN, "--train-retention-s", "2",
+                          NULL};
+    Harness h;
+    Reply r;
+    char running[17], ids[6][17], path[160];
+    json_t *j;
+    double until;
+    assert_int_equal(harness_start(&h, args), 0);
+    /* One job runs, so the others stay queued until cancelled. */
+    assert_int_equal(train_submit(&h, long_job, 1, 2, &r), 202);
+    assert_int_equal(train_id(&r, running), 0);
+    reply_free(&r);
+    /* Six submit-and-cancel cycles (they grew --data by 49 MiB): each
+     * keeps its job.json, none its uploads. */
+    for (int i = 0; i < 6; i++) {
+        char config[128];
+        snprintf(config, sizeof config, "{\"name\": \"cycle%d\", \"steps\": 5, \"size\": 32}",
+                 i);
+        assert_int_equal(train_submit(&h, config, 2, 3, &r), 202);
+        assert_int_equal(train_id(&r, ids[i]), 0);
+        reply_free(&r);
+        assert_true(exists(&h, ids[i], "style"));
+        snprintf(path, sizeof path, "/train/%s", ids[i]);
+        assert_int_equal(harness_request(&h, "DELETE", path, NULL, NULL, 0, train_auth, &r), 200);
+        reply_free(&r);
+        assert_true(exists(&h, ids[i], "job.json"));
+        assert_false(exists(&h, ids[i], "style"));
+        assert_false(exists(&h, ids[i], "content"));
+    }
+    /* The running one, cancelled, ends with its uploads removed too. */
+    snprintf(path, sizeof path, "/train/%s", running);
+    assert_int_equal(harness_request(&h, "DELETE", path, NULL, NULL, 0, train_auth, &r), 200);
+    reply_free(&r);
+    j = train_wait(&h, running, "cancelled", 60);
+    assert_non_null(j);
+    json_decref(j);
+    until = harness_now() + 30;
+    while (exists(&h, running, "style") && harness_now() < until)
+        usleep(50 * 1000);
+    assert_false(exists(&h, running, "style"));
+    assert_true(exists(&h, running, "job.json"));
+    /* Past the retention, listing forgets them all: 404, folders gone. */
+    until = harness_now() + 30;
+    for (;;) {
+        harness_request(&h, "GET", "/train", NULL, NULL, 0, train_auth, &r);
+        int empty = r.body && strstr((const char *)r.body, "{\"jobs\":[]}") != NULL;
+        reply_free(&r);
+        if (empty || harness_now() > until)
+            break;
+        usleep(200 * 1000);
+    }
+    for (int i = 0; i < 6; i++)
+        assert_false(exists(&h, ids[i], NULL));
+    assert_false(exists(&h, running, NULL));
+    snprintf(path, sizeof path, "/train/%s", ids[0]);
+    assert_int_equal(harness_request(&h, "GET", path, NULL, NULL, 0, train_auth, &r), 404);
+    reply_free(&r);
+    assert_int_equal(harness_stop(&h), 0);
+}
+
 /* ---- 15: no internal paths in open answers ---------------------------- */
 
 /* Fails when text holds an absolute path of this machine. */
@@ -358,6 +431,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_card_paths),
+        cmocka_unit_test(test_uploads_and_retention),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_crash_loop),
         cmocka_unit_test(test_submit_validation),
