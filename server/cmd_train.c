@@ -13,6 +13,7 @@
 #include "engine/net.h"
 #include "engine/relpath.h"
 #include "engine/train_opts.h"
+#include "engine/train_presets.h"
 #include "engine/trainer.h"
 #include "server/cli.h"
 #include "engine/repo.h"
@@ -32,12 +33,15 @@ static const char train_usage[] =
     "  --init FILE             start G from a checkpoint of this trainer with the\n"
     "                          same generator options (fine-tuning; D starts fresh)\n"
     "  --threads T             engine threads (default: all cores)\n"
+    "  --preset NAME           start from a named recipe (below); the settings\n"
+    "                          given beside it override its values\n"
     "The training settings (the same names, with '_', in a POST /train config):\n";
 
 static void usage(FILE *f)
 {
     fputs(train_usage, f);
     train_opts_help(f);
+    train_presets_help(f);
 }
 
 static atomic_int stop_flag;
@@ -93,11 +97,12 @@ static char *join_args(int argc, char **argv)
 /* The command line's own options; the training settings follow, one per
  * row of the table, with val = TOPT_BASE + row. */
 enum { O_STYLE = 'y', O_CONTENT = 'c', O_NAME = 'n', O_MODELS = 'M', O_THREADS = 't',
-       O_RESUME = 256, O_INIT, TOPT_BASE = 1000 };
+       O_RESUME = 256, O_INIT, O_PRESET, TOPT_BASE = 1000 };
 static const struct option own_opts[] = {
     { "style", required_argument, 0, O_STYLE }, { "content", required_argument, 0, O_CONTENT },
     { "name", required_argument, 0, O_NAME }, { "models", required_argument, 0, O_MODELS },
     { "resume", no_argument, 0, O_RESUME }, { "init", required_argument, 0, O_INIT },
+    { "preset", required_argument, 0, O_PRESET },
     { "threads", required_argument, 0, O_THREADS }, { "help", no_argument, 0, 'h' },
 };
 #define NOWN (int)(sizeof own_opts / sizeof own_opts[0])
@@ -138,7 +143,17 @@ int cmd_train(int argc, char **argv)
     int nstyles = 0;
     long threads = cli_cores();
     int opt, which = 0;
-    optind = 1;
+    /* A preset first, wherever it stands, so that every flag overrides it:
+     * a quiet pass of getopt (which also matches an abbreviated --pre). */
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", opts, &which)) != -1)
+        if (opt == O_PRESET && train_preset_apply(&cfg, optarg, TRAIN_PROFILE_CLI, err,
+                                                  sizeof err))
+            return fprintf(stderr, "atelier train: bad value '%s' for --preset: %s\n", optarg,
+                           err), 2;
+    optind = 0;
+    opterr = 1;
     while ((opt = getopt_long(argc, argv, "h", opts, &which)) != -1) {
         int bad = 0;
         err[0] = '\0';
@@ -153,6 +168,7 @@ int cmd_train(int argc, char **argv)
         case O_MODELS: models = optarg; break;
         case O_RESUME: cfg.resume = 1; break;
         case O_INIT: cfg.init = optarg; break;
+        case O_PRESET: break;   /* applied above */
         case O_THREADS: bad = cli_parse_int(optarg, 1, 256, &threads); break;
         case 'h': usage(stdout); return 0;
         default:

@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "engine/train_opts.h"
+#include "engine/train_presets.h"
 
-static const char *const own_keys[] = { "name", "init", "init_version", NULL };
+static const char *const own_keys[] = { "name", "init", "init_version", "preset", NULL };
 
 static int bad(char *field, size_t fieldlen, const char *name, char *err, size_t errlen,
                const char *what)
@@ -38,6 +39,14 @@ int jobq_config_parse(json_t *cfg, JobConfig *c, char *field, size_t fieldlen, c
     train_opts_defaults(&c->train);
     if (!json_is_object(cfg))
         return bad(field, fieldlen, "config", err, errlen, "must be a JSON object");
+    /* A preset first: the settings beside it override its values. */
+    v = json_object_get(cfg, "preset");
+    if (v) {
+        char why[256];
+        if (train_preset_apply(&c->train, json_is_string(v) ? json_string_value(v) : "",
+                               TRAIN_PROFILE_JOB, why, sizeof why))
+            return bad(field, fieldlen, "preset", err, errlen, why);
+    }
     if (train_opts_from_json(&c->train, cfg, TRAIN_PROFILE_JOB, own_keys, field, fieldlen, err,
                              errlen))
         return -1;

@@ -369,6 +369,28 @@ static void test_gabor_resume(void **state)
     free(out);
 }
 
+/* --preset: its values where none is given, wherever it stands on the
+ * line (a setting before it still overrides it); an unknown one refused. */
+static void test_preset(void **state)
+{
+    (void)state;
+    char *out;
+    assert_int_equal(run(&out, "train " TINY " --name pre --steps 1 --w-adv 0.5 --size 64 "
+                         "--pre starry_night", tmpdir, tmpdir, tmpdir), 0);
+    free(out);
+    char *card = read_card("pre");
+    assert_non_null(card);
+    assert_non_null(strstr(card, "\"style_depth\": 6"));
+    assert_non_null(strstr(card, "\"w_structure\": 5.0"));
+    assert_non_null(strstr(card, "\"w_adv\": 0.5"));
+    assert_non_null(strstr(card, "\"size\": 64"));
+    free(card);
+    assert_int_equal(run(&out, "train " TINY " --name x --preset nope", tmpdir, tmpdir, tmpdir),
+                     2);
+    assert_non_null(strstr(out, "bad value 'nope' for --preset: must be one of: starry_night"));
+    free(out);
+}
+
 static void test_sigint_checkpoints(void **state)
 {
     (void)state;
@@ -446,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_train_resume_serve),
         cmocka_unit_test(test_swd_resume_and_init),
         cmocka_unit_test(test_gabor_resume),
+        cmocka_unit_test(test_preset),
         cmocka_unit_test(test_sigint_checkpoints),
         cmocka_unit_test(test_refusals),
     };

@@ -163,13 +163,13 @@ static int openapi_keys(char keys[][64], char defs[][64], int max)
 static void openapi_lists_the_table(void **state)
 {
     char keys[64][64], defs[64][64];
-    int n = openapi_keys(keys, defs, 64), nt, want = 3;
+    int n = openapi_keys(keys, defs, 64), nt, want = 4;   /* + name, init, init_version, preset */
     const TrainOpt *t = train_opts_table(&nt);
     assert_true(n > 10);
     for (int i = 0; i < n; i++) {
         const TrainOpt *o = train_opts_find(keys[i]);
         int own = !strcmp(keys[i], "name") || !strcmp(keys[i], "init") ||
-                  !strcmp(keys[i], "init_version");
+                  !strcmp(keys[i], "init_version") || !strcmp(keys[i], "preset");
         if (!own && (!o || strcmp(o->name, keys[i]) || !(o->where & TOPT_JOB)))
             fail_msg("openapi.yaml's TrainConfig has '%s', which is not a job's setting in "
                      "the table (engine/train_opts.c)", keys[i]);

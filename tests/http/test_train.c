@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +74,11 @@ static void test_tiny_job(void **state)
     assert_non_null(strstr((char *)r.body, "atelier_train_versions_published_total 3"));
     assert_non_null(strstr((char *)r.body, "atelier_train_jobs{state=\"succeeded\"} 1"));
     reply_free(&r);
-    /* Fine-tuning from it, with the sliced Wasserstein style loss. */
-    assert_int_equal(train_submit(&h, "{\"name\": \"painted2\", \"steps\": 2, \"size\": 64, "
+    /* Fine-tuning from it, from the starry_night preset (the settings given
+     * override it), with the Gabor style loss and the Gaussian content. */
+    assert_int_equal(train_submit(&h, "{\"name\": \"painted2\", \"preset\": \"starry_night\", "
+                                      "\"w_gabor\": 0.5, \"gabor_levels\": [1, 1, 0.5], "
+                                      "\"content_filter\": \"gauss\", \"steps\": 2, \"size\": 64, "
                                       "\"width\": 8, \"blocks\": 1, \"init\": \"painted\", "
                                       "\"style_loss\": \"swd\", \"style_scale\": [0.2, 0.5], "
                                       "\"content_pool\": 2, \"style_depth\": 5, "
@@ -90,6 +94,11 @@ static void test_tiny_job(void **state)
                                                         "init_version")), 3);
     assert_string_equal(json_string_value(json_object_get(json_object_get(job, "config"),
                                                           "style_loss")), "swd");
+    /* The preset's own values where none was given; no "preset" stored. */
+    assert_true(json_real_value(json_object_get(json_object_get(job, "config"), "w_content")) == 40);
+    assert_true(fabs(json_real_value(json_object_get(json_object_get(job, "config"), "w_adv")) -
+                     0.3) < 1e-9);
+    assert_null(json_object_get(json_object_get(job, "config"), "preset"));
     json_decref(job);
     assert_int_equal(train_served_version(&h, "painted2"), 1);
     /* The published card says how it was trained. */
@@ -101,6 +110,9 @@ static void test_tiny_job(void **state)
     assert_non_null(strstr((char *)r.body, "\"style_levels\":[1.0,0.0,0.5,1.0,1.0,2.0]"));
     assert_non_null(strstr((char *)r.body, "\"w_structure\":2.0"));
     assert_non_null(strstr((char *)r.body, "\"structure_depth\":2"));
+    assert_non_null(strstr((char *)r.body, "\"w_gabor\":0.5"));
+    assert_non_null(strstr((char *)r.body, "\"gabor_levels\":[1.0,1.0,0.5]"));
+    assert_non_null(strstr((char *)r.body, "\"content_filter\":\"gauss\""));
     reply_free(&r);
     assert_int_equal(harness_stop(&h), 0);
 }
@@ -139,6 +151,12 @@ static void test_validation(void **state)
         {"{\"name\": \"x\", \"style_levels\": \"flat\"}", "style_levels"},
         {"{\"name\": \"x\", \"w_structure\": -1}", "w_structure"},
         {"{\"name\": \"x\", \"structure_depth\": 0}", "structure_depth"},
+        {"{\"name\": \"x\", \"preset\": \"nope\"}", "preset"},
+        {"{\"name\": \"x\", \"preset\": 3}", "preset"},
+        {"{\"name\": \"x\", \"w_gabor\": -1}", "w_gabor"},
+        {"{\"name\": \"x\", \"gabor_levels\": [1, 1, 1, 1, 1, 1, 1]}", "gabor_levels"},
+        {"{\"name\": \"x\", \"size\": 32, \"w_gabor\": 1}", "gabor_levels"},
+        {"{\"name\": \"x\", \"content_filter\": \"median\"}", "content_filter"},
         {"[1, 2]", "config"},
         {"{not json", "config"},
     };
