@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 #include "engine/traindata.h"
@@ -131,8 +132,24 @@ int tdata_held_out(int i, int holdout)
     return holdout > 0 && i % holdout == holdout - 1;
 }
 
+int tdata_style_short(int size, float lo)
+{
+    /* lo is a float: 0.32f is 0.3199999; a hair under an integer is it */
+    double s = lo > 0 ? ceil(size / (double)lo - 1e-4) : 0;
+    return s > 65536 ? 0 : (int)s;
+}
+
+int tdata_style_dims(const TrainData *d, int i, int *w, int *h)
+{
+    if (i < 0 || i >= d->nstyles)
+        return -1;
+    *w = d->styles[i]->w;
+    *h = d->styles[i]->h;
+    return 0;
+}
+
 TrainData *tdata_load(const char *content_dir, const char *const *styles, int nstyles,
-                      int size, int holdout, char *err, size_t errlen)
+                      int size, int holdout, int style_short, char *err, size_t errlen)
 {
     TrainData *d = calloc(1, sizeof(*d));
     char **names = NULL;
@@ -170,7 +187,7 @@ TrainData *tdata_load(const char *content_dir, const char *const *styles, int ns
         goto fail;
     }
     for (int i = 0; i < nstyles; i++) {
-        if (!(d->styles[i] = load_scaled(styles[i], 0, err, errlen)))
+        if (!(d->styles[i] = load_scaled(styles[i], style_short, err, errlen)))
             goto fail;
         d->nstyles++;
     }

@@ -7,9 +7,13 @@
  * evaluation (0 = none). A sample is a crop whose side is uniform in
  * [size, min(short side, 1.5 * size)] (scale jitter), resized to size x
  * size, flipped left-right with probability 1/2.
- * Style: each image whole; a sample is a crop whose side is uniform in
- * [lo, hi] of the shorter side (patches at several scales), resized to
- * size x size and flipped with probability 1/2.
+ * Style: each image downscaled so its shorter side is at most style_short
+ * (0: whole); a sample is a crop whose side is uniform in [lo, hi] of the
+ * shorter side (patches at several scales), resized to size x size and
+ * flipped with probability 1/2. A painting is only ever seen through such
+ * crops, so with style_short = size / lo (tdata_style_short) the smallest
+ * crop is still size pixels wide and nothing it shows is lost, while an
+ * 8000 x 8000 upload is kept as 1707 x 1707 at size 256 and lo 0.15.
  */
 #ifndef ATELIER_TRAINDATA_H
 #define ATELIER_TRAINDATA_H
@@ -23,7 +27,12 @@ typedef struct TrainData TrainData;
 /* Loads the data. Returns NULL with a message in err (no photos, an
  * undecodable file, no memory). Free with tdata_free(). */
 TrainData *tdata_load(const char *content_dir, const char *const *styles, int nstyles,
-                      int size, int holdout, char *err, size_t errlen);
+                      int size, int holdout, int style_short, char *err, size_t errlen);
+/* The shorter side paintings are kept at for crops of at least lo of
+ * their shorter side resized to size: ceil(size / lo). */
+int tdata_style_short(int size, float lo);
+/* The kept size of style image i. 0, or -1 when there is none. */
+int tdata_style_dims(const TrainData *d, int i, int *w, int *h);
 void tdata_free(TrainData *d);               /* accepts NULL */
 
 /* The photos of a content folder (.jpg/.jpeg/.png, not hidden), sorted by

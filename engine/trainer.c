@@ -236,7 +236,8 @@ Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
     if (!t)
         return NULL;
     t->data = tdata_load(t->content_dir, (const char *const *)t->styles, cfg->nstyles,
-                         cfg->size, cfg->holdout, err, errlen);
+                         cfg->size, cfg->holdout, tdata_style_short(cfg->size, cfg->style_lo),
+                         err, errlen);
     if (!t->data)
         goto fail;
     if (cfg->resume) {

@@ -207,6 +207,7 @@ int api_train_body(RoutesCtx *ctx, Request *req, Response *resp)
     case JOBQ_OK:
         break;
     case JOBQ_EINVAL:
+    case JOBQ_ETOOLARGE:
         routes_problem(resp, req, problem_for_jobq(rc), field, "%s", err);
         return ROUTES_DONE;
     case JOBQ_EFULL:

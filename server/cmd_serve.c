@@ -190,7 +190,8 @@ int cmd_serve(int argc, char **argv)
     if (cfg.token[0]) {      /* without a token /train is refused anyway */
         JobqConfig jc = {cfg.data, cfg.content, cfg.train_queue, cfg.train_jobs,
                          cfg.train_nice, cfg.train_mem_bytes, cfg.train_max_crashes,
-                         cfg.train_retention_s};
+                         cfg.train_retention_s, cfg.max_pixels,
+                         (int64_t)cfg.train_upload_mpixels * 1000000};
         if (!(jobq = jobq_open(&jc, reg, err, sizeof err)))
             log_write("error", "training is unavailable", "{s:s}", "error", err);
         ctx.jobq = jobq;

@@ -88,6 +88,9 @@ static const Opt opts[] = {
     {"train-max-crashes", OPT_INT, F(train_max_crashes), 0, 0, 1000, "3",
      "times the server may die while a job runs (an OOM kill) before the job is failed "
      "instead of resumed"},
+    {"train-upload-mpixels", OPT_INT, F(train_upload_mpixels), 0, 1, 1 << 20, "1024",
+     "millions of pixels all the pictures of one training job may have (each at most "
+     "--max-pixels); past it 413"},
     {"train-retention-s", OPT_INT, F(train_retention_s), 0, 1, 100000000, "604800",
      "seconds an ended training job is listed before its record is removed (its uploads go "
      "when it ends); default 7 days"},

@@ -44,6 +44,7 @@ typedef struct Config {
     int64_t train_mem_bytes;         /* one job's estimated memory; auto resolved */
     int train_max_crashes;           /* deaths under a job before it is failed */
     int train_retention_s;           /* ended jobs are listed this long */
+    int train_upload_mpixels;        /* all pictures of a job, millions of pixels */
     int ui;                          /* 1: the studio at "/" (web.h) */
 } Config;
 

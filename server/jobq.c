@@ -754,6 +754,37 @@ static int check_images(const char *what, const JobFile *f, int n, ImageInfo *in
     return 0;
 }
 
+/* Pictures are decoded one at a time when the job starts, and kept shrunk
+ * (traindata.h): what a job may upload is bounded by their pixels, each
+ * and all together, from their headers. */
+static int check_pixels(const Jobq *q, const ImageInfo *sinfo, int nstyles,
+                        const ImageInfo *cinfo, int ncontent, char *field, size_t fieldlen,
+                        char *err, size_t errlen)
+{
+    int64_t total = 0;
+    for (int k = 0; k < nstyles + ncontent; k++) {
+        const ImageInfo *in = k < nstyles ? &sinfo[k] : &cinfo[k - nstyles];
+        const char *what = k < nstyles ? "style" : "content";
+        int64_t px = (int64_t)in->w * in->h;
+        if (px > q->cfg.max_pixels) {
+            snprintf(field, fieldlen, "%s", what);
+            snprintf(err, errlen, "%s file %d is %dx%d, %lld pixels, above the %lld a picture may "
+                     "have (--max-pixels)", what, (k < nstyles ? k : k - nstyles) + 1, in->w,
+                     in->h, (long long)px, (long long)q->cfg.max_pixels);
+            return -1;
+        }
+        total += px;
+    }
+    if (total > q->cfg.upload_pixels) {
+        snprintf(field, fieldlen, "%s", nstyles ? "style" : "content");
+        snprintf(err, errlen, "the pictures have %lld pixels in all, above the %lld one job may "
+                 "upload (--train-upload-mpixels)", (long long)total,
+                 (long long)q->cfg.upload_pixels);
+        return -1;
+    }
+    return 0;
+}
+
 /* What the trainer would fail on later, refused now: a painting whose
  * crops at style_scale are smaller than MIN_STYLE_CROP pixels. */
 static int check_styles(const ImageInfo *info, int n, const TrainConfig *tc, char *field,
@@ -808,7 +839,7 @@ static int check_memory(const Jobq *q, const JobConfig *jc, const ImageInfo *sin
     }
     total = (double)net;
     for (int i = 0; i < nstyles; i++) {
-        total += kept_bytes(&sinfo[i], 0);
+        total += kept_bytes(&sinfo[i], tdata_style_short(tc.size, tc.style_lo));
         largest = fmax(largest, (double)sinfo[i].w * sinfo[i].h * 3);
     }
     for (int i = 0; i < ncontent; i++) {
@@ -881,7 +912,13 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
         goto fail;
     }
     if (check_images("style", styles, nstyles, sinfo, field, fieldlen, err, errlen) ||
-        check_images("content", content, ncontent, cinfo, field, fieldlen, err, errlen) ||
+        check_images("content", content, ncontent, cinfo, field, fieldlen, err, errlen))
+        goto fail;
+    if (check_pixels(q, sinfo, nstyles, cinfo, ncontent, field, fieldlen, err, errlen)) {
+        rc = JOBQ_ETOOLARGE;
+        goto fail;
+    }
+    if (
         check_styles(sinfo, nstyles, &j->cfg.train, field, fieldlen, err, errlen) ||
         check_memory(q, &j->cfg, sinfo, nstyles, cinfo, ncontent, field, fieldlen, err, errlen))
         goto fail;

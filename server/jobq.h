@@ -36,6 +36,8 @@ typedef struct JobqConfig {
     int64_t mem_bytes;        /* memory one job may use (estimated at submission) */
     int max_crashes;          /* deaths mid-run before a job is failed, not resumed */
     int retention_s;          /* an ended job is forgotten (folder removed) after this */
+    int64_t max_pixels;       /* one uploaded picture, width x height */
+    int64_t upload_pixels;    /* all the pictures of one job */
 } JobqConfig;
 
 enum {
@@ -45,7 +47,8 @@ enum {
     JOBQ_EFULL = -3,          /* the queue is full (503) */
     JOBQ_EIO = -4,            /* the job could not be stored */
     JOBQ_ENOMEM = -5,
-    JOBQ_ENOSPC = -6          /* the disk is full: nothing was stored (507) */
+    JOBQ_ENOSPC = -6,         /* the disk is full: nothing was stored (507) */
+    JOBQ_ETOOLARGE = -7       /* an upload, or all of them, past the pixel limits (413) */
 };
 
 /* One uploaded file (borrowed). */

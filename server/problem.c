@@ -136,6 +136,8 @@ ProblemKind problem_for_jobq(int jobq_code)
         return PROBLEM_OVERLOADED;
     case JOBQ_ENOSPC:
         return PROBLEM_INSUFFICIENT_STORAGE;
+    case JOBQ_ETOOLARGE:
+        return PROBLEM_IMAGE_TOO_LARGE;
     default:
         return PROBLEM_INTERNAL;
     }

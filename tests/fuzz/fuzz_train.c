@@ -183,7 +183,8 @@ static void check_jobs(Jobq *q)
 
 static Jobq *open_queue(void)
 {
-    JobqConfig jc = {data_dir, "", 4, 0, 0, INT64_C(1) << 40, 3, 100000000};
+    JobqConfig jc = {data_dir, "", 4, 0, 0, INT64_C(1) << 40, 3, 100000000,
+                     INT64_C(50000000), INT64_C(1) << 40};
     char err[256];
     Jobq *q = jobq_open(&jc, reg, err, sizeof err);
     if (!q) {

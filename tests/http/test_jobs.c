@@ -4,6 +4,9 @@
  *      submission, naming the limit; a job under which the server dies
  *      (kill -9 standing in for the OOM killer) more than
  *      --train-max-crashes times is failed with the reason, not resumed;
+ *   6  what one job may upload is bounded by pixels, each picture
+ *      (--max-pixels) and all together (--train-upload-mpixels), from their
+ *      headers (paintings are kept shrunk: tests/engine/test_traindata.c);
  *   9  a DELETE with an oversized Content-Length (or any body) is refused
  *      before it unpins or cancels anything;
  *   10 an empty part in POST /train is refused with 400 (the undefined
@@ -152,6 +155,51 @@ static void test_crash_loop(void **state)
         assert_int_equal(harness_restart(&h, args), 0);
     }
     wait_stepping(&h, id);
+    assert_int_equal(harness_stop(&h), 0);
+}
+
+/* ---- 6: pixels one job may upload ----------------------------------------- */
+
+static void test_upload_pixels(void **state)
+{
+    const char *args[] = {"--workers", "1", "--token", TRAIN_TOKEN, "--max-pixels", "1000000",
+                          "--train-upload-mpixels", "1", NULL};
+    static const char config[] = "{\"name\": \"x\", \"steps\": 2, \"size\": 32}";
+    Harness h;
+    Reply r;
+    size_t bl, sl, jl;
+    uint8_t *big = harness_png(1200, 1000, &bl), *mid = harness_png(600, 600, &sl);
+    uint8_t *photo = harness_jpeg(96, 80, 90, &jl);
+    assert_int_equal(harness_start(&h, args), 0);
+    {
+        /* One picture over --max-pixels: 413, named. */
+        Part parts[3] = {{"style", big, bl, "big.png", "image/png"},
+                         {"content", photo, jl, "c.jpg", "image/jpeg"},
+                         {"config", config, sizeof config - 1, NULL, NULL}};
+        harness_post_form_headers(&h, "/train", parts, 3, train_auth, &r);
+        train_expect_problem(&r, 413, "style");
+        assert_non_null(strstr((const char *)r.body, "--max-pixels"));
+        reply_free(&r);
+    }
+    {
+        /* Each under it, together over --train-upload-mpixels. */
+        Part parts[5] = {{"style", mid, sl, "a.png", "image/png"},
+                         {"style", mid, sl, "b.png", "image/png"},
+                         {"style", mid, sl, "c.png", "image/png"},
+                         {"content", photo, jl, "c.jpg", "image/jpeg"},
+                         {"config", config, sizeof config - 1, NULL, NULL}};
+        harness_post_form_headers(&h, "/train", parts, 5, train_auth, &r);
+        train_expect_problem(&r, 413, "style");
+        assert_non_null(strstr((const char *)r.body, "--train-upload-mpixels"));
+        reply_free(&r);
+        /* Two of them fit. */
+        Part two[4] = {parts[0], parts[1], parts[3], parts[4]};
+        assert_int_equal(harness_post_form_headers(&h, "/train", two, 4, train_auth, &r), 202);
+        reply_free(&r);
+    }
+    free(big);
+    free(mid);
+    free(photo);
     assert_int_equal(harness_stop(&h), 0);
 }
 
@@ -431,6 +479,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_card_paths),
+        cmocka_unit_test(test_upload_pixels),
         cmocka_unit_test(test_uploads_and_retention),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_crash_loop),
