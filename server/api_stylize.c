@@ -325,8 +325,8 @@ void api_stylize_complete(RoutesCtx *ctx, Request *req, Response *resp)
              "decode;dur=%.1f, queue;dur=%.1f, infer;dur=%.1f, encode;dur=%.1f",
              res->decode_s * 1e3, queue_s * 1e3, res->infer_s * 1e3, res->encode_s * 1e3);
     if (!res->ok) {
-        routes_problem(resp, req, res->problem, NULL, "%s", res->detail);
-        if (res->problem == PROBLEM_OVERLOADED)
+        routes_problem(resp, req, problem_for_infer(res->error), NULL, "%s", res->detail);
+        if (res->error == INFER_ENOMEM)
             resp->retry_after = ctx->pool ? pool_retry_after(ctx->pool) : 1;
         return;
     }

@@ -72,26 +72,41 @@ size_t infer_worker_bytes(const InferWorker *w)
 }
 
 __attribute__((format(printf, 3, 4)))
-static void fail(InferResult *res, ProblemKind kind, const char *fmt, ...)
+static void fail(InferResult *res, InferError error, const char *fmt, ...)
 {
     va_list ap;
     res->ok = 0;
-    res->problem = kind;
+    res->error = error;
     va_start(ap, fmt);
     vsnprintf(res->detail, sizeof res->detail, fmt, ap);
     va_end(ap);
 }
 
-/* A runner's STYLIZE_E* code as the problem it is for the client. */
+/* The engine's codes in the worker's words. */
+static InferError of_image(int img_code)
+{
+    switch (img_code) {
+    case IMG_EFORMAT:
+        return INFER_EFORMAT;
+    case IMG_ECORRUPT:
+        return INFER_EIMAGE;
+    case IMG_ETOOLARGE:
+        return INFER_ETOOLARGE;
+    case IMG_ENOMEM:
+        return INFER_ENOMEM;
+    default:
+        return INFER_EINTERNAL;
+    }
+}
+
 static void fail_run(InferResult *res, int code, const char *err, const ModelRef *model)
 {
     if (code == STYLIZE_ETOOSMALL)
-        fail(res, PROBLEM_UNDECODABLE_IMAGE, "%s (model %s/v%d)", err, model->name,
-             model->version);
+        fail(res, INFER_EIMAGE, "%s (model %s/v%d)", err, model->name, model->version);
     else if (code == STYLIZE_ETOOLARGE)
-        fail(res, PROBLEM_IMAGE_TOO_LARGE, "%s per worker; lower max_size", err);
+        fail(res, INFER_ETOOLARGE, "%s per worker; lower max_size", err);
     else
-        fail(res, PROBLEM_OVERLOADED, "%s", err);
+        fail(res, INFER_ENOMEM, "%s", err);
 }
 
 static void drop_all(InferWorker *w)
@@ -181,13 +196,13 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
 
     src = image_decode(img, len, p->max_pixels, &code, err, sizeof err);
     if (!src) {
-        fail(res, problem_for_image(code), "%s", err[0] ? err : "the image does not decode");
+        fail(res, of_image(code), "%s", err[0] ? err : "the image does not decode");
         goto done;
     }
     if (stylize_fit(src->w, src->h, p->max_size, &fw, &fh) > 0) {
         fit = image_resize(src, fw, fh);
         if (!fit) {
-            fail(res, PROBLEM_OVERLOADED, "out of memory resizing to %dx%d", fw, fh);
+            fail(res, INFER_ENOMEM, "out of memory resizing to %dx%d", fw, fh);
             goto done;
         }
         image_free(src);
@@ -204,7 +219,7 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
     t1 = util_now_s();
     res->decode_s = t1 - t0;
     if (stylize_run(run, fit, &p->opt)) {
-        fail(res, PROBLEM_INTERNAL, "the forward pass failed");
+        fail(res, INFER_EINTERNAL, "the forward pass failed");
         goto done;
     }
     t2 = util_now_s();
@@ -215,7 +230,7 @@ void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
                                   : image_encode_jpeg(fit, p->quality, &res->data, &res->len);
     if (code) {
         res->data = NULL;
-        fail(res, code == IMG_ENOMEM ? PROBLEM_OVERLOADED : PROBLEM_INTERNAL,
+        fail(res, code == IMG_ENOMEM ? INFER_ENOMEM : INFER_EINTERNAL,
              "encoding the result failed");
         goto done;
     }

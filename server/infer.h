@@ -17,7 +17,6 @@
 #include <stdint.h>
 #include "engine/image.h"
 #include "engine/stylize.h"
-#include "server/problem.h"
 #include "server/registry.h"
 
 typedef struct InferParams {
@@ -28,9 +27,20 @@ typedef struct InferParams {
     int64_t max_pixels;       /* decoded image limit */
 } InferParams;
 
+/* Why a request failed, in the worker's words; problem.c's
+ * problem_for_infer says what a client is told. */
+typedef enum InferError {
+    INFER_OK = 0,
+    INFER_EFORMAT,            /* not a JPEG or PNG */
+    INFER_EIMAGE,             /* does not decode, or too small for the network */
+    INFER_ETOOLARGE,          /* too many pixels, or too large even in bands */
+    INFER_ENOMEM,             /* out of memory: worth a retry */
+    INFER_EINTERNAL           /* the forward pass or the encoder failed */
+} InferError;
+
 typedef struct InferResult {
     int ok;                   /* 1: data holds the image */
-    ProblemKind problem;      /* when !ok */
+    InferError error;         /* when !ok */
     char detail[256];
     uint8_t *data;            /* encoded image, malloc'd; owned by the result */
     size_t len;
@@ -51,7 +61,7 @@ void infer_worker_free(InferWorker *w);       /* accepts NULL; releases models *
 size_t infer_worker_bytes(const InferWorker *w);
 
 /* Stylizes img[0..len) with model (borrowed) into res, which it fills
- * whole; on failure res->ok is 0 with the problem and a detail. res->data
+ * whole; on failure res->ok is 0 with the error and a detail. res->data
  * is the caller's to free (infer_result_clear). */
 void infer_run(InferWorker *w, ModelRef *model, const uint8_t *img, size_t len,
                const InferParams *p, InferResult *res);

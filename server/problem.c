@@ -3,6 +3,7 @@
 #include "server/problem.h"
 
 #include "engine/image.h"
+#include "server/infer.h"
 #include "server/jobq.h"
 #include "server/registry.h"
 
@@ -138,6 +139,22 @@ ProblemKind problem_for_jobq(int jobq_code)
         return PROBLEM_INSUFFICIENT_STORAGE;
     case JOBQ_ETOOLARGE:
         return PROBLEM_IMAGE_TOO_LARGE;
+    default:
+        return PROBLEM_INTERNAL;
+    }
+}
+
+ProblemKind problem_for_infer(int infer_error)
+{
+    switch (infer_error) {
+    case INFER_EFORMAT:
+        return PROBLEM_UNSUPPORTED_MEDIA_TYPE;
+    case INFER_EIMAGE:
+        return PROBLEM_UNDECODABLE_IMAGE;
+    case INFER_ETOOLARGE:
+        return PROBLEM_IMAGE_TOO_LARGE;
+    case INFER_ENOMEM:
+        return PROBLEM_OVERLOADED;
     default:
         return PROBLEM_INTERNAL;
     }

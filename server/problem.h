@@ -43,10 +43,11 @@ const char *problem_title(ProblemKind kind);   /* static string */
  * length in *len; caller frees with free(). NULL when out of memory. */
 /* The one mapping from the lower layers' error codes to problems: an
  * IMG_E* code (engine/image.h), a REGISTRY_E* code (registry.h), a
- * JOBQ_E* code (jobq.h). Codes, never message text, choose statuses. */
+ * JOBQ_E* code (jobq.h), an INFER_E* code (infer.h). Codes, never message text, choose statuses. */
 ProblemKind problem_for_image(int img_code);
 ProblemKind problem_for_registry(int registry_code);
 ProblemKind problem_for_jobq(int jobq_code);
+ProblemKind problem_for_infer(int infer_error);   /* INFER_E* (infer.h) */
 
 char *problem_render(ProblemKind kind, const char *detail, const char *param,
                      const char *instance, const char *request_id, size_t *len);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine/image.h"
+#include "server/infer.h"
 #include "server/jobq.h"
 #include "server/problem.h"
 #include "server/registry.h"
@@ -56,6 +57,11 @@ static void test_codes(void **state)
     assert_int_equal(problem_status(problem_for_jobq(JOBQ_EFULL)), 503);
     assert_int_equal(problem_status(problem_for_jobq(JOBQ_ENOSPC)), 507);
     assert_int_equal(problem_status(problem_for_jobq(JOBQ_EIO)), 500);
+    assert_int_equal(problem_status(problem_for_infer(INFER_EFORMAT)), 415);
+    assert_int_equal(problem_status(problem_for_infer(INFER_EIMAGE)), 422);
+    assert_int_equal(problem_status(problem_for_infer(INFER_ETOOLARGE)), 413);
+    assert_int_equal(problem_status(problem_for_infer(INFER_ENOMEM)), 503);
+    assert_int_equal(problem_status(problem_for_infer(INFER_EINTERNAL)), 500);
 }
 
 static void test_render(void **state)
