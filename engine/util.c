@@ -13,13 +13,17 @@
 
 #define TEMP_SUFFIX ".tmpXXXXXX"
 
+void util_verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+}
+
 void util_errf(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
-    if (!err || errlen == 0)
-        return;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    util_verrf(err, errlen, fmt, ap);
     va_end(ap);
 }
 

@@ -7,6 +7,7 @@
 #define ATELIER_UTIL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/uio.h>
 
@@ -16,6 +17,10 @@
  * here; library code never prints and never exits. */
 __attribute__((format(printf, 3, 4)))
 void util_errf(char *err, size_t errlen, const char *fmt, ...);
+/* The same with a va_list, for formatters of their own (a problem's
+ * detail, a log line). */
+__attribute__((format(printf, 3, 0)))
+void util_verrf(char *err, size_t errlen, const char *fmt, va_list ap);
 
 /* Seconds on the monotonic clock (CLOCK_MONOTONIC), for intervals and
  * deadlines, never for dates. */

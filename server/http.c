@@ -908,7 +908,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     size_t n;
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    util_verrf(msg, sizeof msg, fmt, ap);
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';

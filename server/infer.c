@@ -78,7 +78,7 @@ static void fail(InferResult *res, InferError error, const char *fmt, ...)
     res->ok = 0;
     res->error = error;
     va_start(ap, fmt);
-    vsnprintf(res->detail, sizeof res->detail, fmt, ap);
+    util_verrf(res->detail, sizeof res->detail, fmt, ap);
     va_end(ap);
 }
 

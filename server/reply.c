@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/util.h"
 #include "server/auth.h"
 
 void routes_problem(Response *resp, const Request *req, ProblemKind kind, const char *param,
@@ -18,7 +19,7 @@ void routes_problem(Response *resp, const Request *req, ProblemKind kind, const 
     va_list ap;
     if (fmt) {
         va_start(ap, fmt);
-        vsnprintf(detail, sizeof detail, fmt, ap);
+        util_verrf(detail, sizeof detail, fmt, ap);
         va_end(ap);
     }
     free(resp->body);
