@@ -250,6 +250,7 @@ export async function loadGallery() {
 export function initStylize() {
   $('#stylize-form').addEventListener('submit', paint);
   $('#photo').addEventListener('change', (e) => setPhoto(e.target.files[0]));
+  $('#camera').addEventListener('change', (e) => setPhoto(e.target.files[0]));
   $('#use-sample').addEventListener('click', async () => {
     const blob = await (await fetch('/ui/sample.jpg')).blob();
     await setPhoto(new File([blob], 'sample.jpg', { type: 'image/jpeg' }));

@@ -102,6 +102,8 @@ export async function openPage(browser, url, { phone = false, dark = false } = {
     colorScheme: dark ? 'dark' : 'light',
     viewport: phone ? { width: 390, height: 844 } : { width: 1280, height: 900 },
     deviceScaleFactor: 1,
+    isMobile: phone,
+    hasTouch: phone,
     acceptDownloads: true,
   });
   const page = await context.newPage();

@@ -49,6 +49,7 @@ test('a photo in (our sample), the painting out at its size, with the answering 
   await page.waitForFunction(() => /sample.jpg: 320 × 224/.test(document.getElementById('photo-info').textContent));
   await paintAndWait(page);
   await shot(page, 'stylize');
+  assert.equal(await page.isVisible('label[for=camera]'), false);
   const size = await page.$eval('#result-image', (i) => [i.naturalWidth, i.naturalHeight]);
   assert.deepEqual(size, [320, 224]);
   assert.match(await page.textContent('#result-meta'), /starry_night version 22/);
@@ -173,8 +174,8 @@ test('413, 415 and 503 are told in words; after 503 a countdown, then the retry 
   await until(() => page.$eval('#stylize-error', (e) => !e.hidden && /JPEG or PNG/.test(e.textContent)), 'the 415 sentence');
   assert.match(await page.textContent('#stylize-error'), /not a file the server can read/);
   // 503: the only worker busy with a large picture sent from here.
-  const slow = await picture(page, 1400, 1000, { type: 'image/jpeg', quality: 0.6 });
-  const busy = fetch(`${server.url}/stylize?max_size=1400&format=jpeg`, {
+  const slow = await picture(page, 1800, 1200, { type: 'image/jpeg', quality: 0.6 });
+  const busy = fetch(`${server.url}/stylize?max_size=1800&format=jpeg`, {
     method: 'POST', body: slow, headers: { 'Content-Type': 'image/jpeg' },
   });
   await until(async () => /atelier_workers_busy 1\b/.test(await (await fetch(`${server.url}/metrics`)).text()), 'the worker to be busy');
@@ -225,6 +226,8 @@ test('phone width, dark: the three steps stack and the result fits the screen', 
   const page = await openPage(browser, server.url, { phone: true, dark: true });
   await choosePhoto(page, await picture(page, 600, 400, { type: 'image/jpeg' }), 'phone.jpg', 'image/jpeg');
   await paintAndWait(page);
+  // A touch screen is offered the camera; a desktop is not (first test).
+  assert.ok(await page.isVisible('label[for=camera]'));
   await shot(page, 'stylize-phone-dark');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);

@@ -79,6 +79,7 @@ test('train: token, a field error, a job with live curves and previews, try and 
   assert.equal(await page.getAttribute('#ckpt-step', 'max'), '3');
   assert.equal(await page.inputValue('#ckpt-step'), '3');
   assert.match(await page.textContent('#ckpt-out'), /version 4, step 40/);
+  await page.click('#job-advanced summary');
   await shot(page, 'train');
   // The step slider: the preview of the first checkpoint.
   await page.fill('#ckpt-step', '0');
