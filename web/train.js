@@ -10,19 +10,18 @@ import { currentPhoto } from './stylize.js';
 const SERIES = ['d', 'g_adv', 'content', 'style', 'tv'];
 const LABELS = { d: 'discriminator', g_adv: 'adversarial', content: 'content', style: 'style', tv: 'total variation' };
 
-// Recipes: a quick look, and the one the shipped model was trained with
-// (models/starry_night/card.json).
-const PRESETS = {
-  quick: { label: 'Quick look (300 steps at 128 px, minutes)', cfg: { steps: 300, size: 128, checkpoint_every: 50 } },
-  starry: {
-    label: 'The shipped recipe (5000 steps at 256 px, hours)',
-    cfg: {
-      steps: 5000, size: 256, blocks: 4, checkpoint_every: 100, style_loss: 'swd', style_scale: [0.15, 0.4],
-      w_adv: 0.3, w_content: 40, content_pool: 4, w_structure: 5, style_depth: 6, style_levels: [1, 0.5, 0.5, 1, 1, 1, 1],
-    },
-  },
-  defaults: { label: "The server's defaults", cfg: {} },
-};
+// Recipes: a quick look at a small size, the server's named presets (the
+// enum of TrainConfig.preset: the recipes that made shipped styles; the
+// server resolves them), and the server's defaults.
+const QUICK = { steps: 300, size: 128, checkpoint_every: 50 };
+
+function recipes() {
+  const out = [{ value: 'quick', label: 'Quick look (300 steps at 128 px, minutes)', cfg: QUICK }];
+  for (const name of st.schema?.preset?.enum || [])
+    out.push({ value: `preset:${name}`, label: `The ${name} recipe (the server's preset)`, cfg: { preset: name } });
+  out.push({ value: 'defaults', label: "The server's defaults", cfg: {} });
+  return out;
+}
 
 const st = {
   schema: null,     // TrainConfig properties
@@ -80,7 +79,7 @@ function buildFields() {
   const box = $('#job-fields');
   box.textContent = '';
   for (const [name, p] of Object.entries(st.schema)) {
-    if (name === 'name' || name === 'init_version') continue;
+    if (name === 'name' || name === 'init_version' || name === 'preset') continue;
     const id = `cfg-${name}`;
     const f = document.createElement('div');
     f.className = 'field';
@@ -128,7 +127,7 @@ function buildFields() {
 }
 
 function applyPreset() {
-  const cfg = PRESETS[$('#job-preset').value].cfg;
+  const cfg = recipes().find((r) => r.value === $('#job-preset').value)?.cfg || {};
   for (const input of document.querySelectorAll('#job-fields [data-key]')) {
     const v = cfg[input.dataset.key];
     input.value = v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v);
@@ -136,7 +135,8 @@ function applyPreset() {
 }
 
 function readConfig() {
-  const cfg = { name: $('#job-name').value.trim() };
+  const recipe = recipes().find((r) => r.value === $('#job-preset').value);
+  const cfg = { name: $('#job-name').value.trim(), ...(recipe?.cfg.preset ? { preset: recipe.cfg.preset } : {}) };
   for (const input of document.querySelectorAll('#job-fields [data-key]')) {
     const v = input.value.trim();
     if (!v) continue;
@@ -437,6 +437,8 @@ async function loadSchema() {
     const text = await (await call('/openapi.yaml')).text();
     st.schema = trainConfigSchema(text);
     buildFields();
+    $('#job-preset').textContent = '';
+    for (const r of recipes()) $('#job-preset').append(new Option(r.label, r.value));
     applyPreset();
   } catch (e) {
     trainError(`The job settings could not be read from /openapi.yaml: ${describe(e)}`);
@@ -444,7 +446,6 @@ async function loadSchema() {
 }
 
 export function initTrain() {
-  for (const [k, p] of Object.entries(PRESETS)) $('#job-preset').append(new Option(p.label, k));
   $('#job-preset').addEventListener('change', applyPreset);
   $('#token-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
