@@ -368,10 +368,11 @@ async function refreshJob() {
 
 async function tryCheckpoint() {
   const c = checkpoint();
-  const photo = currentPhoto();
+  const photo = $('#ckpt-photo').files[0] || currentPhoto();
   const status = $('#ckpt-status');
   if (!photo) {
-    status.textContent = 'Choose a photo on the "Paint a photo" view first (or use the sample photo there).';
+    status.textContent = 'Choose a photo first (here, or on the "Paint a photo" view).';
+    $('#ckpt-photo').focus();
     return;
   }
   const model = st.jobs.find((j) => j.id === st.open)?.model;
@@ -484,6 +485,7 @@ export function initTrain() {
   window.addEventListener('pointerup', () => { st.holding = false; });
   slider.addEventListener('input', showCheckpoint);
   $('#ckpt-try').addEventListener('click', tryCheckpoint);
+  $('#ckpt-photo').addEventListener('change', tryCheckpoint);
   $('#ckpt-pin').addEventListener('click', pinCheckpoint);
   $('#ckpt-swipe').addEventListener('input', () => $('#ckpt-compare').style.setProperty('--x', `${$('#ckpt-swipe').value}%`));
   window.addEventListener('resize', renderChart);

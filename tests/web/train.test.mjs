@@ -102,6 +102,9 @@ test('train: token, a field error, a job with live curves and previews, try and 
   assert.equal(await page.textContent('#ckpt-cand-cap'), 'Checkpoint: studio/v1');
   assert.equal(await page.textContent('#ckpt-served-cap'), 'Served: studio/v4');
   assert.deepEqual(await page.$eval('#ckpt-candidate', (i) => [i.naturalWidth, i.naturalHeight]), [320, 224]);
+  // A photo chosen right here is tried at once.
+  await page.setInputFiles('#ckpt-photo', { name: 'here.png', mimeType: 'image/png', buffer: await picture(page, 100, 80) });
+  await page.waitForFunction(() => ['ckpt-candidate', 'ckpt-served'].every((id) => document.getElementById(id).naturalWidth === 100));
   // Pin it, after the confirmation; /stylize then answers with v1.
   await page.click('#ckpt-pin');
   await page.waitForSelector('#confirm[open]');
