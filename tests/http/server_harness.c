@@ -350,6 +350,31 @@ char *harness_log_text(const Harness *h)
     return text;
 }
 
+int harness_log_count(const Harness *h, const char *a, const char *b)
+{
+    char *text = harness_log_text(h), *p = text, *eol;
+    int n = 0;
+    while (p && *p) {
+        eol = strchr(p, '\n');
+        if (eol)
+            *eol = '\0';
+        n += strstr(p, a) && (!b || strstr(p, b));
+        p = eol ? eol + 1 : NULL;
+    }
+    free(text);
+    return n;
+}
+
+int harness_wait_log(const Harness *h, const char *a, const char *b, double seconds)
+{
+    for (double end = harness_now() + seconds; harness_now() < end; sleep_ms(10))
+        if (harness_log_count(h, a, b) > 0)
+            return 0;
+    fprintf(stderr, "harness: no log line with %s%s%s after %.0f s\n", a, b ? " and " : "",
+            b ? b : "", seconds);
+    return -1;
+}
+
 /* ---- client -------------------------------------------------------------- */
 
 typedef struct Sink {

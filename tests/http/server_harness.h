@@ -64,6 +64,13 @@ int harness_stop(Harness *h);
 /* The server's log so far, a new string (caller frees), or NULL. */
 char *harness_log_text(const Harness *h);
 
+/* How many lines of the server's log hold a (and b, unless NULL). */
+int harness_log_count(const Harness *h, const char *a, const char *b);
+
+/* Waits until a line of the server's log holds a (and b, unless NULL):
+ * 0, or -1 with a message after seconds. */
+int harness_wait_log(const Harness *h, const char *a, const char *b, double seconds);
+
 /* Writes the tiny test model (3->3 conv + tanh; seed varies the weights)
  * to path. 0 or -1. */
 int harness_write_tiny_model(const char *path, int seed);

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/http/server_harness.h"
@@ -43,7 +45,10 @@ static long put_current(const Harness *h, const char *model, const char *body, R
     return harness_request(h, "PUT", path, NULL, body, strlen(body), auth_json, r);
 }
 
-/* Polls until model serves version; the seconds it took, or -1. */
+/* Polls until model serves version; the seconds it took, or -1 after
+ * limit. The limits below are generous: how soon a version is served is a
+ * figure the test prints, not one it asserts (a loaded machine is slow). */
+#define SERVED_LIMIT 60.0
 static double wait_served(const Harness *h, const char *model, int version, double limit)
 {
     double t0 = harness_now();
@@ -73,21 +78,6 @@ static void publish(const Harness *h, const char *model, int version, int garbag
         assert_int_equal(harness_write_tiny_model(tmp, 100 + version), 0);
     }
     assert_int_equal(rename(tmp, path), 0);
-}
-
-static int count_in_log(const Harness *h, const char *a, const char *b)
-{
-    char *text = harness_log_text(h), *p = text, *eol;
-    int n = 0;
-    while (p && *p) {
-        eol = strchr(p, '\n');
-        if (eol)
-            *eol = '\0';
-        n += strstr(p, a) && strstr(p, b);
-        p = eol ? eol + 1 : NULL;
-    }
-    free(text);
-    return n;
 }
 
 static void test_pin_and_unpin(void **state)
@@ -179,28 +169,31 @@ static void test_external_versions(void **state)
     assert_int_equal(harness_request(&h, "DELETE", "/models/tiny/current", NULL, NULL, 0, auth,
                                      &r), 200);
     reply_free(&r);
-    /* Another process writes v3: served within 2 s. */
+    /* Another process writes v3: served (the time it took is printed). */
     publish(&h, "tiny", 3, 0);
-    s = wait_served(&h, "tiny", 3, 2.0);
+    s = wait_served(&h, "tiny", 3, SERVED_LIMIT);
     printf("v3 served %.3f s after its rename\n", s);
     assert_true(s >= 0);
-    /* A broken v4 is never served, tried once, and v3 stays. */
+    /* A broken v4 is never served and v3 stays: once the watch has tried
+     * it (waited for in the log, not for a guessed time). */
     publish(&h, "tiny", 4, 1);
-    usleep(1300 * 1000);                          /* two periodic rescans */
+    assert_int_equal(harness_wait_log(&h, "model failed to load", "\"version\":4", SERVED_LIMIT),
+                     0);
     assert_int_equal(train_served_version(&h, "tiny"), 3);
-    assert_int_equal(count_in_log(&h, "model failed to load", "\"version\":4"), 1);
     /* A temporary file alone is ignored. */
     {
         char tmp[480];
         snprintf(tmp, sizeof tmp, "%s/tiny/.v5.safetensors.tmpABCD", h.models);
         assert_int_equal(harness_write_tiny_model(tmp, 5), 0);
     }
-    /* v5 after the broken v4 is served. */
+    /* v5 after the broken v4 is served; the rescans that found it did not
+     * try v4 again (it is remembered by its mtime and size). */
     publish(&h, "tiny", 5, 0);
-    assert_true(wait_served(&h, "tiny", 5, 2.0) >= 0);
+    assert_true(wait_served(&h, "tiny", 5, SERVED_LIMIT) >= 0);
+    assert_int_equal(harness_log_count(&h, "model failed to load", "\"version\":4"), 1);
     /* A new model folder appears. */
     publish(&h, "fresh", 1, 0);
-    s = wait_served(&h, "fresh", 1, 2.0);
+    s = wait_served(&h, "fresh", 1, SERVED_LIMIT);
     printf("new model served %.3f s after its rename\n", s);
     assert_true(s >= 0);
     harness_get(&h, "/models/fresh", &r);
@@ -221,6 +214,7 @@ typedef struct Shared {
      * current (the action replacing it was confirmed). */
     double from[MAXV], until[MAXV];
     pthread_mutex_t lock;
+    pthread_cond_t more;        /* signalled at each answer */
     long ok, failed, bad_version;
 } Shared;
 
@@ -261,6 +255,7 @@ static void *client_main(void *arg)
         } else {
             s->ok++;
         }
+        pthread_cond_broadcast(&s->more);
         pthread_mutex_unlock(&s->lock);
         reply_free(&r);
     }
@@ -268,11 +263,28 @@ static void *client_main(void *arg)
     return NULL;
 }
 
+/* Waits until the clients have had n more answers, so that requests see
+ * each state the model goes through however slow the machine is. */
+static void wait_answers(Shared *s, long n)
+{
+    struct timespec until;
+    long want;
+    int timed_out = 0;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 120;
+    pthread_mutex_lock(&s->lock);
+    want = s->ok + s->failed + s->bad_version + n;
+    while (!timed_out && s->ok + s->failed + s->bad_version < want)
+        timed_out = pthread_cond_timedwait(&s->more, &s->lock, &until) == ETIMEDOUT;
+    pthread_mutex_unlock(&s->lock);
+    assert_false(timed_out);
+}
+
 /* Makes version current by action (already begun at t_begin), then waits
  * until the server serves it, and closes the window of the previous one. */
 static void confirm(Shared *s, int prev, int version, double t_begin)
 {
-    assert_true(wait_served(s->h, "tiny", version, 3.0) >= 0);
+    assert_true(wait_served(s->h, "tiny", version, SERVED_LIMIT) >= 0);
     pthread_mutex_lock(&s->lock);
     if (s->from[version] == 0 || s->until[version] != 0)
         s->from[version] = t_begin;
@@ -304,12 +316,13 @@ static void test_swap_under_load(void **state)
     memset(&s, 0, sizeof s);
     s.h = &h;
     pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.more, NULL);
     s.from[1] = 1;              /* pinned at start */
     for (int i = 0; i < NCLIENTS; i++) {
         c[i].s = &s;
         assert_int_equal(pthread_create(&c[i].thread, NULL, client_main, &c[i]), 0);
     }
-    usleep(200 * 1000);
+    wait_answers(&s, NCLIENTS);
     /* Unpin: v2. */
     begin(&s, 2, &t);
     assert_int_equal(harness_request(&h, "DELETE", "/models/tiny/current", NULL, NULL, 0, auth,
@@ -345,17 +358,19 @@ static void test_swap_under_load(void **state)
         begin(&s, v, &t);
         publish(&h, "tiny", v, 0);
         confirm(&s, v - 1, v, t);
-        usleep(150 * 1000);
+        wait_answers(&s, NCLIENTS);
     }
-    /* A broken one changes nothing. */
+    /* A broken one changes nothing (asked once the watch has tried it). */
     publish(&h, "tiny", 9, 1);
-    usleep(300 * 1000);
+    assert_int_equal(harness_wait_log(&h, "model failed to load", "\"version\":9", SERVED_LIMIT),
+                     0);
+    wait_answers(&s, NCLIENTS);
     /* Roll back to v4 (the job's) over PUT. */
     begin(&s, 4, &t);
     assert_int_equal(put_current(&h, "tiny", "{\"version\": 4}", &r), 200);
     reply_free(&r);
     confirm(&s, 8, 4, t);
-    usleep(300 * 1000);
+    wait_answers(&s, NCLIENTS);
     atomic_store(&s.stop, 1);
     for (int i = 0; i < NCLIENTS; i++)
         pthread_join(c[i].thread, NULL);
@@ -364,6 +379,7 @@ static void test_swap_under_load(void **state)
     assert_int_equal(s.failed, 0);
     assert_int_equal(s.bad_version, 0);
     assert_true(s.ok > 20);
+    pthread_cond_destroy(&s.more);
     pthread_mutex_destroy(&s.lock);
     assert_int_equal(harness_stop(&h), 0);   /* clean exit: no leak under ASan */
 }

@@ -346,11 +346,20 @@ static void test_kill_and_resume(void **state)
     assert_int_equal(harness_restart(&h, server_args), 0);
     assert_int_equal(harness_wait_ready(&h, 60), 0);
     check_versions_serve(&h, "sturdy");
-    /* 2: kill -9 in the middle of the resumed job, after its next step. */
-    job = train_wait(&h, id, "running", 30);
+    /* 2: kill -9 in the middle of the resumed job, once its step has moved
+     * on from where it was when seen running (waited for, not slept for:
+     * a loaded machine may take long). */
+    job = train_wait(&h, id, "running", 60);
     assert_non_null(job);
+    json_int_t resumed_at = json_integer_value(json_object_get(job, "step")), step = resumed_at;
     json_decref(job);
-    usleep(300 * 1000);
+    for (end = harness_now() + 120; step <= resumed_at && harness_now() < end; usleep(20 * 1000)) {
+        job = train_get(&h, id);
+        step = json_integer_value(json_object_get(job, "step"));
+        json_decref(job);
+    }
+    printf("resumed at step %lld, killed at %lld\n", (long long)resumed_at, (long long)step);
+    assert_true(step > resumed_at);
     harness_signal(&h, SIGKILL);
     assert_int_equal(harness_wait_exit(&h, 10), 128 + SIGKILL);
     /* What other kills can leave: an upload stored without its job.json,
