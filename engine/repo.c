@@ -142,9 +142,9 @@ int repo_versions(const char *repo, const char *name, int *versions, int max)
     return n;
 }
 
-int repo_pinned_version(const char *repo, const char *name)
+int repo_read_pin(const char *repo, const char *name, char *err, size_t errlen)
 {
-    char path[4096], buf[32];
+    char path[4096], buf[32], shown[40];
     if (repo_path(repo, name, REPO_CURRENT, 0, path, sizeof(path)))
         return 0;
     FILE *f = fopen(path, "r");
@@ -153,17 +153,39 @@ int repo_pinned_version(const char *repo, const char *name)
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = '\0';
-    char *end;
-    long v = strtol(buf, &end, 10);
-    while (*end == '\n' || *end == ' ' || *end == '\r')
-        end++;
-    if (end == buf || *end || v < 1 || v > REPO_MAX_VERSION)
-        return 0;
+    /* The text as written, trimmed, for the message (printable only). */
+    size_t a = strspn(buf, " \t\r\n"), b = n;
+    while (b > a && strchr(" \t\r\n", buf[b - 1]))
+        b--;
+    snprintf(shown, sizeof shown, "%.*s%s", (int)(b - a > 24 ? 24 : b - a), buf + a,
+             b - a > 24 ? "..." : "");
+    for (char *c = shown; *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            *c = '?';
+    /* "N" or "vN" (the version's file is vN.safetensors), with blanks and
+     * a newline around it. */
+    const char *p = buf + a + (buf[a] == 'v' || buf[a] == 'V');
+    char *end = NULL;
+    long v = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : 0;
+    if (v < 1 || v > REPO_MAX_VERSION || end != buf + b) {
+        util_errf(err, errlen, "CURRENT holds \"%s\", not a version (write N or vN, e.g. 3 or "
+                  "v3); serving as if there were no pin", shown);
+        return -1;
+    }
     struct stat sb;
     if (repo_version_path(repo, name, (int)v, path, sizeof(path)) || stat(path, &sb) ||
-        !S_ISREG(sb.st_mode))
-        return 0;
+        !S_ISREG(sb.st_mode)) {
+        util_errf(err, errlen, "CURRENT pins v%ld, which is not in the folder; serving as if "
+                  "there were no pin", v);
+        return -1;
+    }
     return (int)v;
+}
+
+int repo_pinned_version(const char *repo, const char *name)
+{
+    int v = repo_read_pin(repo, name, NULL, 0);
+    return v > 0 ? v : 0;
 }
 
 int repo_current_version(const char *repo, const char *name)

@@ -15,7 +15,11 @@
  *                                          its "gate" what the promotion gate
  *                                          measured
  *   <repo>/<name>/v<N>.preview.jpg         the trainer's preview of version N
- *   <repo>/<name>/CURRENT                  optional: "N\n" pins version N
+ *   <repo>/<name>/CURRENT                  optional: "N\n" (or "vN\n", as an
+ *                                          operator may write it) pins
+ *                                          version N; anything else, or a
+ *                                          version not in the folder, is
+ *                                          refused loudly (repo_read_pin)
  *   <repo>/<name>/card.json                optional: the model's card, over
  *                                          the one inside the version file
  *   <repo>/<name>/.train/state.safetensors the trainer's resumable state
@@ -80,7 +84,13 @@ int repo_versions(const char *repo, const char *name, int *versions, int max);
  * (loadable or not), 1 when there is none. */
 int repo_next_version(const char *repo, const char *name);
 
-/* The pinned version (CURRENT) when it names an existing version, else 0. */
+/* The version CURRENT pins: N (> 0) for "N" or "vN" (blanks and a newline
+ * around it allowed) naming a version in the folder; 0 when there is no
+ * CURRENT; -1 with a message for people in err (err may be NULL) when it
+ * holds anything else or a version that is not there. */
+int repo_read_pin(const char *repo, const char *name, char *err, size_t errlen);
+
+/* repo_read_pin's version, or 0 (no pin, or an unusable one). */
 int repo_pinned_version(const char *repo, const char *name);
 
 /* Writes CURRENT ("N\n") atomically and durably, or removes it (version 0)

@@ -66,6 +66,7 @@ typedef struct Model {
     char *card_file;         /* card.json text (validated), or NULL */
     char *card_net;          /* card from the loaded file, or NULL */
     char *error;             /* last load error */
+    char *pin_error;         /* why CURRENT is refused, or NULL */
     ModelRef *cur;           /* the registry's reference, NULL until loaded */
     BadFile bad[MAX_BAD];    /* files that failed to load (swap lock) */
     int nbad;
@@ -140,6 +141,7 @@ static void model_free(Model *m)
     free(m->card_file);
     free(m->card_net);
     free(m->error);
+    free(m->pin_error);
     registry_release(m->cur);
     free(m);
 }
@@ -529,11 +531,19 @@ static int converge(Registry *r, Model *m)
 static int refresh(Registry *r, Model *m)
 {
     int *vs, nv, pinned;
-    char *card;
+    char *card, err[256] = "", *pin_error = NULL;
     if (disk_versions(r->dir, m->name, &vs, &nv))
         return -1;
-    pinned = repo_pinned_version(r->dir, m->name);
+    pinned = repo_read_pin(r->dir, m->name, err, sizeof err);
+    if (pinned < 0) {
+        pinned = 0;
+        pin_error = strdup(err);
+    }
     card = read_card(r->dir, m->name);
+    /* A refused CURRENT is logged when it first appears or changes, not
+     * at every rescan; it stays listed with the model while it is there. */
+    if (pin_error && (!m->pin_error || strcmp(pin_error, m->pin_error)))
+        log_write("error", "CURRENT refused", "{s:s, s:s}", "model", m->name, "error", pin_error);
     pthread_mutex_lock(&r->lock);
     free(m->versions);
     m->versions = vs;
@@ -541,6 +551,8 @@ static int refresh(Registry *r, Model *m)
     m->pinned = pinned;
     free(m->card_file);
     m->card_file = card;
+    free(m->pin_error);
+    m->pin_error = pin_error;
     pthread_mutex_unlock(&r->lock);
     return 0;
 }
@@ -833,7 +845,18 @@ static int snapshot(const Model *m, RegistryInfo *info)
     if (!info->versions)
         return REGISTRY_ENOMEM;
     memcpy(info->versions, m->versions, (size_t)m->nversions * sizeof(int));
-    if ((card && !(info->card = strdup(card))) || (m->error && !(info->error = strdup(m->error)))) {
+    /* The error listed: a refused CURRENT, then the last load failure. */
+    if (m->pin_error || m->error) {
+        const char *a = m->pin_error ? m->pin_error : m->error;
+        const char *b = m->pin_error && m->error ? m->error : NULL;
+        if (asprintf(&info->error, "%s%s%s", a, b ? "; " : "", b ? b : "") < 0)
+            info->error = NULL;
+        if (!info->error) {
+            registry_info_clear(info);
+            return REGISTRY_ENOMEM;
+        }
+    }
+    if (card && !(info->card = strdup(card))) {
         registry_info_clear(info);
         return REGISTRY_ENOMEM;
     }

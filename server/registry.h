@@ -148,7 +148,8 @@ typedef struct RegistryInfo {
     int nversions;
     int *versions;           /* ascending */
     char *card;              /* JSON text, or NULL */
-    char *error;             /* last load error, or NULL */
+    char *error;             /* a refused CURRENT, and/or the last load
+                                error ("; " between), or NULL */
     int64_t params;          /* parameter count when loaded */
 } RegistryInfo;
 

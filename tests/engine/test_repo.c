@@ -99,6 +99,43 @@ static void next_version_and_pin(void **state)
     stfix_rm_tree(dir);
 }
 
+/* CURRENT as an operator may write it: "N" or "vN" pin; anything else, or
+ * a version not in the folder, is refused with a message naming it. */
+static void pin_file(void **state)
+{
+    char *dir = stfix_tmpdir(), p[1024], err[256];
+    static const struct {
+        const char *text;
+        int want;
+        const char *says;
+    } cases[] = {
+        {"3\n", 3, NULL}, {"v3\n", 3, NULL}, {"V3", 3, NULL}, {"  v5 \r\n", 5, NULL},
+        {"5", 5, NULL}, {"v4\n", -1, "CURRENT pins v4, which is not in the folder"},
+        {"three\n", -1, "CURRENT holds \"three\""}, {"v\n", -1, "CURRENT holds \"v\""},
+        {"v3x", -1, "CURRENT holds \"v3x\""}, {"3 5", -1, "CURRENT holds \"3 5\""},
+        {"-3", -1, "\"-3\""}, {"vv3", -1, "\"vv3\""}, {"", -1, "CURRENT holds \"\""},
+        {"0", -1, "\"0\""}, {"v9999999", -1, "\"v9999999\""},
+    };
+    assert_int_equal(repo_make_dirs(dir, "wave", 0), 0);
+    touch(dir, "wave/v3.safetensors");
+    touch(dir, "wave/v5.safetensors");
+    assert_int_equal(repo_read_pin(dir, "wave", err, sizeof err), 0);    /* no CURRENT */
+    snprintf(p, sizeof p, "%s/wave/CURRENT", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(util_write_atomic(p, cases[i].text, strlen(cases[i].text), NULL, 0), 0);
+        int got = repo_read_pin(dir, "wave", err, sizeof err);
+        printf("CURRENT %-14.*s -> %d %s\n", (int)strcspn(cases[i].text, "\r\n"),
+               cases[i].text, got, err);
+        assert_int_equal(got, cases[i].want);
+        if (cases[i].says)
+            assert_non_null(strstr(err, cases[i].says));
+        assert_int_equal(repo_pinned_version(dir, "wave"), got > 0 ? got : 0);
+        assert_int_equal(repo_current_version(dir, "wave"), got > 0 ? got : 5);
+    }
+    stfix_rm_tree(dir);
+}
+
 static int count;
 static void on_removed(const char *path, void *arg)
 {
@@ -139,6 +176,7 @@ int main(void)
         cmocka_unit_test(version_names),
         cmocka_unit_test(paths),
         cmocka_unit_test(next_version_and_pin),
+        cmocka_unit_test(pin_file),
         cmocka_unit_test(sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -202,6 +202,96 @@ static void test_external_versions(void **state)
     assert_int_equal(harness_stop(&h), 0);
 }
 
+/* Writes text to <model>/CURRENT as an operator's editor would (a new
+ * file renamed over the old one). */
+static void write_current(const Harness *h, const char *model, const char *text)
+{
+    char tmp[480], path[480];
+    snprintf(tmp, sizeof tmp, "%s/%s/.CURRENT.tmp1234", h->models, model);
+    snprintf(path, sizeof path, "%s/%s/CURRENT", h->models, model);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+/* GET /models/{model}: its "error" (a new string, or NULL) and pin. */
+static char *model_error(const Harness *h, const char *model, int *pinned)
+{
+    char path[128];
+    Reply r;
+    snprintf(path, sizeof path, "/models/%s", model);
+    assert_int_equal(harness_get(h, path, &r), 200);
+    json_t *j = train_json_of(&r);
+    const char *e = json_string_value(json_object_get(j, "error"));
+    char *copy = e ? strdup(e) : NULL;
+    *pinned = (int)json_integer_value(json_object_get(j, "pinned"));
+    json_decref(j);
+    reply_free(&r);
+    return copy;
+}
+
+/* CURRENT written by hand: "v3" pins v3 as "3" does (v3 and v5 present);
+ * what is no version is refused loudly: logged once, listed as the
+ * model's error in GET /models/{name}, and the newest version served. */
+static void test_current_by_hand(void **state)
+{
+    Harness h;
+    char dir[400], path[480], *err;
+    FILE *f;
+    int pinned;
+    assert_int_equal(start(&h), 0);
+    /* The folder appears whole (made beside the repository, then renamed
+     * in): the first scan sees CURRENT, v3 and v5 together. */
+    snprintf(dir, sizeof dir, "%s/hand", h.root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/CURRENT", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("v3\n", f);
+    assert_int_equal(fclose(f), 0);
+    for (int v = 3; v <= 5; v += 2) {
+        snprintf(path, sizeof path, "%s/v%d.safetensors", dir, v);
+        assert_int_equal(harness_write_tiny_model(path, 100 + v), 0);
+    }
+    snprintf(path, sizeof path, "%s/hand", h.models);
+    assert_int_equal(rename(dir, path), 0);
+    assert_int_equal(harness_wait_log(&h, "model loaded", "\"model\":\"hand\"", SERVED_LIMIT), 0);
+    assert_int_equal(train_served_version(&h, "hand"), 3);
+    err = model_error(&h, "hand", &pinned);
+    assert_null(err);
+    assert_int_equal(pinned, 3);
+
+    /* No version: refused, said in the log and with the model; the newest
+     * is served. */
+    write_current(&h, "hand", "three\n");
+    assert_true(wait_served(&h, "hand", 5, SERVED_LIMIT) >= 0);
+    assert_int_equal(harness_wait_log(&h, "CURRENT refused", "CURRENT holds \\\"three\\\"",
+                                      SERVED_LIMIT), 0);
+    err = model_error(&h, "hand", &pinned);
+    assert_non_null(err);
+    printf("GET /models/hand error: %s\n", err);
+    assert_non_null(strstr(err, "CURRENT holds \"three\", not a version"));
+    assert_int_equal(pinned, 0);
+    free(err);
+    /* Logged once, though the folder is rescanned again (v7 arrives). */
+    publish(&h, "hand", 7, 0);
+    assert_true(wait_served(&h, "hand", 7, SERVED_LIMIT) >= 0);
+    assert_int_equal(harness_log_count(&h, "CURRENT refused", NULL), 1);
+    /* A version that is not there: refused the same way. */
+    write_current(&h, "hand", "v4\n");
+    assert_int_equal(harness_wait_log(&h, "CURRENT refused", "CURRENT pins v4", SERVED_LIMIT), 0);
+    assert_int_equal(train_served_version(&h, "hand"), 7);
+    /* Fixed by hand: served at once, the error gone. */
+    write_current(&h, "hand", "3\n");
+    assert_true(wait_served(&h, "hand", 3, SERVED_LIMIT) >= 0);
+    err = model_error(&h, "hand", &pinned);
+    assert_null(err);
+    assert_int_equal(pinned, 3);
+    assert_int_equal(harness_stop(&h), 0);
+}
+
 /* ---- under load --------------------------------------------------------- */
 
 #define MAXV 32
@@ -389,6 +479,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pin_and_unpin),
         cmocka_unit_test(test_external_versions),
+        cmocka_unit_test(test_current_by_hand),
         cmocka_unit_test(test_swap_under_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
