@@ -244,7 +244,7 @@ struct StyleNet {
     size_t n[SWD_LEVELS];      /* SWD: pixels per image at each level */
     float *gram;               /* Gram scratch, the largest C x C */
     Swd swd;                   /* SWD: scratch, directions and target sampling */
-    size_t swd_bytes;          /* SWD: target and scratch, as planned */
+    size_t swd_bytes;          /* SWD: the target, as planned (its scratch: swd.bytes) */
     int ntarget;
     int b, h, w;               /* the planned shape */
 };
@@ -326,14 +326,13 @@ static int swd_plan(StyleNet *s, int h, int w)
     free(s->target);
     s->target = calloc(s->toff[s->depth + 1], sizeof(float));
     int c = stage_ch[s->depth];
-    s->swd_bytes = (s->toff[s->depth + 1] + 3 * most + s->n[0] + (size_t)swd_dirs(c) * c) *
-                       sizeof(float) + 2 * s->n[0] * sizeof(SwdPair);
+    s->swd_bytes = s->toff[s->depth + 1] * sizeof(float);
     return s->target && !swd_reserve(&s->swd, most, (size_t)swd_dirs(c) * c, s->n[0]) ? 0 : -1;
 }
 
 size_t style_bytes(const StyleNet *s)
 {
-    size_t n = s ? s->swd_bytes : 0;
+    size_t n = s ? s->swd_bytes + s->swd.bytes : 0;
     for (int i = 0; s && i < s->depth; i++)
         n += tnet_plan_bytes(s->net[i]) + 4 * tnet_param_floats(s->net[i]) * sizeof(float);
     return n;

@@ -179,6 +179,19 @@ int gabor_plan(GaborNet *g, int b, int h, int w, char *err, size_t errlen)
     return 0;
 }
 
+size_t gabor_bytes(const GaborNet *g)
+{
+    if (!g)
+        return 0;
+    size_t px = (size_t)g->b * g->n[0];
+    size_t n = g->swd.bytes + (g->toff[g->levels] + 8 * px) * sizeof(float);   /* + lum, opp */
+    for (int l = 0; l < g->levels; l++) {
+        n += tnet_plan_bytes(g->conv[l]) + 4 * tnet_param_floats(g->conv[l]) * sizeof(float);
+        n += (size_t)g->b * g->n[l] * (2 * GABOR_CHANNELS + (l ? 6 : 0)) * sizeof(float);
+    }
+    return n;
+}
+
 /* out (h, w) = the 3x3 mean of in (h, w), reflect-padded. */
 static void box3_forward(float *out, const float *in, int h, int w)
 {

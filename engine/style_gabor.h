@@ -52,6 +52,11 @@ float *gabor_target(GaborNet *g, size_t *floats);
 /* The random state (directions, target sampling), for checkpoints. */
 uint64_t *gabor_rng(GaborNet *g);
 
+/* Bytes the planned bank holds: its networks' plans and parameter blocks,
+ * pyramid, features, target and SWD scratch (for memory estimates); 0 for
+ * NULL. */
+size_t gabor_bytes(const GaborNet *g);
+
 /* The loss of img (b, 3, h, w) times weight; adds its gradient into dimg. */
 double gabor_loss(GaborNet *g, float *dimg, const float *img, float weight);
 

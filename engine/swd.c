@@ -41,6 +41,7 @@ int swd_reserve(Swd *w, size_t kn, size_t kc, size_t n)
     w->pairs = malloc(n * sizeof(SwdPair));
     w->ptmp = malloc(n * sizeof(SwdPair));
     w->sorted = malloc(n * sizeof(float));
+    w->bytes = (3 * kn + kc + n) * sizeof(float) + 2 * n * sizeof(SwdPair);
     return w->pf && w->pt && w->dpf && w->dirs && w->pairs && w->ptmp && w->sorted ? 0 : -1;
 }
 

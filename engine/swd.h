@@ -28,6 +28,7 @@ typedef struct Swd {
     SwdPair *pairs, *ptmp;     /* (n): one row's keys and indices, radix scratch */
     float *sorted;             /* (n): one target row, sorted */
     Rng rng;                   /* directions and target sampling */
+    size_t bytes;              /* the scratch's size, as reserved (memory estimates) */
 } Swd;
 
 /* Projections per level of c channels: c, at least 16. */

@@ -194,7 +194,8 @@ int trainer_estimate_bytes(const TrainConfig *cfg, size_t *bytes, char *err, siz
     if (!t)
         return -1;
     *bytes = tnet_bytes(t->g) + tnet_bytes(t->d) + tnet_bytes(t->d2) + style_bytes(t->style) +
-             style_bytes(t->structure) + 2 * batch + (t->half ? batch / 2 : 0) +
+             style_bytes(t->structure) + gabor_bytes(t->gabor) + 2 * batch +
+             (cfg->d_augment ? 3 * batch : 0) + (t->half ? batch / 2 : 0) +
              (loss_content_work_floats(cfg->size, cfg->size, cfg->content_pool,
                                        cfg->content_gauss) + 1) *
                  sizeof(float) +
