@@ -217,12 +217,34 @@ double quality_style(const Image *pic, const Image *painting)
     return d / (QUALITY_NDIRS * QUALITY_NQUANT);
 }
 
-double quality_finite(const Net *net)
+static size_t finite_in(const float *x, size_t n)
 {
     size_t ok = 0;
-    for (size_t i = 0; i < net->nparams; i++)
-        ok += isfinite(net->params[i]) != 0;
-    return net->nparams ? (double)ok / (double)net->nparams : 1;
+    for (size_t i = 0; i < n; i++)
+        ok += isfinite(x[i]) != 0;
+    return ok;
+}
+
+/* Each layer's weights and biases as net_param_count counts them: the
+ * padding between tensors in the parameter block is never looked at. */
+double quality_finite(const Net *net)
+{
+    size_t ok = 0, n = 0;
+    for (int i = 0; i < net->nops; i++) {
+        const Op *op = &net->ops[i];
+        size_t w = 0, b = 0;
+        if (op->kind == OP_CONV || op->kind == OP_CONVT) {
+            w = (size_t)op->cin * op->cout * op->k * op->k;
+            b = op->has_bias ? (size_t)op->cout : 0;
+        } else if (op->kind == OP_IN && op->affine) {
+            w = b = (size_t)op->cin;
+        }
+        if (w && op->w_off != SIZE_MAX)
+            ok += finite_in(net->params + op->w_off, w), n += w;
+        if (b && op->b_off != SIZE_MAX)
+            ok += finite_in(net->params + op->b_off, b), n += b;
+    }
+    return n ? (double)ok / (double)n : 1;
 }
 
 /* One photo through net at most max_size on the long side: the photo as

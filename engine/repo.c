@@ -424,3 +424,115 @@ int repo_write_version_card(const char *repo, const char *name, int version,
     }
     return util_write_atomic(path, json, strlen(json), err, errlen);
 }
+
+int repo_set_version_state(const char *repo, const char *name, int version, int state,
+                           json_t *members, char *err, size_t errlen)
+{
+    char *text = repo_version_card(repo, name, version, NULL), *out;
+    json_t *card = text ? json_loads(text, 0, NULL) : json_object();
+    int rc = -1;
+    free(text);
+    if (!json_is_object(card)) {
+        util_errf(err, errlen, "out of memory");
+        json_decref(card);
+        return -1;
+    }
+    json_object_set_new(card, "state", json_string(repo_state_name(state)));
+    if (json_is_object(members))
+        json_object_update(card, members);
+    out = json_dumps(card, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    if (out)
+        rc = repo_write_version_card(repo, name, version, out, err, errlen);
+    else
+        util_errf(err, errlen, "out of memory");
+    free(out);
+    json_decref(card);
+    return rc;
+}
+
+/* 1 when file is part of a model folder's layout (repo.h's table). */
+static int in_layout(const char *file)
+{
+    char preview[32];
+    int v = file[0] == 'v' ? atoi(file + 1) : 0;
+    snprintf(preview, sizeof preview, "v%d%s", v, layout[REPO_PREVIEW]);
+    return file[0] == '.' || repo_is_served_file(file) || (v > 0 && !strcmp(file, preview));
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Adds one stray (when there is room) and counts it. */
+static void stray(RepoStray *out, int max, int *n, const char *path, const char *reason)
+{
+    if (*n < max) {
+        size_t k = strlen(path);
+        if (k >= sizeof out[*n].path)
+            k = sizeof out[*n].path - 1;          /* cut short */
+        memcpy(out[*n].path, path, k);
+        out[*n].path[k] = '\0';
+        snprintf(out[*n].reason, sizeof out[*n].reason, "%s", reason);
+    }
+    (*n)++;
+}
+
+/* The strays inside the model folder name. */
+static void folder_strays(const char *repo, const char *name, RepoStray *out, int max, int *n)
+{
+    char dir[4096], rel[REPO_NAME_MAX * 2 + 8];
+    DIR *d;
+    struct dirent *e;
+    if (snprintf(dir, sizeof dir, "%s/%s", repo, name) >= (int)sizeof dir || !(d = opendir(dir)))
+        return;
+    while ((e = readdir(d))) {
+        if (in_layout(e->d_name))
+            continue;
+        snprintf(rel, sizeof rel, "%.64s/%.64s", name, e->d_name);
+        stray(out, max, n, rel, has_suffix(e->d_name, ".safetensors")
+                                    ? "not a version: versions are named v<N>.safetensors "
+                                      "(N = 1, 2, ...)"
+                                    : "not part of a model folder's layout (repo.h)");
+    }
+    closedir(d);
+}
+
+int repo_strays(const char *repo, RepoStray *out, int max)
+{
+    DIR *d = opendir(repo);
+    struct dirent *e;
+    int n = 0;
+    char path[4096], reason[192];
+    struct stat st;
+    if (!d)
+        return -1;
+    while ((e = readdir(d))) {
+        const char *f = e->d_name;
+        if (f[0] == '.' || !strcmp(f, "DEFAULT") ||
+            snprintf(path, sizeof path, "%s/%s", repo, f) >= (int)sizeof path || stat(path, &st))
+            continue;
+        if (!S_ISDIR(st.st_mode)) {
+            stray(out, max, &n, f, has_suffix(f, ".safetensors")
+                                       ? "a loose model file: a model is a folder, put it in "
+                                         "NAME/v1.safetensors"
+                                       : "not a model folder");
+        } else if (!repo_valid_name(f)) {
+            stray(out, max, &n, f, "not a model name: [a-z0-9_-]{1,64}");
+        } else if (repo_versions(repo, f, NULL, 0) <= 0) {
+            char manifest[4200];
+            snprintf(manifest, sizeof manifest, "%s/manifest.json", path);
+            if (!stat(manifest, &st))
+                snprintf(reason, sizeof reason, "an ml5 checkpoint folder, not imported: atelier "
+                         "convert --from ml5 DIR --repo REPO --name NAME");
+            else
+                snprintf(reason, sizeof reason, "no version in it (v<N>.safetensors)");
+            stray(out, max, &n, f, reason);
+        } else {
+            folder_strays(repo, f, out, max, &n);
+        }
+    }
+    closedir(d);
+    return n;
+}

@@ -39,6 +39,7 @@
 #define ATELIER_REPO_H
 
 #include <stddef.h>
+#include <jansson.h>
 
 #define REPO_NAME_MAX 64
 #define REPO_MAX_VERSION 1000000
@@ -136,8 +137,27 @@ int repo_version_card_path(const char *repo, const char *name, int version,
 /* Version's card as a new string (a JSON object) and its state in *state
  * (may be NULL); NULL (state REPO_SERVABLE) when there is none. */
 char *repo_version_card(const char *repo, const char *name, int version, int *state);
+/* Sets version's state in its card (creating the card when absent) and,
+ * when members is an object, sets each of its members too (e.g. "gate");
+ * written atomically. 0, or -1 with a message. */
+int repo_set_version_state(const char *repo, const char *name, int version, int state,
+                           json_t *members, char *err, size_t errlen);
 /* Writes version's card (a JSON object's text) atomically. 0 or -1. */
 int repo_write_version_card(const char *repo, const char *name, int version,
                             const char *json, char *err, size_t errlen);
+
+/* Something in the repository no server will serve, and why: a loose
+ * model file, an ml5 folder not imported, a folder that is not a model
+ * name, a file in a model folder that is not part of the layout. */
+typedef struct RepoStray {
+    char path[REPO_NAME_MAX * 2 + 8];   /* relative to the repository, cut short */
+    char reason[192];
+} RepoStray;
+
+/* The strays of repo, in directory order: up to max written to out; returns
+ * how many there are (may exceed max), or -1 when repo cannot be read.
+ * Hidden files (temporary ones among them), DEFAULT and each model's .train
+ * are part of the layout. */
+int repo_strays(const char *repo, RepoStray *out, int max);
 
 #endif

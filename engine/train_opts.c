@@ -9,7 +9,7 @@
 #include "engine/util.h"
 
 _Static_assert(sizeof(TrainArch) == sizeof(int) && sizeof(GanLoss) == sizeof(int) &&
-                   sizeof(StyleKind) == sizeof(int),
+                   sizeof(StyleKind) == sizeof(int) && sizeof(TrainPromote) == sizeof(int),
                "TOPT_ENUM rows are read and written as int");
 
 #define F(field) offsetof(TrainConfig, field)
@@ -24,6 +24,7 @@ static const char *const content_filter_names[] = { "box", "gauss", NULL };
 /* By value: the DIFFAUG_* bits. */
 static const char *const augment_names[] = { "none", "translation", "cutout",
                                              "translation,cutout", NULL };
+static const char *const promote_names[] = { "never", "on_success", "best", "each", NULL };
 
 /* name, type, offset, lo, hi, job_lo, job_hi, default, names, count, max, where, arg, help */
 static const TrainOpt opts[] = {
@@ -114,6 +115,13 @@ static const TrainOpt opts[] = {
       TOPT_CLI | TOPT_JOB, "T", "the painting's title, for the model card" },
     { "style_license", TOPT_STRING, F(style_license), 0, 0, 0, 200, "", NULL, 0, 0,
       TOPT_CLI | TOPT_JOB, "L", "the painting's licence, for the model card" },
+    { "promote", TOPT_ENUM, F(promote), 0, 0, 0, 0, "on_success", promote_names, 0, 0,
+      TOPT_JOB, "never|on_success|best|each", "when a job's candidates (each checkpoint, "
+      "judged by the promotion gate) become what ?model=NAME serves: by hand only, the "
+      "newest that passed when the job succeeds, each that passes and beats the served "
+      "version, or each that passes" },
+    { "overwrite", TOPT_FLAG, F(overwrite), 0, 1, 0, 1, NULL, NULL, 0, 0, TOPT_JOB, NULL,
+      "a job may publish into an existing model it does not fine-tune (else 409)" },
 };
 
 #define NOPTS ((int)(sizeof opts / sizeof opts[0]))
@@ -480,7 +488,10 @@ int train_opts_finish(TrainConfig *c, TrainProfile p, const TrainOpt **bad,
         case TOPT_INT: v = *AT(c, o, int); ok = v >= lo && v <= hi; break;
         case TOPT_I64: v = (double)*AT(c, o, int64_t); ok = v >= lo && v <= hi; break;
         case TOPT_U64: v = (double)*AT(c, o, uint64_t); ok = v >= lo && v <= hi; break;
-        case TOPT_FLOAT: v = *AT(c, o, float); ok = v >= lo && v <= hi; break;
+        case TOPT_FLOAT:    /* the bounds as floats too: 0.1f is above 0.1 */
+            v = *AT(c, o, float);
+            ok = v >= (float)lo && v <= (float)hi;
+            break;
         case TOPT_FLAG: v = *AT(c, o, int); ok = v == o->lo || v == o->hi; break;
         case TOPT_ENUM: {
             int k = 0, e = *AT(c, o, int);

@@ -28,6 +28,16 @@
 
 typedef enum TrainArch { TRAIN_ARCH_FAST, TRAIN_ARCH_RESNET9 } TrainArch;
 
+/* When a training job's candidates are promoted (served by ?model=NAME):
+ * never (by hand only), at success (its newest candidate that passed the
+ * gate), at each checkpoint that passes the gate and beats the served
+ * version (best), or at each that passes (each: hot-swapping while it
+ * trains, the gate still in the way). The server's business (jobq.c); the
+ * trainer only carries it in its config table. */
+typedef enum TrainPromote {
+    TRAIN_PROMOTE_NEVER, TRAIN_PROMOTE_ON_SUCCESS, TRAIN_PROMOTE_BEST, TRAIN_PROMOTE_EACH
+} TrainPromote;
+
 /* A training run's settings. Which field is which setting, its range and
  * its default: engine/train_opts.c's table. */
 typedef struct TrainConfig {
@@ -68,6 +78,12 @@ typedef struct TrainConfig {
     int gabor_nlevels;                   /* how many levels (0 until settled: 4) */
     float style_lo, style_hi;            /* style patch side, fractions of the short side */
     int holdout;                         /* every holdout-th photo is held out */
+    TrainPromote promote;                /* a job's: when its candidates are promoted */
+    int overwrite;                       /* a job's: may publish into a model it does not
+                                            fine-tune */
+    int candidate;                       /* checkpoints are candidates: vN.card.json
+                                            says "state": "candidate" (written before
+                                            vN.safetensors) and card.json is left alone */
     const char *command;                 /* the exact command, for the card */
     const char *style_title, *style_license;
 } TrainConfig;

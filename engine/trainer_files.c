@@ -349,18 +349,35 @@ done:
     return rc ? -1 : 0;
 }
 
-/* Writes vN.safetensors (+ preview, + the model's card.json) and the
+/* The card as the files hold it: indented; with "state": "candidate" when
+ * the version is a candidate (a new string, or NULL). */
+static char *card_file_text(const char *card, int candidate)
+{
+    json_t *cj = json_loads(card, 0, NULL);
+    char *text;
+    if (cj && candidate)
+        json_object_set_new(cj, "state", json_string(repo_state_name(REPO_CANDIDATE)));
+    text = cj ? json_dumps(cj, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(cj);
+    return text;
+}
+
+/* Writes vN.card.json (before the version, so a candidate is never seen
+ * without its state), vN.safetensors, the preview, the model's card.json
+ * (not for a candidate: the served version's card stays) and the
  * resumable state. Returns the version, or -1. */
 int trainer_checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t errlen)
 {
     if (trainer_write_state(t, err, errlen))
         return -1;
     int v = repo_next_version(t->models_dir, t->name);
-    char *card = card_json(t, v);
+    char *card = card_json(t, v), *pretty = NULL;
+    char prev[4200];
     StWriter *w = stw_new();
     int rc = -1;
     if (!card || !w || tnet_add_tensors(t->g, w, "", TNET_PARAMS) ||
-        stw_meta(w, "atelier.spec", t->gspec) || stw_meta(w, "atelier.card", card)) {
+        stw_meta(w, "atelier.spec", t->gspec) || stw_meta(w, "atelier.card", card) ||
+        !(pretty = card_file_text(card, t->cfg.candidate))) {
         util_errf(err, errlen, "cannot assemble the checkpoint");
         goto done;
     }
@@ -368,24 +385,27 @@ int trainer_checkpoint(Trainer *t, char *path, size_t pathlen, char *err, size_t
         util_errf(err, errlen, "checkpoint path too long");
         goto done;
     }
-    if (stw_write_file(w, path, err, errlen))
+    if (repo_write_version_card(t->models_dir, t->name, v, pretty, err, errlen))
         goto done;
-    char prev[4200];
+    if (stw_write_file(w, path, err, errlen)) {
+        if (!repo_path(t->models_dir, t->name, REPO_VERSION_CARD, v, prev, sizeof prev))
+            unlink(prev);           /* no card left for a version that is not there */
+        goto done;
+    }
     if (!repo_path(t->models_dir, t->name, REPO_PREVIEW, v, prev, sizeof(prev)))
         write_preview(t, prev);
-    json_t *cj = json_loads(card, 0, NULL);
-    char *pretty = cj ? json_dumps(cj, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
-    int card_ok = pretty && !repo_path(t->models_dir, t->name, REPO_CARD, 0, prev, sizeof(prev)) &&
-                  !util_write_atomic(prev, pretty, strlen(pretty), NULL, 0);
     free(pretty);
-    json_decref(cj);
-    if (!card_ok) {
+    pretty = t->cfg.candidate ? NULL : card_file_text(card, 0);
+    if (!t->cfg.candidate &&
+        (!pretty || repo_path(t->models_dir, t->name, REPO_CARD, 0, prev, sizeof(prev)) ||
+         util_write_atomic(prev, pretty, strlen(pretty), NULL, 0))) {
         util_errf(err, errlen, "%s: cannot write the card", prev);
         goto done;
     }
     rc = v;
 done:
     free(card);
+    free(pretty);
     stw_free(w);
     return rc;
 }

@@ -34,6 +34,8 @@ void api_stylize_complete(RoutesCtx *ctx, Request *req, Response *resp);
  * /models/{name}/current. */
 int api_models_list(RoutesCtx *ctx, Request *req, Response *resp);
 int api_model_get(RoutesCtx *ctx, Request *req, Response *resp);
+/* GET /models/{name}/versions/{v}/preview: the trainer's preview of v. */
+int api_version_preview(RoutesCtx *ctx, Request *req, Response *resp);
 int api_default_begin(RoutesCtx *ctx, Request *req, Response *resp);
 int api_default_put(RoutesCtx *ctx, Request *req, Response *resp);
 int api_current_begin(RoutesCtx *ctx, Request *req, Response *resp);

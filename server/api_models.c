@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/repo.h"
 #include "server/redact.h"
@@ -46,6 +47,44 @@ static json_t *model_json(const RegistryInfo *info, int is_default, int detailed
     return o;
 }
 
+/* Each version's state (servable, candidate, refused, promoted), what the
+ * promotion gate measured, and its preview's URL when it has one. */
+static json_t *versions_detail(RoutesCtx *ctx, const RegistryInfo *info)
+{
+    json_t *a = json_array();
+    char path[4200];
+    struct stat st;
+    for (int i = 0; a && i < info->nversions; i++) {
+        int v = info->versions[i];
+        char *text = repo_version_card(registry_dir(ctx->reg), info->name, v, NULL);
+        json_t *card = text ? json_loads(text, 0, NULL) : NULL, *gate;
+        gate = json_object_get(card, "gate");
+        json_t *o = json_pack("{s:i, s:s, s:O}", "version", v, "state",
+                              repo_state_name(info->states[i]), "gate", gate ? gate : json_null());
+        if (o && !repo_path(registry_dir(ctx->reg), info->name, REPO_PREVIEW, v, path,
+                            sizeof path) && !stat(path, &st)) {
+            snprintf(path, sizeof path, "/models/%s/versions/%d/preview", info->name, v);
+            json_object_set_new(o, "preview", json_string(path));
+        }
+        json_array_append_new(a, o);
+        json_decref(card);
+        free(text);
+    }
+    return a;
+}
+
+/* What the repository holds that is not served, and why. */
+static json_t *strays_json(RoutesCtx *ctx)
+{
+    RepoStray st[REGISTRY_MAX_STRAYS];
+    int n = registry_strays(ctx->reg, st, REGISTRY_MAX_STRAYS);
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s}", "path", st[i].path, "reason",
+                                           st[i].reason));
+    return a;
+}
+
 int api_models_list(RoutesCtx *ctx, Request *req, Response *resp)
 {
     RegistryInfo *infos = NULL;
@@ -64,6 +103,7 @@ int api_models_list(RoutesCtx *ctx, Request *req, Response *resp)
     registry_list_free(infos, n);
     json_object_set_new(body, "default", def ? json_string(def) : json_null());
     json_object_set_new(body, "default_from", json_string(registry_default_from(ctx->reg)));
+    json_object_set_new(body, "ignored", strays_json(ctx));
     json_object_set_new(body, "models", list);
     routes_json(resp, req, 200, body);
     return ROUTES_DONE;
@@ -85,8 +125,46 @@ int api_model_get(RoutesCtx *ctx, Request *req, Response *resp)
         routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "out of memory");
         return ROUTES_DONE;
     }
-    routes_json(resp, req, 200, model_json(&info, def && !strcmp(def, info.name), 1));
+    json_t *o = model_json(&info, def && !strcmp(def, info.name), 1);
+    if (o)
+        json_object_set_new(o, "versions_detail", versions_detail(ctx, &info));
+    routes_json(resp, req, 200, o);
     registry_info_clear(&info);
+    return ROUTES_DONE;
+}
+
+int api_version_preview(RoutesCtx *ctx, Request *req, Response *resp)
+{
+    char name[REPO_NAME_MAX + 1], path[4200];
+    const char *p = req->path + strlen("/models/");
+    size_t n = strcspn(p, "/");
+    int v = 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    long size;
+    FILE *f = NULL;
+    if (n <= REPO_NAME_MAX) {
+        memcpy(name, p, n);
+        name[n] = '\0';
+        sscanf(p + n, "/versions/%d/preview", &v);
+    }
+    if (n > REPO_NAME_MAX || !repo_valid_name(name) ||
+        repo_path(registry_dir(ctx->reg), name, REPO_PREVIEW, v, path, sizeof path) ||
+        !(f = fopen(path, "rbe"))) {
+        routes_problem(resp, req, PROBLEM_NOT_FOUND, NULL, "no preview at %.200s", req->path);
+        return ROUTES_DONE;
+    }
+    if (!fseek(f, 0, SEEK_END) && (size = ftell(f)) > 0 && size < (16L << 20) &&
+        !fseek(f, 0, SEEK_SET) && (data = malloc((size_t)size)) &&
+        fread(data, 1, (size_t)size, f) == (size_t)size)
+        len = (size_t)size;
+    fclose(f);
+    if (len)
+        reply_take(resp, 200, "image/jpeg", data, len);
+    else {
+        free(data);
+        routes_problem(resp, req, PROBLEM_INTERNAL, NULL, "cannot read the preview");
+    }
     return ROUTES_DONE;
 }
 

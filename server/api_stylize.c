@@ -1,8 +1,10 @@
 /* api_stylize.c: POST /stylize. Parameters come from the query string
- * only; unknown or repeated parameters are refused (400) rather than
- * ignored, so a typo such as `strenght=0.3` never passes silently. The
- * image is the raw body or the multipart field `image`; the work is a job
- * on the worker pool (infer.c), and its result becomes the answer. */
+ * and, in a multipart body, from the fields beside `image` (the same
+ * names, the same checks); unknown or repeated parameters are refused
+ * (400) rather than ignored, so a typo such as `strenght=0.3` never passes
+ * silently. The image is the raw body or the multipart field `image`; the
+ * work is a job on the worker pool (infer.c), and its result becomes the
+ * answer. */
 #include "server/api.h"
 
 #include <jansson.h>
@@ -50,10 +52,11 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
-/* Fills job params and picks the model name from the query. Returns 0, or
- * -1 with the 400 in resp. */
-static int stylize_params_parse(const Request *req, Response *resp, InferParams *p,
-                                const char **model, int *version)
+/* The parameters of POST /stylize from kv (the query, then a multipart
+ * body's fields besides "image") into p, the model name and the version
+ * (0 = the served one). Returns 0, or -1 with the 400 in resp. */
+static int stylize_params_parse(const Request *req, Response *resp, const HttpKV *kv, int n,
+                                InferParams *p, const char **model, int *version)
 {
     char q[64];
     *model = NULL;
@@ -63,28 +66,28 @@ static int stylize_params_parse(const Request *req, Response *resp, InferParams 
     p->max_size = STYLIZE_MAX_SIZE_DEFAULT;
     p->format = IMG_UNKNOWN;
     p->quality = STYLIZE_JPEG_QUALITY;
-    if (req->query_overflow) {
-        routes_problem(resp, req, PROBLEM_BAD_PARAMETER, NULL, "more than %d query parameters",
-                       ROUTES_MAX_QUERY);
+    if (req->query_overflow || req->parts_overflow) {
+        routes_problem(resp, req, PROBLEM_BAD_PARAMETER, NULL, "more than %d parameters",
+                       req->query_overflow ? ROUTES_MAX_QUERY : ROUTES_MAX_PARTS);
         return -1;
     }
-    for (int i = 0; i < req->nquery; i++) {
-        const char *k = req->query[i].key, *v = req->query[i].value;
+    for (int i = 0; i < n; i++) {
+        const char *k = kv[i].key, *v = kv[i].value;
         size_t known = 0;
         while (known < NPARAMS && strcmp(k, stylize_params[known]))
             known++;
         if (known == NPARAMS) {
             char list[128];
-            size_t n = 0;
+            size_t used = 0;
             for (size_t x = 0; x < NPARAMS; x++)
-                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", x ? ", " : "",
-                                      stylize_params[x]);
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", x ? ", " : "",
+                                         stylize_params[x]);
             routes_problem(resp, req, PROBLEM_BAD_PARAMETER, reply_quote(k, q, sizeof q),
                            "unknown parameter '%s'; known: %s", q, list);
             return -1;
         }
         for (int j = 0; j < i; j++)
-            if (!strcmp(req->query[j].key, k)) {
+            if (!strcmp(kv[j].key, k)) {
                 routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k, "%s given twice", k);
                 return -1;
             }
@@ -199,12 +202,84 @@ StylizeJob *api_stylize_attach(Request *req, Response *resp)
     return job;
 }
 
+/* Takes the request's reference to the model (and version) asked for.
+ * 0, or -1 with the problem in resp. */
+static int stylize_acquire(RoutesCtx *ctx, Request *req, Response *resp, StylizeJob *job,
+                           const char *name, int version)
+{
+    const char *which = name ? name : registry_default(ctx->reg);
+    char err[256] = "";
+    int code;
+    job->model = registry_acquire_version(ctx->reg, name, version, &code, err, sizeof err);
+    if (job->model)
+        return 0;
+    if (version && (code == REGISTRY_ENOENT || code == REGISTRY_ENOVERSION ||
+                    code == REGISTRY_ELOAD) && which) {
+        /* The model may exist and the version not, or not load. */
+        routes_problem(resp, req,
+                       code == REGISTRY_ELOAD ? PROBLEM_BAD_PARAMETER : PROBLEM_NOT_FOUND,
+                       "version", "%s", err);
+    } else if (code == REGISTRY_ENOTREADY) {
+        routes_problem(resp, req, PROBLEM_NOT_READY, NULL, "model %s is not loaded", which);
+        resp->retry_after = 1;
+    } else if (code == REGISTRY_ECANDIDATE) {
+        routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, "model",
+                       "model '%s' has candidate versions only: none is served until one is "
+                       "promoted (ask for one with &version=N, see GET /models/%s)", which,
+                       which);
+    } else if (name) {
+        reply_unknown_model(ctx, req, resp, "model", name);
+    } else {
+        char names[256];
+        routes_problem(resp, req, PROBLEM_BAD_PARAMETER, "model",
+                       "no default model (set one with --default-model or PUT "
+                       "/models/default): name one with ?model=; the models are: %s",
+                       reply_model_names(ctx, names, sizeof names));
+    }
+    return -1;
+}
+
+/* A multipart body's fields besides "image" are parameters as the query's
+ * are: parsed together, so a name given in both is "given twice". 0, or -1
+ * with the problem in resp. */
+static int stylize_form_params(RoutesCtx *ctx, Request *req, Response *resp, StylizeJob *job)
+{
+    HttpKV kv[ROUTES_MAX_QUERY + 16];
+    char *vals[16];
+    const char *name;
+    int n = 0, nv = 0, version, rc = -1;
+    for (int i = 0; i < req->nquery; i++)
+        kv[n++] = req->query[i];
+    for (int i = 0; i < req->nparts; i++) {
+        FormPart *fp = &req->parts[i];
+        if (nv == 16 || fp->len > 256) {
+            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, fp->name, "%s",
+                           nv == 16 ? "more than 16 form fields besides 'image'"
+                                    : "a form field over 256 bytes (the image goes in 'image')");
+            goto done;
+        }
+        if (!(vals[nv] = strndup(fp->data ? (const char *)fp->data : "", fp->len))) {
+            routes_problem(resp, req, PROBLEM_OVERLOADED, NULL, "out of memory");
+            goto done;
+        }
+        kv[n++] = (HttpKV){fp->name, vals[nv++]};
+    }
+    if (!stylize_params_parse(req, resp, kv, n, &job->params, &name, &version)) {
+        job->params.max_pixels = ctx->cfg->max_pixels;
+        rc = stylize_acquire(ctx, req, resp, job, name, version);
+    }
+done:
+    while (nv)
+        free(vals[--nv]);
+    return rc;
+}
+
 int api_stylize_begin(RoutesCtx *ctx, Request *req, Response *resp)
 {
     StylizeJob *job;
     const char *name;
-    char mt[64], err[256] = "";
-    int code, version;
+    char mt[64];
+    int version;
     if (req->content_length > ctx->cfg->max_body_bytes) {
         routes_too_large(ctx, req, resp);
         return ROUTES_DONE;
@@ -223,32 +298,13 @@ int api_stylize_begin(RoutesCtx *ctx, Request *req, Response *resp)
     }
     if (!(job = api_stylize_attach(req, resp)))
         return ROUTES_DONE;
-    if (stylize_params_parse(req, resp, &job->params, &name, &version))
+    if (stylize_params_parse(req, resp, req->query, req->nquery, &job->params, &name,
+                             &version))
         return ROUTES_DONE;
     job->params.max_pixels = ctx->cfg->max_pixels;
-    job->model = registry_acquire_version(ctx->reg, name, version, &code, err, sizeof err);
-    if (!job->model) {
-        if (version && (code == REGISTRY_ENOENT || code == REGISTRY_ENOVERSION ||
-                        code == REGISTRY_ELOAD)) {
-            /* The model may exist and the version not, or not load. */
-            routes_problem(resp, req,
-                           code == REGISTRY_ELOAD ? PROBLEM_BAD_PARAMETER : PROBLEM_NOT_FOUND,
-                           "version", "%s", err);
-        } else if (code == REGISTRY_ENOTREADY) {
-            routes_problem(resp, req, PROBLEM_NOT_READY, NULL, "model %s is not loaded",
-                           name ? name : registry_default(ctx->reg));
-            resp->retry_after = 1;
-        } else if (name) {
-            reply_unknown_model(ctx, req, resp, "model", name);
-        } else {
-            char names[256];
-            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, "model",
-                           "no default model (set one with --default-model or PUT "
-                           "/models/default): name one with ?model=; the models are: %s",
-                           reply_model_names(ctx, names, sizeof names));
-        }
+    /* A form may name the model among its fields: chosen with the body. */
+    if (!req->multipart && stylize_acquire(ctx, req, resp, job, name, version))
         return ROUTES_DONE;
-    }
     return ROUTES_BODY;
 }
 
@@ -278,6 +334,8 @@ int api_stylize_body(RoutesCtx *ctx, Request *req, Response *resp)
                        "the multipart body has no field 'image'");
         return ROUTES_DONE;
     }
+    if (req->multipart && stylize_form_params(ctx, req, resp, job))
+        return ROUTES_DONE;
     if (!req->body || !req->body_len) {
         routes_problem(resp, req, PROBLEM_BAD_REQUEST, "image",
                        "the body is empty: send the image");

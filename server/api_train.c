@@ -210,6 +210,9 @@ int api_train_body(RoutesCtx *ctx, Request *req, Response *resp)
     case JOBQ_ETOOLARGE:
         routes_problem(resp, req, problem_for_jobq(rc), field, "%s", err);
         return ROUTES_DONE;
+    case JOBQ_ECONFLICT:
+        routes_problem(resp, req, PROBLEM_CONFLICT, field, "%s", err);
+        return ROUTES_DONE;
     case JOBQ_EFULL:
         routes_problem(resp, req, problem_for_jobq(rc), NULL, "%s; retry later", err);
         resp->retry_after = 60;

@@ -95,6 +95,20 @@ static const Opt opts[] = {
      "seconds an ended training job is listed before its record is removed (its uploads go "
      "when it ends); default 7 days"},
     {"ui", OPT_ONOFF, F(ui), 0, 0, 1, "on", "the web page (Atelier Studio) at /: on or off"},
+    /* The promotion gate (docs/training.md, "The quality gate"): calibrated on
+     * the shipped model and on deliberately broken runs. */
+    {"gate-min-edges", OPT_INT, F(gate_min_edges), 0, 0, 100, "40",
+     "promotion gate: least edge correlation with the held-out photos, percent"},
+    {"gate-min-spread", OPT_INT, F(gate_min_spread), 0, 0, 100, "12",
+     "promotion gate: least spread of mean colour across the held-out pictures, percent of "
+     "the photos' own"},
+    {"gate-style-slack", OPT_INT, F(gate_style_slack), 0, 0, 100000, "30",
+     "promotion gate: how much farther from the painting than the served version a "
+     "candidate may be, percent"},
+    {"gate-photos", OPT_INT, F(gate_photos), 0, 1, 64, "6",
+     "promotion gate: held-out photos a candidate is judged on"},
+    {"gate-size", OPT_INT, F(gate_size), 0, 32, 2048, "256",
+     "promotion gate: long side the held-out photos are stylized at"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

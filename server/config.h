@@ -46,6 +46,10 @@ typedef struct Config {
     int train_retention_s;           /* ended jobs are listed this long */
     int train_upload_mpixels;        /* all pictures of a job, millions of pixels */
     int ui;                          /* 1: the studio at "/" (web.h) */
+    int gate_min_edges;              /* promotion gate thresholds, percent */
+    int gate_min_spread;
+    int gate_style_slack;
+    int gate_photos, gate_size;      /* held-out photos judged, and their long side */
 } Config;
 
 /* Looks up an environment variable; getenv in the binary, a table in tests. */

@@ -19,9 +19,10 @@
  * received while reading; past it the 413 is written at once and the
  * connection closed without reading or buffering the rest (refuse_midway).
  * Other answers wait for the end of the request, so that keep-alive holds.
- * Multipart bodies go through MHD_PostProcessor; only the field
- * req.body_field is kept when the route names one, else every field
- * (routes_form_field).
+ * Multipart bodies go through MHD_PostProcessor; the field
+ * req.body_field is the body when the route names one (/stylize's image),
+ * and every other field is kept (routes_form_field): the route's form, or
+ * (/stylize) its parameters, checked as the query's are, never ignored.
  *
  * Suspension: when routes_body defers, the connection is suspended FIRST
  * and the job submitted SECOND, so the worker's resume can never come
@@ -483,10 +484,8 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
                                 size_t size)
 {
     Conn *c = cls;
-    if (!c->req.body_field)
+    if (!c->req.body_field || !key || strcmp(key, c->req.body_field))
         return routes_form_field(&c->req, key, off, data, size) ? MHD_NO : MHD_YES;
-    if (!key || strcmp(key, c->req.body_field))
-        return MHD_YES;             /* other fields are ignored */
     if (off == 0)
         c->form_fields++;
     if (c->form_fields > 1)

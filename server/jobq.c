@@ -53,6 +53,7 @@
 #include "engine/image.h"
 #include "engine/traindata.h"
 #include "engine/trainer.h"
+#include "server/gate.h"
 #include "server/jobq_config.h"
 #include "server/jobq_history.h"
 #include "server/log.h"
@@ -76,6 +77,8 @@ typedef struct Job {
     int64_t steps_seen;           /* for the steps counter */
     int *versions;
     int nversions;
+    json_t *cands;                /* [{version, state, passed, reasons, scores}] */
+    int promoted;                 /* the version this job promoted, 0 = none */
     char error[256];
     JobHistory history;           /* the curve, saved as history.json */
     atomic_int cancel;
@@ -113,6 +116,7 @@ static void job_free(Job *j)
     if (!j)
         return;
     json_decref(j->config);
+    json_decref(j->cands);
     free(j->versions);
     history_free(&j->history);
     free(j);
@@ -150,6 +154,8 @@ static json_t *describe(const Job *j)
     json_object_set_new(o, "eta_s", j->state == JOB_RUNNING && p->steps_per_s > 0
                                         ? json_real(p->eta_s) : json_null());
     json_object_set_new(o, "versions", vs);
+    json_object_set_new(o, "candidates", j->cands ? json_deep_copy(j->cands) : json_array());
+    json_object_set_new(o, "promoted", j->promoted ? json_integer(j->promoted) : json_null());
     json_object_set_new(o, "created", json_real(j->created));
     json_object_set_new(o, "started", j->began > 0 ? json_real(j->began) : json_null());
     json_object_set_new(o, "finished", j->ended > 0 ? json_real(j->ended) : json_null());
@@ -242,6 +248,9 @@ static Job *restore(Jobq *q, const char *id)
     if (json_array_size(v) && (j->versions = calloc(json_array_size(v), sizeof(int))))
         for (size_t i = 0; i < json_array_size(v) && i < MAX_VERSIONS; i++)
             j->versions[j->nversions++] = (int)json_integer_value(json_array_get(v, i));
+    if (json_is_array(v = json_object_get(o, "candidates")))
+        j->cands = json_deep_copy(v);
+    j->promoted = (int)json_integer_value(json_object_get(o, "promoted"));
     if (j->state == JOB_RUNNING) {
         /* Interrupted: runs again, resuming; unless the process died under
          * it (an OOM kill, kill -9) more than max_crashes times, which a
@@ -314,7 +323,151 @@ static Job *find(Jobq *q, const char *id)
 typedef struct RunCtx {
     Jobq *q;
     Job *job;
+    Gate *gate;
+    QualityScores served;         /* the served version's numbers */
+    int has_served;
 } RunCtx;
+
+/* Makes version v of the job's model the one served: its card says
+ * "promoted", so the newest-version rule serves it (and a version another
+ * process publishes later still takes over, as before); when CURRENT pins
+ * the model, the pin moves to v (registry_pin loads it first). 0 or -1
+ * (logged, and the reason kept in the job's error). */
+static int promote(Jobq *q, Job *j, int v)
+{
+    char err[256] = "";
+    const char *models = registry_dir(q->reg);
+    int pinned = repo_pinned_version(models, j->cfg.name);
+    if (repo_set_version_state(models, j->cfg.name, v, REPO_PROMOTED, NULL, err, sizeof err) ||
+        (pinned && registry_pin(q->reg, j->cfg.name, v, err, sizeof err)) ||
+        registry_rescan(q->reg) < 0) {
+        log_write("error", "cannot promote a candidate", "{s:s, s:s, s:i, s:s}", "job", j->id,
+                  "model", j->cfg.name, "version", v, "error", err);
+        pthread_mutex_lock(&q->lock);
+        snprintf(j->error, sizeof j->error, "cannot promote v%d: %.200s", v, err);
+        pthread_mutex_unlock(&q->lock);
+        return -1;
+    }
+    pthread_mutex_lock(&q->lock);
+    j->promoted = v;
+    for (size_t i = 0; i < json_array_size(j->cands); i++) {
+        json_t *c = json_array_get(j->cands, i);
+        if (json_integer_value(json_object_get(c, "version")) == v)
+            json_object_set_new(c, "state", json_string(repo_state_name(REPO_PROMOTED)));
+    }
+    pthread_mutex_unlock(&q->lock);
+    log_write("info", "candidate promoted", "{s:s, s:s, s:i}", "job", j->id, "model",
+              j->cfg.name, "version", v);
+    return 0;
+}
+
+/* Runs the gate on a new checkpoint: its verdict goes into the version's
+ * card (state candidate, or refused with the reasons) and the job's
+ * candidates; with promote "best" a passing candidate that beats the
+ * served version is promoted at once, with "each" any passing one. */
+static void judge(RunCtx *rc, int v, const char *path)
+{
+    Jobq *q = rc->q;
+    Job *j = rc->job;
+    QualityScores sc;
+    char why[768], err[256];
+    const QualityScores *served = rc->has_served ? &rc->served : NULL;
+    int passed = 0;
+    json_t *verdict;
+    if (gate_score(rc->gate, path, &sc, err, sizeof err)) {
+        memset(&sc, 0, sizeof sc);
+        snprintf(why, sizeof why, "the gate could not run it: %s", err);
+    } else {
+        passed = gate_judge(&q->cfg.gate, &sc, served, why, sizeof why);
+    }
+    verdict = gate_json(rc->gate, &sc, served, passed, why);
+    if (repo_set_version_state(registry_dir(q->reg), j->cfg.name, v,
+                               passed ? REPO_CANDIDATE : REPO_REFUSED,
+                               json_pack("{s:O}", "gate", verdict), err, sizeof err))
+        log_write("error", "cannot write a candidate's card", "{s:s, s:i, s:s}", "model",
+                  j->cfg.name, "version", v, "error", err);
+    pthread_mutex_lock(&q->lock);
+    if (!j->cands)
+        j->cands = json_array();
+    json_array_append_new(j->cands, json_pack("{s:i, s:s, s:b, s:s, s:O}", "version", v,
+                                              "state", passed ? "candidate" : "refused",
+                                              "passed", passed, "reasons", why, "scores",
+                                              json_object_get(verdict, "scores")));
+    pthread_mutex_unlock(&q->lock);
+    log_write(passed ? "info" : "warn", passed ? "candidate passed the gate"
+                                               : "candidate refused by the gate",
+              "{s:s, s:s, s:i, s:f, s:f, s:f, s:s}", "job", j->id, "model", j->cfg.name,
+              "version", v, "edges", sc.edges, "spread", sc.spread, "style", sc.style,
+              "reasons", why);
+    json_decref(verdict);
+    int promote_now = j->cfg.train.promote == TRAIN_PROMOTE_EACH ||
+                      (j->cfg.train.promote == TRAIN_PROMOTE_BEST &&
+                       (!served || sc.style < served->style));
+    if (passed && promote_now && !promote(q, j, v)) {
+        rc->served = sc;
+        rc->has_served = 1;
+    }
+}
+
+/* Judges the candidates of the model that were never judged: a kill
+ * between a checkpoint's write and its verdict leaves one, which the job,
+ * resumed, judges before it trains on. */
+static void judge_leftovers(RunCtx *rc)
+{
+    const char *models = registry_dir(rc->q->reg), *name = rc->job->cfg.name;
+    int n = repo_versions(models, name, NULL, 0), *vs;
+    char path[PATH_MAX];
+    if (n <= 0 || !(vs = malloc((size_t)n * sizeof *vs)))
+        return;
+    n = repo_versions(models, name, vs, n);
+    for (int i = 0; i < n; i++) {
+        int st;
+        char *text = repo_version_card(models, name, vs[i], &st);
+        json_t *card = text ? json_loads(text, 0, NULL) : NULL;
+        if (st == REPO_CANDIDATE && !json_object_get(card, "gate") &&
+            !repo_version_path(models, name, vs[i], path, sizeof path))
+            judge(rc, vs[i], path);
+        json_decref(card);
+        free(text);
+    }
+    free(vs);
+}
+
+/* The newest candidate of the job that passed the gate, 0 when none. */
+static int newest_passed(Jobq *q, Job *j)
+{
+    int v = 0;
+    pthread_mutex_lock(&q->lock);
+    for (size_t i = 0; i < json_array_size(j->cands); i++) {
+        json_t *c = json_array_get(j->cands, i);
+        if (json_is_true(json_object_get(c, "passed")))
+            v = (int)json_integer_value(json_object_get(c, "version"));
+    }
+    pthread_mutex_unlock(&q->lock);
+    return v;
+}
+
+/* The gate of a job and the numbers of the version served now (the one a
+ * candidate must not be worse than). NULL with a message. */
+static Gate *gate_for(RunCtx *rc, const char *content, const char *painting, char *err,
+                      size_t errlen)
+{
+    RegistryInfo info;
+    char path[PATH_MAX], e[256];
+    Gate *g = gate_new(&rc->q->cfg.gate, content, painting, err, errlen);
+    if (!g)
+        return NULL;
+    rc->gate = g;
+    if (!registry_info(rc->q->reg, rc->job->cfg.name, &info)) {
+        int v = info.loaded ? info.loaded : info.current;
+        if (v > 0 && !repo_version_path(registry_dir(rc->q->reg), info.name, v, path,
+                                        sizeof path) &&
+            !gate_score(g, path, &rc->served, e, sizeof e))
+            rc->has_served = 1;
+        registry_info_clear(&info);
+    }
+    return g;
+}
 
 static void on_progress(void *arg, const TrainProgress *p)
 {
@@ -339,11 +492,13 @@ static void on_progress(void *arg, const TrainProgress *p)
     }
     pthread_mutex_unlock(&q->lock);
     if (p->version > 0) {
-        save(q, j);
-        /* Published: swap it in now rather than at the watch's next look. */
-        registry_rescan(q->reg);
         log_write("info", "training checkpoint published", "{s:s, s:s, s:i, s:I}", "job", j->id,
                   "model", j->cfg.name, "version", p->version, "step", (json_int_t)p->step);
+        if (p->path)
+            judge(rc, p->version, p->path);
+        save(q, j);
+        /* A candidate is listed at once, not at the watch's next look. */
+        registry_rescan(q->reg);
     }
 }
 
@@ -387,7 +542,7 @@ static int run_job(Jobq *q, Job *j)
     struct stat st;
     TrainConfig tc;
     Trainer *t;
-    RunCtx ctx = {q, j};
+    RunCtx ctx = {q, j, NULL, {0}, 0};
     const char *models = registry_dir(q->reg);
     if (job_dir(q, j, "style", style_dir, sizeof style_dir) ||
         (j->uploaded_content ? job_dir(q, j, "content", content, sizeof content)
@@ -415,6 +570,7 @@ static int run_job(Jobq *q, Job *j)
     tc.models_dir = models;
     tc.resume = resume;
     tc.log_every = 1;
+    tc.candidate = 1;
     tc.command = "POST /train";
     if (j->cfg.init_version > 0 && !resume) {
         repo_version_path(models, j->cfg.init, j->cfg.init_version, init, sizeof init);
@@ -423,10 +579,23 @@ static int run_job(Jobq *q, Job *j)
     log_write("info", resume ? "training job resumes" : "training job starts",
               "{s:s, s:s, s:I}", "job", j->id, "model", j->cfg.name, "steps",
               (json_int_t)j->cfg.train.steps);
-    if ((t = trainer_new(&tc, err, sizeof err))) {
+    if (nstyles > 0 && gate_for(&ctx, content, styles[0], err, sizeof err))
+        judge_leftovers(&ctx);      /* a kill's unjudged candidates, before new ones */
+    if (ctx.gate && (t = trainer_new(&tc, err, sizeof err))) {
         rc = trainer_run(t, &j->cancel, on_progress, &ctx, err, sizeof err);
         trainer_free(t);
+    } else if (nstyles < 1) {
+        snprintf(err, sizeof err, "the job's style images are missing");
     }
+    if (rc == 0 && j->cfg.train.promote == TRAIN_PROMOTE_ON_SUCCESS) {
+        int v = newest_passed(q, j);
+        if (v)
+            promote(q, j, v);
+        else
+            log_write("warn", "no candidate passed the gate: nothing promoted", "{s:s, s:s}",
+                      "job", j->id, "model", j->cfg.name);
+    }
+    gate_free(ctx.gate);
     if (rc < 0) {
         pthread_mutex_lock(&q->lock);
         snprintf(j->error, sizeof j->error, "%.*s", (int)sizeof j->error - 1, err);
@@ -926,6 +1095,16 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
         snprintf(field, fieldlen, "content");
         snprintf(err, errlen, "upload content photos: the server has no photo folder "
                               "(--content)");
+        goto fail;
+    }
+    if (!j->cfg.train.overwrite && strcmp(j->cfg.init, j->cfg.name) &&
+        !registry_info(q->reg, j->cfg.name, &info)) {
+        registry_info_clear(&info);
+        rc = JOBQ_ECONFLICT;
+        snprintf(field, fieldlen, "name");
+        snprintf(err, errlen, "model '%s' exists: fine-tune it with \"init\": \"%s\", or "
+                 "publish into it from scratch with \"overwrite\": true", j->cfg.name,
+                 j->cfg.name);
         goto fail;
     }
     if (j->cfg.init[0]) {

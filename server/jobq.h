@@ -4,8 +4,10 @@
  * either uploaded content photos or the server's photo folder. Its state
  * lives in <data>/jobs/<id>/: job.json (written atomically: temporary file,
  * fsync, rename) and the uploads (style/, content/). Each checkpoint the
- * trainer writes is the next version of the model in the repository and
- * is swapped in at once (registry_rescan).
+ * trainer writes is the next version of the model in the repository, as a
+ * candidate (engine/repo.h): never served by ?model=NAME until promoted.
+ * The promotion gate (gate.h) judges it at once; the job's "promote"
+ * decides when a candidate that passed is promoted (CURRENT pins it).
  *
  * States: queued -> running -> succeeded | failed | cancelled. A job is
  * cancelled while queued at once, while running at its next step (it
@@ -19,6 +21,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "server/gate.h"
 #include "server/metrics.h"
 #include "server/registry.h"
 
@@ -38,6 +41,7 @@ typedef struct JobqConfig {
     int retention_s;          /* an ended job is forgotten (folder removed) after this */
     int64_t max_pixels;       /* one uploaded picture, width x height */
     int64_t upload_pixels;    /* all the pictures of one job */
+    GateConfig gate;          /* the promotion gate's thresholds */
 } JobqConfig;
 
 enum {
@@ -48,7 +52,8 @@ enum {
     JOBQ_EIO = -4,            /* the job could not be stored */
     JOBQ_ENOMEM = -5,
     JOBQ_ENOSPC = -6,         /* the disk is full: nothing was stored (507) */
-    JOBQ_ETOOLARGE = -7       /* an upload, or all of them, past the pixel limits (413) */
+    JOBQ_ETOOLARGE = -7,      /* an upload, or all of them, past the pixel limits (413) */
+    JOBQ_ECONFLICT = -8       /* the name is a model the job does not fine-tune (409) */
 };
 
 /* One uploaded file (borrowed). */

@@ -25,6 +25,7 @@ static const struct {
     [PROBLEM_METHOD_NOT_ALLOWED] = {405, "urn:atelier:problem:method-not-allowed",
                                     "Method not allowed"},
     [PROBLEM_TOO_SLOW] = {408, "urn:atelier:problem:too-slow", "Request too slow"},
+    [PROBLEM_CONFLICT] = {409, "urn:atelier:problem:conflict", "Conflicts with what exists"},
     [PROBLEM_BODY_TOO_LARGE] = {413, "urn:atelier:problem:body-too-large", "Request body too large"},
     [PROBLEM_IMAGE_TOO_LARGE] = {413, "urn:atelier:problem:image-too-large", "Image too large"},
     [PROBLEM_UNSUPPORTED_MEDIA_TYPE] = {415, "urn:atelier:problem:unsupported-media-type",

@@ -21,6 +21,7 @@ typedef enum ProblemKind {
     PROBLEM_UNKNOWN_MODEL,          /* 404 */
     PROBLEM_METHOD_NOT_ALLOWED,     /* 405 */
     PROBLEM_TOO_SLOW,               /* 408: the body came too slowly */
+    PROBLEM_CONFLICT,               /* 409: a job would overwrite a model */
     PROBLEM_BODY_TOO_LARGE,         /* 413 */
     PROBLEM_IMAGE_TOO_LARGE,        /* 413 */
     PROBLEM_UNSUPPORTED_MEDIA_TYPE, /* 415 */

@@ -61,9 +61,12 @@ typedef struct BadFile {
 typedef struct Model {
     char name[REPO_NAME_MAX + 1];
     int *versions;           /* ascending */
+    int *states;             /* REPO_SERVABLE etc., parallel to versions */
     int nversions;
     int pinned;              /* CURRENT, 0 = none */
     char *card_file;         /* card.json text (validated), or NULL */
+    char *card_ver;          /* v<card_ver_v>.card.json of the served version */
+    int card_ver_v;
     char *card_net;          /* card from the loaded file, or NULL */
     char *error;             /* last load error */
     char *pin_error;         /* why CURRENT is refused, or NULL */
@@ -83,6 +86,8 @@ struct Registry {
     int def_from;            /* REPO_DEFAULT_FLAG / _FILE / _ONLY, 0 = none */
     uint64_t next_id;
     RegistryStats stats;
+    RepoStray strays[REGISTRY_MAX_STRAYS];   /* what the last scan found unservable */
+    int nstrays;
 };
 
 /* Reads a small text file whole into a new string; NULL if absent, too
@@ -126,19 +131,31 @@ static int has_version(const Model *m, int v)
            bsearch(&v, m->versions, (size_t)m->nversions, sizeof(int), cmp_int) != NULL;
 }
 
+/* A candidate or a refused version is served only when pinned by hand. */
+static int servable(const Model *m, int i)
+{
+    return m->states[i] == REPO_SERVABLE || m->states[i] == REPO_PROMOTED;
+}
+
 static int served_version(const Model *m)
 {
     if (m->pinned && has_version(m, m->pinned))
         return m->pinned;
-    return m->nversions ? m->versions[m->nversions - 1] : 0;
+    for (int i = m->nversions - 1; i >= 0; i--)
+        if (servable(m, i))
+            return m->versions[i];
+    return 0;
 }
+
 
 static void model_free(Model *m)
 {
     if (!m)
         return;
     free(m->versions);
+    free(m->states);
     free(m->card_file);
+    free(m->card_ver);
     free(m->card_net);
     free(m->error);
     free(m->pin_error);
@@ -486,10 +503,11 @@ static int converge(Registry *r, Model *m)
     pthread_mutex_lock(&r->lock);
     pinned = m->pinned && has_version(m, m->pinned) ? m->pinned : 0;
     cur = m->cur ? m->cur->version : 0;
-    nv = m->nversions;
-    vs = nv ? malloc((size_t)nv * sizeof *vs) : NULL;
-    if (vs)
-        memcpy(vs, m->versions, (size_t)nv * sizeof *vs);
+    nv = 0;
+    vs = m->nversions ? malloc((size_t)m->nversions * sizeof *vs) : NULL;
+    for (int i = 0; vs && i < m->nversions; i++)
+        if (servable(m, i) || m->versions[i] == cur)
+            vs[nv++] = m->versions[i];     /* candidates wait for their promotion */
     pthread_mutex_unlock(&r->lock);
     if (pinned) {
         if (pinned != cur && !known_bad(r, m, pinned))
@@ -530,31 +548,80 @@ static int converge(Registry *r, Model *m)
 /* Reads the folder of name into m (swap lock held). -1 when out of memory. */
 static int refresh(Registry *r, Model *m)
 {
-    int *vs, nv, pinned;
-    char *card, err[256] = "", *pin_error = NULL;
+    int *vs, nv, pinned, *states, served;
+    char *card, *vcard, err[256] = "", *pin_error = NULL;
+    Model view;
     if (disk_versions(r->dir, m->name, &vs, &nv))
         return -1;
+    if (!(states = calloc((size_t)(nv ? nv : 1), sizeof *states))) {
+        free(vs);
+        return -1;
+    }
+    for (int i = 0; i < nv; i++)
+        free(repo_version_card(r->dir, m->name, vs[i], &states[i]));
     pinned = repo_read_pin(r->dir, m->name, err, sizeof err);
     if (pinned < 0) {
         pinned = 0;
         pin_error = strdup(err);
     }
     card = read_card(r->dir, m->name);
+    view = (Model){.versions = vs, .states = states, .nversions = nv, .pinned = pinned};
+    served = served_version(&view);
+    vcard = served ? repo_version_card(r->dir, m->name, served, NULL) : NULL;
     /* A refused CURRENT is logged when it first appears or changes, not
      * at every rescan; it stays listed with the model while it is there. */
     if (pin_error && (!m->pin_error || strcmp(pin_error, m->pin_error)))
         log_write("error", "CURRENT refused", "{s:s, s:s}", "model", m->name, "error", pin_error);
     pthread_mutex_lock(&r->lock);
     free(m->versions);
+    free(m->states);
     m->versions = vs;
+    m->states = states;
     m->nversions = nv;
     m->pinned = pinned;
     free(m->card_file);
     m->card_file = card;
     free(m->pin_error);
     m->pin_error = pin_error;
+    free(m->card_ver);
+    m->card_ver = vcard;
+    m->card_ver_v = served;
     pthread_mutex_unlock(&r->lock);
     return 0;
+}
+
+/* Lists what in the repository is not servable, logging each once, when
+ * it first appears (swap lock held). */
+static void note_strays(Registry *r)
+{
+    RepoStray found[REGISTRY_MAX_STRAYS];
+    int n = repo_strays(r->dir, found, REGISTRY_MAX_STRAYS);
+    if (n < 0)
+        return;
+    if (n > REGISTRY_MAX_STRAYS)
+        n = REGISTRY_MAX_STRAYS;
+    for (int i = 0; i < n; i++) {
+        int known = 0;
+        for (int k = 0; k < r->nstrays && !known; k++)
+            known = !strcmp(r->strays[k].path, found[i].path);
+        if (!known)
+            log_write("warn", "not servable, ignored", "{s:s, s:s}", "path", found[i].path,
+                      "reason", found[i].reason);
+    }
+    pthread_mutex_lock(&r->lock);
+    memcpy(r->strays, found, (size_t)n * sizeof *found);
+    r->nstrays = n;
+    pthread_mutex_unlock(&r->lock);
+}
+
+int registry_strays(Registry *r, RepoStray *out, int max)
+{
+    int n;
+    pthread_mutex_lock(&r->lock);
+    n = r->nstrays < max ? r->nstrays : max;
+    memcpy(out, r->strays, (size_t)n * sizeof *out);
+    pthread_mutex_unlock(&r->lock);
+    return n;
 }
 
 /* The scan without loading: new folders added, known ones refreshed. */
@@ -579,6 +646,7 @@ int registry_scan(Registry *r)
             rc = refresh(r, m);
     }
     choose_default(r);
+    note_strays(r);
     pthread_mutex_unlock(&r->swap);
     free(names);
     return rc;
@@ -638,6 +706,8 @@ ModelRef *registry_acquire(Registry *r, const char *name, int *code)
     m = name ? find(r, name) : r->def;
     if (!m)
         rc = REGISTRY_ENOENT;
+    else if (!m->cur && !served_version(m))
+        rc = REGISTRY_ECANDIDATE;     /* nothing promoted yet */
     else if (!m->cur)
         rc = REGISTRY_ENOTREADY;
     else {
@@ -816,6 +886,7 @@ void registry_info_clear(RegistryInfo *info)
     if (!info)
         return;
     free(info->versions);
+    free(info->states);
     free(info->card);
     free(info->error);
     memset(info, 0, sizeof *info);
@@ -833,7 +904,10 @@ void registry_list_free(RegistryInfo *infos, int n)
 /* Copies m into info; call with the lock held. 0 or REGISTRY_ENOMEM. */
 static int snapshot(const Model *m, RegistryInfo *info)
 {
-    const char *card = m->card_file ? m->card_file : m->card_net;
+    int shown = m->cur ? m->cur->version : served_version(m);
+    /* The served version's own card, else card.json, else the file's. */
+    const char *card = m->card_ver && m->card_ver_v == shown ? m->card_ver
+                     : m->card_file ? m->card_file : m->card_net;
     memset(info, 0, sizeof *info);
     snprintf(info->name, sizeof info->name, "%s", m->name);
     info->current = m->cur ? m->cur->version : served_version(m);
@@ -842,9 +916,13 @@ static int snapshot(const Model *m, RegistryInfo *info)
     info->params = m->cur ? net_param_count(m->cur->net) : 0;
     info->nversions = m->nversions;
     info->versions = malloc((size_t)(m->nversions ? m->nversions : 1) * sizeof(int));
-    if (!info->versions)
+    info->states = malloc((size_t)(m->nversions ? m->nversions : 1) * sizeof(int));
+    if (!info->versions || !info->states) {
+        registry_info_clear(info);
         return REGISTRY_ENOMEM;
+    }
     memcpy(info->versions, m->versions, (size_t)m->nversions * sizeof(int));
+    memcpy(info->states, m->states, (size_t)m->nversions * sizeof(int));
     /* The error listed: a refused CURRENT, then the last load failure. */
     if (m->pin_error || m->error) {
         const char *a = m->pin_error ? m->pin_error : m->error;

@@ -20,6 +20,12 @@
  * watch thread (watch.h), re-reads it and swaps in what it now says. Files
  * that are not versions (repo_parse_version) are never loaded; a version that fails to
  * load is logged, remembered (by mtime and size) and never served.
+ *
+ * Candidates (engine/repo.h): a version whose v<N>.card.json says "state":
+ * "candidate" or "refused" is never served by the newest-version rule, only
+ * when CURRENT pins it (promotion pins it). The card shown with a model is
+ * the served version's v<N>.card.json, else card.json, else the card inside
+ * the file.
  */
 #ifndef ATELIER_REGISTRY_H
 #define ATELIER_REGISTRY_H
@@ -47,7 +53,8 @@ enum {
     REGISTRY_ELOAD = -4,     /* the model file failed to load */
     REGISTRY_ENOMEM = -5,
     REGISTRY_EIO = -6,       /* CURRENT could not be written or removed */
-    REGISTRY_ENOVERSION = -7 /* the model has no such version (404) */
+    REGISTRY_ENOVERSION = -7, /* the model has no such version (404) */
+    REGISTRY_ECANDIDATE = -8 /* the model has candidate versions only (404) */
 };
 
 typedef struct RegistryStats {
@@ -136,6 +143,12 @@ int registry_rescan(Registry *r);
 /* The repository folder (borrowed). */
 const char *registry_dir(const Registry *r);
 
+/* What the repository holds that is not servable (engine/repo.h's
+ * strays), as of the last scan: up to max copied to out; the count. Each
+ * is logged once, when a scan first finds it. */
+#define REGISTRY_MAX_STRAYS 32
+int registry_strays(Registry *r, RepoStray *out, int max);
+
 /* A copy of the counters. */
 void registry_stats(Registry *r, RegistryStats *out);
 
@@ -147,7 +160,8 @@ typedef struct RegistryInfo {
     int loaded;              /* version loaded now, 0 = none */
     int nversions;
     int *versions;           /* ascending */
-    char *card;              /* JSON text, or NULL */
+    int *states;             /* REPO_SERVABLE etc., parallel to versions */
+    char *card;              /* the served version's card (JSON text), or NULL */
     char *error;             /* a refused CURRENT, and/or the last load
                                 error ("; " between), or NULL */
     int64_t params;          /* parameter count when loaded */

@@ -19,6 +19,8 @@ static const Route table[ROUTE_COUNT] = {
                              api_default_begin, api_default_put, NULL},
     [ROUTE_MODEL] = {"/models/{name}", NULL, "GET, HEAD", BODY_NONE, NULL, api_model_get, NULL,
                      NULL},
+    [ROUTE_MODEL_PREVIEW] = {"/models/{name}/versions/{version}/preview", NULL, "GET, HEAD",
+                             BODY_NONE, NULL, api_version_preview, NULL, NULL},
     [ROUTE_MODEL_CURRENT] = {"/models/{name}/current", NULL, "PUT, DELETE", BODY_RAW, NULL,
                              api_current_begin, api_current_put, NULL},
     /* A GET that paints: its "body" is the sample photo (a client's is read

@@ -53,6 +53,7 @@ typedef enum RouteId {
     ROUTE_MODEL,
     ROUTE_MODEL_CURRENT,
     ROUTE_MODEL_THUMBNAIL,
+    ROUTE_MODEL_PREVIEW,      /* /models/{name}/versions/{v}/preview */
     ROUTE_TRAIN,
     ROUTE_TRAIN_JOB,
     ROUTE_TRAIN_PREVIEW,

@@ -88,7 +88,7 @@ static int write_text(const char *path, const char *text)
     return fclose(f);
 }
 
-static int copy_file(const char *from, const char *to)
+int harness_copy_file(const char *from, const char *to)
 {
     char buf[65536];
     size_t n;
@@ -134,7 +134,7 @@ static int make_repo(Harness *h)
     if (write_text(p, "this is not a safetensors file"))
         return -1;
     snprintf(p, sizeof p, "%s/tnet/v1.safetensors", h->models);
-    if (copy_file(FIXTURE, p) == 0)
+    if (harness_copy_file(FIXTURE, p) == 0)
         return 0;
     fprintf(stderr, "harness: %s absent; tnet is the tiny network\n", FIXTURE);
     return harness_write_tiny_model(p, 3);

@@ -70,6 +70,8 @@ int harness_log_count(const Harness *h, const char *a, const char *b);
 /* Waits until a line of the server's log holds a (and b, unless NULL):
  * 0, or -1 with a message after seconds. */
 int harness_wait_log(const Harness *h, const char *a, const char *b, double seconds);
+/* Copies the file from to the path to. 0 or -1. */
+int harness_copy_file(const char *from, const char *to);
 
 /* Writes the tiny test model (3->3 conv + tanh; seed varies the weights)
  * to path. 0 or -1. */

@@ -128,8 +128,11 @@ static int teardown(void **state)
 
 static const char *const *server_args(void)
 {
-    static const char *args[16];
+    static const char *args[24];
+    static const char *const open_gate[] = {TRAIN_GATE_OPEN};
     int n = 0;
+    for (size_t i = 0; i < sizeof open_gate / sizeof *open_gate; i++)
+        args[n++] = open_gate[i];
     args[n++] = "--workers";
     args[n++] = "2";
     args[n++] = "--token";
@@ -256,7 +259,7 @@ static void start_running(Harness *h, const char *config, char *id)
 static void test_models_fill_during_checkpoint(void **state)
 {
     static const char config[] =
-        "{\"name\": \"painted\", \"steps\": 100000, \"size\": 32, \"checkpoint_every\": 1, "
+        "{\"name\": \"painted\", \"promote\": \"each\", \"steps\": 100000, \"size\": 32, \"checkpoint_every\": 1, "
         "\"width\": 4, \"blocks\": 0}";
     Harness h;
     Reply r;
@@ -300,7 +303,8 @@ static void test_models_fill_during_checkpoint(void **state)
     check_serving(&h, "painted", "disk full, restarted");
     /* Space returns: the model trains again. */
     unfill(models);
-    assert_int_equal(train_submit(&h, "{\"name\": \"painted\", \"steps\": 2, \"size\": 32, "
+    assert_int_equal(train_submit(&h, "{\"name\": \"painted\", \"overwrite\": true, "
+                                      "\"promote\": \"each\", \"steps\": 2, \"size\": 32, "
                                       "\"checkpoint_every\": 1, \"width\": 4, \"blocks\": 0}",
                                   1, 8, &r), 202);
     assert_int_equal(train_id(&r, id), 0);
@@ -317,7 +321,7 @@ static void test_models_fill_during_checkpoint(void **state)
 static void test_data_fill_while_running(void **state)
 {
     static const char config[] =
-        "{\"name\": \"sturdy\", \"steps\": 6, \"size\": 32, \"checkpoint_every\": 2, "
+        "{\"name\": \"sturdy\", \"promote\": \"each\", \"steps\": 6, \"size\": 32, \"checkpoint_every\": 2, "
         "\"width\": 4, \"blocks\": 0}";
     Harness h;
     Reply r;

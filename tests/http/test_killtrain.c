@@ -37,10 +37,10 @@
 /* Eight kills under one job: more than --train-max-crashes allows by
  * default (3, after which the job is failed: tests/http/test_jobs.c). */
 static const char *const server_args[] = {"--workers", "2", "--token", TRAIN_TOKEN,
-                                          "--train-max-crashes", "8", NULL};
+                                          "--train-max-crashes", "8", TRAIN_GATE_OPEN, NULL};
 
 static const char config[] =
-    "{\"name\": \"phoenix\", \"steps\": 24, \"size\": 32, \"checkpoint_every\": 1, "
+    "{\"name\": \"phoenix\", \"promote\": \"each\", \"steps\": 24, \"size\": 32, \"checkpoint_every\": 1, "
     "\"width\": 4, \"blocks\": 0}";
 
 /* 1 when a checkpoint of the model is being written (a temporary version

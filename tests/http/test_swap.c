@@ -32,7 +32,8 @@ static const char *const auth_json[] = {"Authorization: Bearer " TOKEN,
 
 static int start(Harness *h)
 {
-    const char *args[] = {"--workers", "2", "--token", TOKEN, "--rescan-ms", "500", NULL};
+    const char *args[] = {"--workers", "2", "--token", TOKEN, "--rescan-ms", "500",
+                          TRAIN_GATE_OPEN, NULL};
     if (harness_start(h, args) || harness_wait_ready(h, 60))
         return -1;
     return 0;
@@ -428,7 +429,8 @@ static void test_swap_under_load(void **state)
         begin(&s, 3, &t);
         begin(&s, 4, &t);
         begin(&s, 5, &t);
-        assert_int_equal(train_submit(&h, "{\"name\": \"tiny\", \"steps\": 6, \"size\": 32, "
+        assert_int_equal(train_submit(&h, "{\"name\": \"tiny\", \"overwrite\": true, "
+                                          "\"promote\": \"each\", \"steps\": 6, \"size\": 32, "
                                           "\"checkpoint_every\": 2, \"width\": 4, "
                                           "\"blocks\": 1}", 1, 2, &r), 202);
         assert_int_equal(train_id(&r, id), 0);

@@ -21,10 +21,11 @@
 
 #include "tests/http/train_util.h"
 
-static const char *const server_args[] = {"--workers", "2", "--token", TRAIN_TOKEN, NULL};
+static const char *const server_args[] = {"--workers", "2", "--token", TRAIN_TOKEN,
+                                          TRAIN_GATE_OPEN, NULL};
 
 static const char tiny_config[] =
-    "{\"name\": \"painted\", \"steps\": 6, \"size\": 64, \"checkpoint_every\": 2, "
+    "{\"name\": \"painted\", \"promote\": \"each\", \"steps\": 6, \"size\": 64, \"checkpoint_every\": 2, "
     "\"width\": 8, \"blocks\": 1}";
 
 /* Prints label and the JSON value compactly. */
@@ -76,7 +77,8 @@ static void test_tiny_job(void **state)
     reply_free(&r);
     /* Fine-tuning from it, from the starry_night preset (the settings given
      * override it), with the Gabor style loss and the Gaussian content. */
-    assert_int_equal(train_submit(&h, "{\"name\": \"painted2\", \"preset\": \"starry_night\", "
+    assert_int_equal(train_submit(&h, "{\"name\": \"painted2\", \"promote\": \"each\", "
+                                      "\"preset\": \"starry_night\", "
                                       "\"w_gabor\": 0.5, \"gabor_levels\": [1, 1, 0.5], "
                                       "\"content_filter\": \"gauss\", \"steps\": 2, \"size\": 64, "
                                       "\"width\": 8, \"blocks\": 1, \"init\": \"painted\", "
@@ -213,13 +215,15 @@ static void test_validation(void **state)
 
 static void test_cancel_and_full_queue(void **state)
 {
-    const char *args[] = {"--workers", "1", "--token", TRAIN_TOKEN, "--train-queue", "1", NULL};
+    const char *args[] = {"--workers", "1", "--token", TRAIN_TOKEN, "--train-queue", "1",
+                          TRAIN_GATE_OPEN, NULL};
     Harness h;
     Reply r;
     char a[17], b[17], path[64];
     json_t *job;
     assert_int_equal(harness_start(&h, args), 0);
-    assert_int_equal(train_submit(&h, "{\"name\": \"long\", \"steps\": 100000, \"size\": 32, "
+    assert_int_equal(train_submit(&h, "{\"name\": \"long\", \"promote\": \"each\", "
+                                      "\"steps\": 100000, \"size\": 32, "
                                       "\"checkpoint_every\": 100000, \"width\": 4, "
                                       "\"blocks\": 0}", 1, 2, &r), 202);
     assert_int_equal(train_id(&r, a), 0);
@@ -324,7 +328,7 @@ static void write_file(const char *path, const char *text, size_t len)
 static void test_kill_and_resume(void **state)
 {
     static const char config[] =
-        "{\"name\": \"sturdy\", \"steps\": 15, \"size\": 48, \"checkpoint_every\": 3, "
+        "{\"name\": \"sturdy\", \"promote\": \"each\", \"steps\": 15, \"size\": 48, \"checkpoint_every\": 3, "
         "\"width\": 16, \"blocks\": 3}";
     Harness h;
     Reply r;

@@ -186,6 +186,14 @@ static int listed_versions(const Harness *h, const char *model, int *v, int max,
     vs = json_object_get(m, "versions");
     for (size_t i = 0; i < json_array_size(vs) && n < max; i++)
         v[n++] = (int)json_integer_value(json_array_get(vs, i));
+    /* A candidate or refused version is listed but not served: marked
+     * negative, so the newest servable one is what is compared. */
+    vs = json_object_get(m, "versions_detail");
+    for (size_t i = 0; i < json_array_size(vs) && (int)i < n; i++) {
+        const char *st = json_string_value(json_object_get(json_array_get(vs, i), "state"));
+        if (st && (!strcmp(st, "candidate") || !strcmp(st, "refused")))
+            v[i] = -v[i];
+    }
     json_decref(m);
     return n;
 }
@@ -217,17 +225,20 @@ int train_check_repo(const Harness *h, const char *models_dir, const char *model
     if ((n = listed_versions(h, model, listed, 256, msg, msglen)) <= 0)
         return n;
     for (int i = 0; i < n; i++) {
-        if (listed[i] <= 0 || listed[i] >= MAXV || !seen[listed[i]])
-            return complain(msg, msglen, "v%d is listed but not on disk", listed[i]);
+        int v = listed[i] < 0 ? -listed[i] : listed[i];
+        if (v <= 0 || v >= MAXV || !seen[v])
+            return complain(msg, msglen, "v%d is listed but not on disk", v);
         newest = listed[i] > newest ? listed[i] : newest;
     }
+    if (!newest)
+        return n;           /* candidates only: nothing is served yet */
     /* The newest listed is served (a job still running may publish one
      * more in between: then that one, listed by now). */
     served = train_served_version(h, model);
     if (served != newest) {
         int again[256], m = listed_versions(h, model, again, 256, msg, msglen);
         for (int i = 0; i < m; i++)
-            found |= again[i] == served;
+            found |= again[i] == served;    /* a servable one, listed by now */
         if (!found || served < newest)
             return complain(msg, msglen, "serves v%d, the newest listed is v%d", served, newest);
     }

@@ -8,6 +8,13 @@
 
 #define TRAIN_TOKEN "train-test-token"
 
+/* Server flags that let any finite candidate through the promotion gate,
+ * for the tests about hot-swapping, crashes and full disks (their jobs say
+ * "promote": "each": every checkpoint is promoted as it is published). The
+ * gate itself is tested in test_gate.c. */
+#define TRAIN_GATE_OPEN "--gate-min-edges", "0", "--gate-min-spread", "0", \
+                        "--gate-style-slack", "100000"
+
 extern const char *const train_auth[];
 
 /* POST /train with nstyles style images, ncontent content photos (made

@@ -22,7 +22,8 @@ else
     cp tests/fixtures/torch/transformer_net.safetensors "$tmp/models/wave/v1.safetensors" || exit 1
 fi
 "$BUILD/atelier" serve --host 127.0.0.1 --port 0 --port-file "$tmp/port" --models "$tmp/models" \
-    --token soak-token --data "$tmp/data" 2>"$tmp/server.log" &
+    --token soak-token --data "$tmp/data" \
+    --gate-min-edges 0 --gate-min-spread 0 --gate-style-slack 100000 2>"$tmp/server.log" &
 pid=$!
 for _ in $(seq 600); do
     [ -s "$tmp/port" ] && curl -fs "http://127.0.0.1:$(cat "$tmp/port")/readyz" >/dev/null && break

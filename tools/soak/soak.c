@@ -90,7 +90,7 @@ static Kind kinds[] = {
 #define NMIX_BASE (NKINDS - 3) /* the round robin without --train */
 
 static const char train_config[] =
-    "{\"name\": \"soak\", \"steps\": 40, \"size\": 64, \"checkpoint_every\": 10, "
+    "{\"name\": \"soak\", \"overwrite\": true, \"promote\": \"each\", \"steps\": 40, \"size\": 64, \"checkpoint_every\": 10, "
     "\"width\": 8, \"blocks\": 1, \"style_title\": \"soak test pattern\"}";
 
 /* The training job the soak keeps running. */

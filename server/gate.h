@@ -1,0 +1,58 @@
+/* gate.h: the promotion gate of training jobs. Before a candidate version
+ * may be served it is run on held-out photos the job never trained on and
+ * judged by the numbers of engine/quality.h:
+ *
+ *   finite  every weight is a finite number;
+ *   edges   the edge correlation with the photos is at least min_edges;
+ *   spread  the spread of mean colour across the pictures is at least
+ *           min_spread times the photos' own (no colour collapse);
+ *   style   the palette distance to the job's painting is at most the served
+ *           version's times (1 + style_slack), when a version is served.
+ *
+ * The photos: the held-out photos of the job's content folder by the
+ * trainer's rule (every 7th by name), at most `photos` of them, when there
+ * are at least 3; else the synthetic scenes of engine/quality.h. The
+ * painting: the job's first style image. Thresholds are server settings
+ * (--gate-*), calibrated in docs/training.md.
+ */
+#ifndef ATELIER_GATE_H
+#define ATELIER_GATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include "engine/quality.h"
+
+typedef struct GateConfig {
+    double min_edges;         /* 0..1 */
+    double min_spread;        /* share of the photos' own spread */
+    double style_slack;       /* 0.3: up to 30% farther than the served version */
+    int photos;               /* at most this many held-out photos */
+    int size;                 /* long side they are stylized at */
+} GateConfig;
+
+typedef struct Gate Gate;
+
+/* Loads the photos and the painting. NULL with a message in err. Free with
+ * gate_free(). */
+Gate *gate_new(const GateConfig *cfg, const char *content_dir, const char *painting,
+               char *err, size_t errlen);
+void gate_free(Gate *g);      /* accepts NULL */
+
+/* "held-out photos" or "synthetic scenes": what the gate judges on. */
+const char *gate_photos_from(const Gate *g);
+
+/* The numbers of the model file at path. 0, or -1 with a message (the file
+ * does not load, out of memory). */
+int gate_score(Gate *g, const char *path, QualityScores *out, char *err, size_t errlen);
+
+/* 1 when cand passes against served (NULL: nothing served to compare
+ * with), else 0 with the reasons, one sentence each, in why. */
+int gate_judge(const GateConfig *cfg, const QualityScores *cand, const QualityScores *served,
+               char *why, size_t whylen);
+
+/* {"passed", "reasons", "scores": {...}, "served": {...} | null,
+ *  "photos", "thresholds"}: what goes into a version's card. New reference. */
+json_t *gate_json(const Gate *g, const QualityScores *cand, const QualityScores *served,
+                  int passed, const char *why);
+
+#endif
