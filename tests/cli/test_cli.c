@@ -269,6 +269,32 @@ static void test_convert_ml5(void **state)
     assert_int_equal(atelier(&out, "convert --from ml5 %s %s/x.safetensors", tmpdir, tmpdir), 1);
     assert_non_null(strstr(out, "manifest.json"));
     free(out);
+    /* Into a repository, where the server and --model NAME find it. */
+    assert_int_equal(atelier(&out, "convert --from ml5 %s --repo %s/repo --name wave", dir,
+                             tmpdir), 0);
+    free(out);
+    snprintf(path, sizeof(path), "%s/repo/wave/v1.safetensors", tmpdir);
+    assert_int_equal(access(path, R_OK), 0);
+    assert_int_equal(atelier(&out, "convert --from ml5 %s --repo %s/repo --name wave", dir,
+                             tmpdir), 1);
+    assert_non_null(strstr(out, "--add-version"));
+    free(out);
+    assert_int_equal(atelier(&out, "convert --from ml5 %s --repo %s/repo --name wave "
+                             "--add-version", dir, tmpdir), 0);
+    free(out);
+    snprintf(path, sizeof(path), "%s/repo/wave/v2.safetensors", tmpdir);
+    assert_int_equal(access(path, R_OK), 0);
+    assert_int_equal(atelier(&out, "convert --from ml5 %s --repo %s/repo --name ../w", dir,
+                             tmpdir), 1);
+    assert_non_null(strstr(out, "not a model name"));
+    free(out);
+    assert_int_equal(atelier(&out, "convert --from ml5 %s --repo %s/repo", dir, tmpdir), 2);
+    free(out);
+    snprintf(path, sizeof(path), "%s/wave_in.png", tmpdir);
+    write_photo(path, 40, 30);
+    assert_int_equal(atelier(&out, "stylize --models %s/repo --model wave --max-size 64 "
+                             "%s %s/w.png", tmpdir, path, tmpdir), 0);
+    free(out);
 }
 
 /* atelier quality: the JSON it prints, a folder read by the holdout rule,
