@@ -151,6 +151,44 @@ test('a page opened after the run draws the whole curve from the history', { ski
   await page.close();
 });
 
+test('the checkpoint slider follows the newest, but not while it is held', { skip }, async () => {
+  const page = await openPage(browser, server.url);
+  // A long job (cancelled at the end), submitted from here.
+  const form = new FormData();
+  form.append('style', new Blob([await picture(page, 96, 96, { type: 'image/jpeg' })], { type: 'image/jpeg' }), 'p.jpg');
+  for (let i = 0; i < 8; i++) form.append('content', new Blob([await picture(page, 64, 48)], { type: 'image/png' }), `c${i}.png`);
+  form.append('config', JSON.stringify({ name: 'held', steps: 100000, size: 32, checkpoint_every: 5, width: 8, blocks: 1,
+    style_depth: 2, structure_depth: 2 }));
+  const auth = { Authorization: `Bearer ${TOKEN}` };
+  const sub = await fetch(`${server.url}/train`, { method: 'POST', body: form, headers: auth });
+  assert.equal(sub.status, 202);
+  const { id } = await sub.json();
+  await page.evaluate((t) => sessionStorage.setItem('atelier.token', t), TOKEN);
+  await page.goto(`${server.url}/#train`);
+  await page.locator('#jobs tbody tr', { hasText: 'held' }).locator('button', { hasText: 'Open' }).click();
+  const slider = page.locator('#ckpt-step');
+  const at = () => page.evaluate(() => { const e = document.getElementById('ckpt-step'); return [+e.value, +e.max]; });
+  await until(async () => (await at())[1] >= 1, 'two checkpoints', 120000);
+  // Left at the end, it follows each new checkpoint.
+  const [, m0] = await at();
+  await until(async () => { const [v, m] = await at(); return m > m0 && v === m; }, 'the slider to follow', 120000);
+  // Held at the end, it stays where it is while newer ones arrive.
+  await slider.scrollIntoViewIfNeeded();
+  const box = await slider.boundingBox();
+  await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+  await page.mouse.down();
+  const [held, m1] = await at();
+  assert.equal(held, m1);
+  await until(async () => (await at())[1] > m1, 'a newer checkpoint', 120000);
+  assert.equal((await at())[0], held, 'the held slider jumped');
+  await page.mouse.up();
+  assert.equal((await fetch(`${server.url}/train/${id}`, { method: 'DELETE', headers: auth })).status, 200);
+  await until(async () => (await (await fetch(`${server.url}/train/${id}`, { headers: auth })).json()).state === 'cancelled',
+    'the job to stop', 120000);
+  assert.deepEqual(await problems(page), []);
+  await page.close();
+});
+
 test('models: every version with its thumbnail; serve one, then back to newest, each confirmed', { skip }, async () => {
   const page = await openPage(browser, server.url);
   await page.evaluate((t) => sessionStorage.setItem('atelier.token', t), TOKEN);
