@@ -10,6 +10,7 @@ PKGS="$PKGS libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev"
 PKGS="$PKGS libjansson-dev libmicrohttpd-dev"                       # the service
 PKGS="$PKGS libcmocka-dev libcurl4-openssl-dev"                     # the C tests
 PKGS="$PKGS chromium"                                               # browser tests (tests/web)
+PKGS="$PKGS yamllint"                                               # tools/lint-yaml.sh
 # node and npm (the contract lint, tools/lint-openapi.sh, and the browser
 # tests) from Debian, unless a node and an npm are on PATH already (e.g.
 # nodesource's nodejs, which carries its npm: Debian's npm would not install

@@ -3,18 +3,11 @@
 # yamllint (.yamllint), and every Kubernetes manifest in docker/k8s/ must
 # have the fields the API server requires of it (apiVersion, kind,
 # metadata.name) and Deployments a selector that matches their pods.
-# Installs yamllint from Debian when missing (as root). Exit 0 when clean.
+# yamllint comes from Debian through tools/install-deps.sh. Exit 0 when clean.
 set -eu
 cd "$(dirname "$0")/.."
-if ! command -v yamllint >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends yamllint >&2
-    else
-        echo "lint-yaml: yamllint missing: apt-get install yamllint" >&2
-        exit 1
-    fi
-fi
+command -v yamllint >/dev/null 2>&1 || tools/install-deps.sh
+command -v yamllint >/dev/null 2>&1 || { echo "lint-yaml: yamllint missing" >&2; exit 1; }
 files=$(git ls-files -co --exclude-standard '*.yaml' '*.yml' .yamllint)
 # shellcheck disable=SC2086
 yamllint -c .yamllint $files
