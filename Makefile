@@ -2,7 +2,8 @@
 # `make run` starts the service on the model that ships; `make asan` runs the
 # test suite under AddressSanitizer + UndefinedBehaviorSanitizer; `make image`
 # builds the container image without a Docker engine and `make image-test`
-# smoke-tests it (docker/, docs/deploy.md).
+# smoke-tests it (docker/, docs/deploy.md); `make fresh-check` runs CI and
+# `make run` in a fresh Debian 12 chroot (tools/fresh-check.sh).
 #
 # Sources are found by wildcard: engine/*.c make the engine library,
 # server/*.c the binary, tests/<dir>/test_*.c one cmocka program each.
@@ -34,7 +35,7 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all test run asan clean deps check-deps image image-test studio-shots
+.PHONY: all test run asan clean deps check-deps image image-test studio-shots fresh-check
 .SECONDARY:
 all: $(BUILD)/atelier
 
@@ -105,6 +106,12 @@ image:
 
 image-test: image
 	docker/smoke-test.sh
+
+# A fresh Debian 12 (debootstrap, cached in build-fresh/, which `clean`
+# keeps) with make, git and ca-certificates only: CI on a clone of HEAD, then
+# `make run` and one POST /stylize. Downloads packages; not part of CI.
+fresh-check:
+	tools/fresh-check.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

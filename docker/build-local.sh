@@ -42,63 +42,10 @@ need_tools() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2
 }
 
-# The first plain Debian archive URI in apt's sources (not -security).
-find_mirror() {
-    if [ -n "${ATELIER_DEBIAN_MIRROR:-}" ]; then
-        echo "$ATELIER_DEBIAN_MIRROR"
-        return
-    fi
-    m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-            /etc/apt/sources.list.d/*.sources 2>/dev/null |
-        awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }
-             /^deb[ \t]/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; break } }' |
-        grep -E '/debian/?$' | head -n 1 || true)
-    echo "${m:-http://deb.debian.org/debian}"
-}
-
-# Makes $OUT/debian-bookworm-minbase.tar unless it is there already.
+# Makes $OUT/debian-bookworm-minbase.tar unless it is there already
+# (tools/debian-rootfs.sh: debootstrap, apt sources as the official image).
 make_rootfs_tar() {
-    tar_file=$OUT/debian-bookworm-minbase.tar
-    [ -s "$tar_file" ] && return 0
-    mirror=$(find_mirror)
-    root=$OUT/rootfs
-    rm -rf "$root"
-    mkdir -p "$root"
-    say "debootstrap --variant=minbase bookworm from $mirror (a few minutes, once)"
-    debootstrap --variant=minbase bookworm "$root" "$mirror" >"$OUT/debootstrap.log" 2>&1 || {
-        tail -n 20 "$OUT/debootstrap.log" >&2
-        exit 1
-    }
-    # apt sources as the official image has them: release, updates, security.
-    rm -f "$root/etc/apt/sources.list"
-    cat >"$root/etc/apt/sources.list.d/debian.sources" <<SRC
-Types: deb
-URIs: ${mirror%/}
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: ${mirror%/}-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-    # No caches or package lists in an image; no translations fetched.
-    cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'CONF'
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
-CONF
-    echo 'Acquire::Languages "none";' >"$root/etc/apt/apt.conf.d/docker-no-languages"
-    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
-        "$root"/var/cache/apt/archives/*.deb "$root"/var/log/* "$root"/tmp/*
-    find "$root/dev" -mindepth 1 -delete
-    : >"$root/etc/hostname"
-    tar --numeric-owner --xattrs -C "$root" -cf "$tar_file.tmp" .
-    mv "$tar_file.tmp" "$tar_file"
-    rm -rf "$root"
+    tools/debian-rootfs.sh "$OUT/debian-bookworm-minbase.tar"
 }
 
 # The slim variant: the same rootfs without docs, man pages and locales, and
