@@ -1,5 +1,10 @@
-/* net_impl.h: the inside of Net and NetPlan, shared by net.c (spec parsing)
- * and net_run.c (planning and forward). Not part of the engine's API. */
+/* net_impl.h: the inside of Net (the parsed model: Op, OpKind, the
+ * parameters) and of NetPlan (Step, the par_* kernels split across a pool).
+ * Not part of the engine's API. Its users: the engine's network files
+ * (net.c parses specs, net_run.c plans and runs, net_par.c and net_tiled.c
+ * the split and banded kernels) and, one layer up, the trainer (tnet.c,
+ * tpar.c and quality.c read the model's ops and reuse par_* kernels; the
+ * ggml pattern of backends sharing an internal header). Nothing else. */
 #ifndef ATELIER_NET_IMPL_H
 #define ATELIER_NET_IMPL_H
 
