@@ -6,7 +6,8 @@
 #define ATELIER_API_H
 
 #include "server/infer.h"
-#include "server/routes.h"
+#include "server/reply.h"
+#include "server/request.h"
 
 /* The state of a request that paints with a model (POST /stylize, the
  * thumbnail): the job the pool runs. */
@@ -54,22 +55,5 @@ int api_readyz(RoutesCtx *ctx, Request *req, Response *resp);
 int api_metrics(RoutesCtx *ctx, Request *req, Response *resp);
 int api_openapi(RoutesCtx *ctx, Request *req, Response *resp);
 int api_ui(RoutesCtx *ctx, Request *req, Response *resp);       /* web.h's studio */
-
-/* ---- reply.c, besides routes.h's routes_problem / routes_json ---- */
-
-/* A copy of data[0..len) as the 200 body. */
-void reply_copy(Response *resp, const Request *req, const char *type, const void *data,
-                size_t len);
-/* data (malloc'd; ownership moves to the response) as the body. */
-void reply_take(Response *resp, int status, const char *type, uint8_t *data, size_t len);
-/* The management token: 1, or 0 with the 401/403 in resp. */
-int reply_authorised(RoutesCtx *ctx, const Request *req, Response *resp);
-/* 404 for a model name that is not in the repository, listing those that are. */
-void reply_unknown_model(RoutesCtx *ctx, const Request *req, Response *resp, const char *param,
-                         const char *name);
-/* "a, b, c" (the models there are), or "none", into buf. */
-const char *reply_model_names(RoutesCtx *ctx, char *buf, size_t len);
-/* A client value quoted in a detail, cut short. */
-const char *reply_quote(const char *v, char *buf, size_t len);
 
 #endif

@@ -1,7 +1,7 @@
 /* reply.c: the replies every route writes (routes.h, "Replies"): problem
  * bodies, JSON, copies, the token check, and the unknown-model answer.
  * Which problem an error code is: problem.c. */
-#include "server/api.h"
+#include "server/reply.h"
 
 #include <jansson.h>
 #include <stdarg.h>

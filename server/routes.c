@@ -1,6 +1,8 @@
 /* routes.c: the route table, matching, and the dispatch of a request to
  * its route's handlers (routes.h); the buffering of multipart fields for
  * BODY_FORM routes. The handlers are api_*.c's, the replies reply.c's. */
+#include "server/routes.h"
+
 #include "server/api.h"
 #include "server/thumbnail.h"
 

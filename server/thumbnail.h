@@ -9,7 +9,7 @@
 #ifndef ATELIER_THUMBNAIL_H
 #define ATELIER_THUMBNAIL_H
 
-#include "server/routes.h"
+#include "server/request.h"
 
 #define THUMBNAIL_SIZE 320
 

@@ -2,6 +2,7 @@
  * generates (web.h). Nothing is read from disk or copied: the answer points
  * at the embedded bytes. */
 #include "server/web.h"
+#include "server/reply.h"
 
 #include <stdlib.h>
 #include <string.h>

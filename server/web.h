@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "server/routes.h"
+#include "server/request.h"
 
 typedef struct WebAsset {
     const char *path;           /* URL path: "/" or "/ui/<file>" */

@@ -17,6 +17,7 @@
 
 #include "engine/net.h"
 #include "server/log.h"
+#include "server/infer.h"
 #include "server/routes.h"
 #include "tests/engine/st_fixture.h"
 #include "tests/http/server_harness.h"
