@@ -122,6 +122,11 @@ static const TrainOpt opts[] = {
       "version, or each that passes" },
     { "overwrite", TOPT_FLAG, F(overwrite), 0, 1, 0, 1, NULL, NULL, 0, 0, TOPT_JOB, NULL,
       "a job may publish into an existing model it does not fine-tune (else 409)" },
+    { "canary", TOPT_FLOAT, F(canary), 0, 1, 0, 1, "0", NULL, 0, 0, TOPT_JOB, "S",
+      "before a candidate is promoted, the share of ?model=NAME's requests it answers "
+      "(0: promoted at once); promoted after canary_requests if none failed, else refused" },
+    { "canary_requests", TOPT_INT, F(canary_requests), 1, 1e6, 1, 1e6, "100", NULL, 0, 0,
+      TOPT_JOB, "N", "requests the canary answers before its promotion" },
 };
 
 #define NOPTS ((int)(sizeof opts / sizeof opts[0]))

@@ -81,6 +81,9 @@ typedef struct TrainConfig {
     TrainPromote promote;                /* a job's: when its candidates are promoted */
     int overwrite;                       /* a job's: may publish into a model it does not
                                             fine-tune */
+    float canary;                        /* a job's: share of the traffic a passing
+                                            candidate answers before promotion (0: none) */
+    int canary_requests;                 /* ... for this many requests */
     int candidate;                       /* checkpoints are candidates: vN.card.json
                                             says "state": "candidate" (written before
                                             vN.safetensors) and card.json is left alone */

@@ -83,6 +83,7 @@ int api_metrics(RoutesCtx *ctx, Request *req, Response *resp)
     f = open_memstream(&text, &len);
     if (f) {
         int rc = metrics_render(ctx->metrics, f, &g, models, nm);
+        registry_write_counts(ctx->reg, f);
         if (fclose(f) || rc) {
             free(text);
             text = NULL;

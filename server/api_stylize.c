@@ -386,8 +386,10 @@ void api_stylize_complete(RoutesCtx *ctx, Request *req, Response *resp)
         routes_problem(resp, req, problem_for_infer(res->error), NULL, "%s", res->detail);
         if (res->error == INFER_ENOMEM)
             resp->retry_after = ctx->pool ? pool_retry_after(ctx->pool) : 1;
+        registry_note_result(ctx->reg, job->model, resp->status >= 500);
         return;
     }
+    registry_note_result(ctx->reg, job->model, 0);
     metrics_stage(ctx->metrics, METRIC_DECODE, res->decode_s);
     metrics_stage(ctx->metrics, METRIC_INFER, res->infer_s);
     metrics_stage(ctx->metrics, METRIC_ENCODE, res->encode_s);

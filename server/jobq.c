@@ -78,6 +78,7 @@ typedef struct Job {
     int *versions;
     int nversions;
     json_t *cands;                /* [{version, state, passed, reasons, scores}] */
+    json_t *canary;               /* {version, share, requests, served, failed, outcome} */
     int promoted;                 /* the version this job promoted, 0 = none */
     char error[256];
     JobHistory history;           /* the curve, saved as history.json */
@@ -117,6 +118,7 @@ static void job_free(Job *j)
         return;
     json_decref(j->config);
     json_decref(j->cands);
+    json_decref(j->canary);
     free(j->versions);
     history_free(&j->history);
     free(j);
@@ -156,6 +158,7 @@ static json_t *describe(const Job *j)
     json_object_set_new(o, "versions", vs);
     json_object_set_new(o, "candidates", j->cands ? json_deep_copy(j->cands) : json_array());
     json_object_set_new(o, "promoted", j->promoted ? json_integer(j->promoted) : json_null());
+    json_object_set_new(o, "canary", j->canary ? json_deep_copy(j->canary) : json_null());
     json_object_set_new(o, "created", json_real(j->created));
     json_object_set_new(o, "started", j->began > 0 ? json_real(j->began) : json_null());
     json_object_set_new(o, "finished", j->ended > 0 ? json_real(j->ended) : json_null());
@@ -361,6 +364,69 @@ static int promote(Jobq *q, Job *j, int v)
     return 0;
 }
 
+/* The canary's figures into the job's record (lock taken here). */
+static void canary_note(Jobq *q, Job *j, long served, long failed, const char *outcome)
+{
+    pthread_mutex_lock(&q->lock);
+    json_object_set_new(j->canary, "served", json_integer(served));
+    json_object_set_new(j->canary, "failed", json_integer(failed));
+    json_object_set_new(j->canary, "outcome", json_string(outcome));
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Promotes v, through a canary when the job asks for one: v answers that
+ * share of ?model=NAME's requests until it has answered canary_requests of
+ * them (the job thread waits, polling; a cancel or shutdown stops it, and
+ * v is not promoted), then is promoted when none of them failed, else
+ * refused with the count in its card. 0 when promoted, -1 when not. */
+static int release(Jobq *q, Job *j, int v)
+{
+    const TrainConfig *c = &j->cfg.train;
+    char err[256] = "";
+    long served = 0, failed = 0, left = c->canary_requests;
+    if (c->canary <= 0)
+        return promote(q, j, v);
+    registry_scan(q->reg);        /* a new model's first version is known */
+    if (registry_canary_start(q->reg, j->cfg.name, v, c->canary, c->canary_requests, err,
+                              sizeof err)) {
+        log_write("error", "cannot start a canary", "{s:s, s:i, s:s}", "model", j->cfg.name,
+                  "version", v, "error", err);
+        return -1;
+    }
+    pthread_mutex_lock(&q->lock);
+    json_decref(j->canary);
+    j->canary = json_pack("{s:i, s:f, s:I, s:I, s:I, s:s}", "version", v, "share", c->canary,
+                          "requests", (json_int_t)c->canary_requests, "served", (json_int_t)0,
+                          "failed", (json_int_t)0,
+                          "outcome", "running");
+    pthread_mutex_unlock(&q->lock);
+    save(q, j);
+    while (registry_canary_status(q->reg, j->cfg.name, &served, &failed, &left) && left > 0 &&
+           !atomic_load(&j->cancel)) {
+        canary_note(q, j, served, failed, "running");
+        usleep(50 * 1000);
+    }
+    registry_canary_end(q->reg, j->cfg.name);
+    log_write("info", "canary ended", "{s:s, s:i, s:I, s:I, s:I}", "model", j->cfg.name,
+              "version", v, "served", (json_int_t)served, "failed", (json_int_t)failed,
+              "left", (json_int_t)left);
+    if (left > 0) {
+        canary_note(q, j, served, failed, "stopped");
+        return -1;
+    }
+    if (failed) {
+        canary_note(q, j, served, failed, "refused");
+        repo_set_version_state(registry_dir(q->reg), j->cfg.name, v, REPO_REFUSED,
+                               json_pack("{s:{s:I, s:I}}", "canary", "served",
+                                         (json_int_t)served, "failed", (json_int_t)failed),
+                               err, sizeof err);
+        registry_rescan(q->reg);
+        return -1;
+    }
+    canary_note(q, j, served, failed, "promoted");
+    return promote(q, j, v);
+}
+
 /* Runs the gate on a new checkpoint: its verdict goes into the version's
  * card (state candidate, or refused with the reasons) and the job's
  * candidates; with promote "best" a passing candidate that beats the
@@ -403,7 +469,7 @@ static void judge(RunCtx *rc, int v, const char *path)
     int promote_now = j->cfg.train.promote == TRAIN_PROMOTE_EACH ||
                       (j->cfg.train.promote == TRAIN_PROMOTE_BEST &&
                        (!served || sc.style < served->style));
-    if (passed && promote_now && !promote(q, j, v)) {
+    if (passed && promote_now && !release(q, j, v)) {
         rc->served = sc;
         rc->has_served = 1;
     }
@@ -590,7 +656,7 @@ static int run_job(Jobq *q, Job *j)
     if (rc == 0 && j->cfg.train.promote == TRAIN_PROMOTE_ON_SUCCESS) {
         int v = newest_passed(q, j);
         if (v)
-            promote(q, j, v);
+            release(q, j, v);
         else
             log_write("warn", "no candidate passed the gate: nothing promoted", "{s:s, s:s}",
                       "job", j->id, "model", j->cfg.name);

@@ -71,6 +71,11 @@ typedef struct Model {
     char *error;             /* last load error */
     char *pin_error;         /* why CURRENT is refused, or NULL */
     ModelRef *cur;           /* the registry's reference, NULL until loaded */
+    ModelRef *canary;        /* a candidate given a share of the traffic, or NULL */
+    double canary_share;
+    long canary_left;        /* canary requests still to route */
+    long canary_seen;        /* requests since the canary started */
+    long canary_served, canary_failed;
     BadFile bad[MAX_BAD];    /* files that failed to load (swap lock) */
     int nbad;
 } Model;
@@ -86,6 +91,12 @@ struct Registry {
     int def_from;            /* REPO_DEFAULT_FLAG / _FILE / _ONLY, 0 = none */
     uint64_t next_id;
     RegistryStats stats;
+    struct VersionCount {
+        char name[REPO_NAME_MAX + 1];
+        int version;
+        long requests, failures;
+    } counts[REGISTRY_MAX_COUNTED];    /* per version, for /metrics */
+    int ncounts;
     RepoStray strays[REGISTRY_MAX_STRAYS];   /* what the last scan found unservable */
     int nstrays;
 };
@@ -160,6 +171,7 @@ static void model_free(Model *m)
     free(m->error);
     free(m->pin_error);
     registry_release(m->cur);
+    registry_release(m->canary);
     free(m);
 }
 
@@ -712,11 +724,117 @@ ModelRef *registry_acquire(Registry *r, const char *name, int *code)
         rc = REGISTRY_ENOTREADY;
     else {
         ref = m->cur;
+        /* A canary takes every request k where the running share steps
+         * over an integer: exactly floor(n * share) of the first n. */
+        if (m->canary && m->canary_left > 0) {
+            long k = m->canary_seen++;
+            if ((long)((double)(k + 1) * m->canary_share) > (long)((double)k * m->canary_share)) {
+                ref = m->canary;
+                m->canary_left--;
+                m->canary_served++;
+            }
+        }
         atomic_fetch_add(&ref->refs, 1);
     }
     pthread_mutex_unlock(&r->lock);
     *code = rc;
     return ref;
+}
+
+int registry_canary_start(Registry *r, const char *name, int version, double share,
+                          long requests, char *err, size_t errlen)
+{
+    ModelRef *ref, *old;
+    Model *m = repo_valid_name(name) ? find_locked(r, name) : NULL;
+    if (!m) {
+        snprintf(err, errlen, "no model '%.64s'", name ? name : "");
+        return REGISTRY_ENOENT;
+    }
+    if (!(ref = load_ref(r, name, version, err, errlen)))
+        return REGISTRY_ELOAD;
+    pthread_mutex_lock(&r->lock);
+    old = m->canary;
+    m->canary = ref;
+    m->canary_share = share;
+    m->canary_left = requests;
+    m->canary_seen = m->canary_served = m->canary_failed = 0;
+    pthread_mutex_unlock(&r->lock);
+    registry_release(old);
+    log_write("info", "canary started", "{s:s, s:i, s:f, s:I}", "model", name, "version",
+              version, "share", share, "requests", (json_int_t)requests);
+    return REGISTRY_OK;
+}
+
+int registry_canary_status(Registry *r, const char *name, long *served, long *failed,
+                           long *left)
+{
+    Model *m = repo_valid_name(name) ? find_locked(r, name) : NULL;
+    int on = 0;
+    if (!m)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    if ((on = m->canary != NULL)) {
+        *served = m->canary_served;
+        *failed = m->canary_failed;
+        *left = m->canary_left;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return on;
+}
+
+void registry_canary_end(Registry *r, const char *name)
+{
+    Model *m = repo_valid_name(name) ? find_locked(r, name) : NULL;
+    ModelRef *old = NULL;
+    if (!m)
+        return;
+    pthread_mutex_lock(&r->lock);
+    old = m->canary;
+    m->canary = NULL;
+    m->canary_left = 0;
+    pthread_mutex_unlock(&r->lock);
+    registry_release(old);
+}
+
+void registry_note_result(Registry *r, const ModelRef *ref, int failed)
+{
+    Model *m;
+    int i;
+    if (!ref)
+        return;
+    pthread_mutex_lock(&r->lock);
+    for (i = 0; i < r->ncounts; i++)
+        if (r->counts[i].version == ref->version && !strcmp(r->counts[i].name, ref->name))
+            break;
+    if (i == r->ncounts && i < REGISTRY_MAX_COUNTED) {
+        snprintf(r->counts[i].name, sizeof r->counts[i].name, "%s", ref->name);
+        r->counts[i].version = ref->version;
+        r->counts[i].requests = r->counts[i].failures = 0;
+        r->ncounts++;
+    }
+    if (i < r->ncounts) {
+        r->counts[i].requests++;
+        r->counts[i].failures += failed != 0;
+    }
+    if ((m = find(r, ref->name)) && m->canary == ref)
+        m->canary_failed += failed != 0;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void registry_write_counts(Registry *r, FILE *f)
+{
+    pthread_mutex_lock(&r->lock);
+    fputs("# HELP atelier_model_requests_total Stylize requests answered, by model version.\n"
+          "# TYPE atelier_model_requests_total counter\n", f);
+    for (int i = 0; i < r->ncounts; i++)
+        fprintf(f, "atelier_model_requests_total{model=\"%s\",version=\"%d\"} %ld\n",
+                r->counts[i].name, r->counts[i].version, r->counts[i].requests);
+    fputs("# HELP atelier_model_failures_total Of those, the ones that failed (5xx).\n"
+          "# TYPE atelier_model_failures_total counter\n", f);
+    for (int i = 0; i < r->ncounts; i++)
+        fprintf(f, "atelier_model_failures_total{model=\"%s\",version=\"%d\"} %ld\n",
+                r->counts[i].name, r->counts[i].version, r->counts[i].failures);
+    pthread_mutex_unlock(&r->lock);
 }
 
 void registry_retain(ModelRef *ref)

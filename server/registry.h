@@ -31,6 +31,7 @@
 #define ATELIER_REGISTRY_H
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include "engine/net.h"
 #include "engine/repo.h"
@@ -108,6 +109,25 @@ ModelRef *registry_acquire(Registry *r, const char *name, int *code);
  * _ELOAD, and a message in err. */
 ModelRef *registry_acquire_version(Registry *r, const char *name, int version, int *code,
                                    char *err, size_t errlen);
+
+/* The canary (a job's "canary"): version of name, loaded now, answers a
+ * share (0..1) of the requests that name the model (or, for the default
+ * model, none) until it has answered `requests` of them; exactly
+ * floor(n * share) of the first n. 0, or REGISTRY_ENOENT / _ELOAD with a
+ * message. */
+int registry_canary_start(Registry *r, const char *name, int version, double share,
+                          long requests, char *err, size_t errlen);
+/* 1 while name has a canary, with its counts; 0 when none. */
+int registry_canary_status(Registry *r, const char *name, long *served, long *failed,
+                           long *left);
+/* Stops name's canary (its requests finish on it). */
+void registry_canary_end(Registry *r, const char *name);
+/* A request answered by ref's version: counted per version (and as the
+ * canary's when ref is it), failed when it ended in a 5xx. */
+void registry_note_result(Registry *r, const ModelRef *ref, int failed);
+/* The per-version counters as Prometheus text. */
+#define REGISTRY_MAX_COUNTED 256
+void registry_write_counts(Registry *r, FILE *f);
 
 /* Drops a reference; the last one frees the model. Accepts NULL. */
 void registry_release(ModelRef *ref);

@@ -363,6 +363,19 @@ static int copy_shipped(const Harness *h, const char *name)
     return harness_copy_file(from, to);
 }
 
+/* Starts the server (default gate) serving the shipped model as "a" v1;
+ * skips the test when the shipped model is not in this checkout. */
+static void serve_a(Harness *h)
+{
+    const char *args[] = {"--workers", "2", "--token", TRAIN_TOKEN, "--rescan-ms", "300", NULL};
+    assert_int_equal(harness_start(h, args), 0);
+    if (copy_shipped(h, "a")) {
+        harness_stop(h);
+        printf("  skipped: models/starry_night is not in this checkout\n");
+        skip();
+    }
+}
+
 /* Polls until ?model=NAME answers with version v; 0, or -1 after seconds. */
 static int wait_served(const Harness *h, const char *query, int v, double seconds)
 {
@@ -442,13 +455,7 @@ static void test_candidates_and_gate(void **state)
     Harness h;
     Reply r;
     char id[17], states[256], q[64];
-    const char *args[] = {"--workers", "2", "--token", TRAIN_TOKEN, "--rescan-ms", "300", NULL};
-    assert_int_equal(harness_start(&h, args), 0);
-    if (copy_shipped(&h, "a")) {
-        harness_stop(&h);
-        printf("  skipped: models/starry_night is not in this checkout\n");
-        skip();
-    }
+    serve_a(&h);
     assert_int_equal(wait_served(&h, "model=a", 1, 30), 0);        /* serving A */
     train_submit(&h, "{\"name\": \"a\", \"steps\": 2}", 1, 2, &r);
     train_expect_problem(&r, 409, "name");
@@ -517,6 +524,62 @@ static void test_candidates_and_gate(void **state)
     assert_int_equal(harness_stop(&h), 0);
 }
 
+/* A canary at 0.2: while it runs, 500 requests for ?model=a are answered
+ * by the candidate within the expected share, each saying which version
+ * answered; per-version counts in /metrics; then it is promoted. */
+static void test_canary(void **state)
+{
+    (void)state;
+    Harness h;
+    Reply r;
+    char id[17], v[96];
+    serve_a(&h);
+    assert_int_equal(wait_served(&h, "model=a", 1, 30), 0);
+    submit(&h, "{\"name\": \"a\", \"init\": \"a\", \"canary\": 0.2, \"canary_requests\": 100, "
+               "\"steps\": 4, \"checkpoint_every\": 4, \"lr\": 0.0001, " A_RECIPE "}", id);
+    json_t *job = NULL;
+    for (double end = harness_now() + 120; harness_now() < end; usleep(50000)) {
+        json_decref(job);
+        job = train_get(&h, id);
+        if (json_is_object(json_object_get(job, "canary")))
+            break;
+        assert_string_not_equal(json_string_value(json_object_get(job, "state")), "failed");
+    }
+    assert_true(json_is_object(json_object_get(job, "canary")));
+    int cv = (int)json_integer_value(json_object_get(json_object_get(job, "canary"), "version"));
+    json_decref(job);
+    assert_int_equal(cv, 2);
+    int by[3] = {0, 0, 0}, other = 0;
+    for (int i = 0; i < 500; i++) {
+        const char *slash;
+        assert_int_equal(stylize(&h, "model=a", &r), 200);
+        assert_non_null(reply_header(&r, "X-Atelier-Model", v, sizeof v));
+        slash = strstr(v, "/v");
+        int n = slash ? atoi(slash + 2) : 0;
+        if (n == 1 || n == 2)
+            by[n]++;
+        else
+            other++;
+        reply_free(&r);
+    }
+    printf("  canary 0.2: %d of 500 by v2 (the canary), %d by v1\n", by[2], by[1]);
+    assert_int_equal(other, 0);
+    assert_in_range(by[2], 90, 110);             /* 0.2 x 500 = 100 */
+    job = train_wait(&h, id, "succeeded", 60);
+    assert_non_null(job);
+    json_t *c = json_object_get(job, "canary");
+    assert_string_equal(json_string_value(json_object_get(c, "outcome")), "promoted");
+    assert_int_equal(json_integer_value(json_object_get(c, "served")), 100);
+    assert_int_equal(json_integer_value(json_object_get(job, "promoted")), 2);
+    json_decref(job);
+    assert_int_equal(served_by(&h, "model=a"), 2);
+    assert_int_equal(harness_get(&h, "/metrics", &r), 200);
+    assert_non_null(strstr((char *)r.body, "atelier_model_requests_total{model=\"a\",version=\"2\"}"));
+    assert_non_null(strstr((char *)r.body, "atelier_model_failures_total{model=\"a\",version=\"1\"} 0"));
+    reply_free(&r);
+    assert_int_equal(harness_stop(&h), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_strays_listed),
         cmocka_unit_test(test_names_and_cards),
         cmocka_unit_test(test_candidates_and_gate),
+        cmocka_unit_test(test_canary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
