@@ -42,7 +42,8 @@ function renderModel(m, all) {
   const head = document.createElement('header');
   const h = text('h3', c.title || m.name);
   h.id = `model-${m.name}`;
-  const state = m.error ? `last load error: ${m.error}` : m.ready ? `serving version ${m.loaded ?? m.current}` : 'not loaded';
+  const state = m.error ? `last load error: ${m.error}` : m.ready ? `serving version ${m.loaded ?? m.current}`
+    : 'nothing served yet (only candidates)';
   head.append(h, text('span', `${m.name} · ${state}${m.pinned ? ` · pinned to v${m.pinned}` : ''}${m.default ? ' · default' : ''}`, 'hint'));
   box.append(head);
   const facts = [c.style && c.style !== c.title ? `Style: ${c.style}` : '', c.license ? `Licence: ${c.license}` : '',
@@ -58,8 +59,11 @@ function renderModel(m, all) {
   const list = document.createElement('div');
   list.className = 'versions';
   const versions = [...m.versions].reverse();
+  const detail = new Map((m.versions_detail || []).map((d) => [d.version, d]));
+  const servedVersion = m.ready ? (m.loaded ?? m.current) : null;
   for (const v of all ? versions : versions.slice(0, SHOWN)) {
-    const served = v === (m.loaded ?? m.current);
+    const served = v === servedVersion;
+    const d = detail.get(v);
     const card = document.createElement('div');
     card.className = `version${served ? ' served' : ''}`;
     const img = document.createElement('img');
@@ -74,9 +78,12 @@ function renderModel(m, all) {
     if (served) line.append(text('span', 'served', 'badge'));
     if (m.pinned === v) line.append(text('span', 'pinned', 'badge pin'));
     if (v === versions[0]) line.append(text('span', 'newest', 'hint'));
+    if (d && d.state !== 'servable') line.append(text('span', d.state, `badge state-${d.state}`));
     card.append(img, line);
+    // What the promotion gate said of a training job's candidate.
+    if (d?.gate) card.append(text('small', d.gate.passed ? 'The gate passed it.' : `The gate refused it: ${d.gate.reasons}`, 'hint'));
     if (!served) {
-      const b = text('button', v < (m.loaded ?? m.current) ? `Roll back to v${v}` : `Serve v${v}`);
+      const b = text('button', servedVersion && v < servedVersion ? `Roll back to v${v}` : `Serve v${v}`);
       b.type = 'button';
       b.addEventListener('click', () => change(m.name, v));
       card.append(b);

@@ -333,6 +333,21 @@ async function showCheckpoint() {
   if (img.dataset.key !== key) return;      // the slider moved on meanwhile
   img.src = previews.get(key);
   img.alt = `Preview of version ${c.version} at step ${c.step}`;
+  showVerdict(c.version);
+}
+
+// The version's state and the promotion gate's verdict (GET /models/{name}).
+async function showVerdict(version) {
+  const model = st.jobs.find((j) => j.id === st.open)?.model;
+  let d;
+  try {
+    d = (await json(`/models/${encodeURIComponent(model)}`)).versions_detail?.find((x) => x.version === version);
+  } catch {
+    d = null;
+  }
+  if (checkpoint()?.version !== version) return;
+  $('#ckpt-gate').textContent = !d ? '' : `Version ${version}: ${d.state}` +
+    (d.gate ? (d.gate.passed ? ', passed the gate.' : `, refused by the gate: ${d.gate.reasons}.`) : '.');
 }
 
 // The job and its history: the whole history when the job is opened, then
@@ -378,17 +393,23 @@ async function tryCheckpoint() {
   const model = st.jobs.find((j) => j.id === st.open)?.model;
   status.textContent = `Painting your photo with version ${c.version} and with the served version…`;
   try {
+    // A model whose candidates were never promoted serves nothing yet:
+    // the checkpoint is then compared with the photo itself.
     const [cand, served] = await Promise.all([
       stylize(photo, { model, version: String(c.version), format: 'png', max_size: '1024' }),
-      stylize(photo, { model, format: 'png', max_size: '1024' }),
+      stylize(photo, { model, format: 'png', max_size: '1024' }).catch((e) => {
+        if (e.status === 404 || e.status === 503) return null;
+        throw e;
+      }),
     ]);
     $('#ckpt-candidate').src = URL.createObjectURL(cand.blob);
-    $('#ckpt-served').src = URL.createObjectURL(served.blob);
-    $('#ckpt-served-cap').textContent = `Served: ${served.model}`;
+    $('#ckpt-served').src = URL.createObjectURL(served ? served.blob : photo);
+    $('#ckpt-served-cap').textContent = served ? `Served: ${served.model}` : 'Nothing served yet: your photo';
     $('#ckpt-cand-cap').textContent = `Checkpoint: ${cand.model}`;
     show($('#ckpt-compare'), true);
     show($('#ckpt-swipe-row'), true);
-    status.textContent = `Left: the served version (${served.model}); right: version ${c.version}. Move the divider to compare.`;
+    status.textContent = `Left: ${served ? `the served version (${served.model})` : 'your photo (nothing is served yet)'}; ` +
+      `right: version ${c.version}. Move the divider to compare.`;
   } catch (e) {
     status.textContent = describe(e);
   }

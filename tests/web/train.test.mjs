@@ -70,6 +70,8 @@ test('train: token, a field error, a job with live curves and previews, try and 
     }).observe(document.getElementById('chart'), { childList: true, subtree: true, attributes: true });
   });
   await fill(page, { size: 32 });
+  // Its candidates are promoted by hand only: nothing is served until then.
+  await page.selectOption('#cfg-promote', 'never');
   await page.click('#job-submit');
   await page.waitForSelector('#job:not([hidden])');
   await page.waitForSelector('#jobs tbody tr');
@@ -89,7 +91,10 @@ test('train: token, a field error, a job with live curves and previews, try and 
   await page.waitForFunction(() => /\/1$/.test(document.getElementById('ckpt-preview').dataset.key)
     && document.getElementById('ckpt-preview').complete && document.getElementById('ckpt-preview').naturalWidth > 0);
   assert.match(await page.textContent('#ckpt-out'), /version 1, step 10/);
-  // Try it on a photo (the sample, chosen on the Paint view), against the served v4.
+  // Its state and the gate's verdict.
+  await page.waitForFunction(() => /^Version 1: (candidate|refused)/.test(document.getElementById('ckpt-gate').textContent));
+  // Try it on a photo (the sample, chosen on the Paint view), against the
+  // served version: none yet, so against the photo.
   await page.goto(`${server.url}/#stylize`);
   await page.click('#use-sample');
   await page.waitForFunction(() => /×/.test(document.getElementById('photo-info').textContent));
@@ -100,7 +105,7 @@ test('train: token, a field error, a job with live curves and previews, try and 
   await page.click('#ckpt-try');
   await page.waitForFunction(() => ['ckpt-candidate', 'ckpt-served'].every((id) => document.getElementById(id).naturalWidth > 0));
   assert.equal(await page.textContent('#ckpt-cand-cap'), 'Checkpoint: studio/v1');
-  assert.equal(await page.textContent('#ckpt-served-cap'), 'Served: studio/v4');
+  assert.equal(await page.textContent('#ckpt-served-cap'), 'Nothing served yet: your photo');
   assert.deepEqual(await page.$eval('#ckpt-candidate', (i) => [i.naturalWidth, i.naturalHeight]), [320, 224]);
   // A photo chosen right here is tried at once.
   await page.setInputFiles('#ckpt-photo', { name: 'here.png', mimeType: 'image/png', buffer: await picture(page, 100, 80) });
@@ -115,7 +120,8 @@ test('train: token, a field error, a job with live curves and previews, try and 
   });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('X-Atelier-Model'), 'studio/v1');
-  assert.deepEqual(await problems(page, [400]), []);
+  // 400: the size refused; 404: nothing served yet when the checkpoint was tried.
+  assert.deepEqual(await problems(page, [400, 404]), []);
   await page.close();
 });
 
@@ -189,7 +195,7 @@ test('the checkpoint slider follows the newest, but not while it is held', { ski
   await page.close();
 });
 
-test('models: every version with its thumbnail; serve one, then back to newest, each confirmed', { skip }, async () => {
+test('models: every version with its thumbnail and gate verdict; serve one, then back to newest, each confirmed', { skip }, async () => {
   const page = await openPage(browser, server.url);
   await page.evaluate((t) => sessionStorage.setItem('atelier.token', t), TOKEN);
   await page.goto(`${server.url}/#models`);
@@ -197,6 +203,8 @@ test('models: every version with its thumbnail; serve one, then back to newest, 
   await model.waitFor();
   assert.match(await model.textContent(), /pinned to v1/);
   assert.equal(await model.locator('.version').count(), 4);
+  // Each candidate says what the promotion gate decided.
+  assert.equal(await model.locator('.version', { hasText: /The gate (passed|refused)/ }).count(), 4);
   await page.waitForFunction(() => [...document.querySelectorAll('.version img')].every((i) => i.complete && i.naturalWidth === 320),
     null, { timeout: 60000 });
   await shot(page, 'models');
@@ -210,10 +218,14 @@ test('models: every version with its thumbnail; serve one, then back to newest, 
   await page.locator('article.model', { hasText: 'pinned to v3' }).waitFor();
   await page.locator('article.model', { hasText: 'studio · ' }).locator('button', { hasText: 'Back to newest' }).click();
   await page.click('#confirm-yes');
-  await until(async () => {
-    const m = await (await fetch(`${server.url}/models/studio`)).json();
-    return m.pinned === null && m.current === 4;
-  }, 'back to v4, unpinned');
+  const m = await until(async () => {
+    const j = await (await fetch(`${server.url}/models/studio`)).json();
+    return j.pinned === null && j;
+  }, 'unpinned');
+  // Back to the newest version that may be served: v3, served by hand; v4
+  // is a candidate the job never promoted (promote: never).
+  assert.equal(m.current, 3);
+  assert.equal(m.versions_detail.find((d) => d.version === 4).state === 'servable', false);
   assert.deepEqual(await problems(page), []);
   await page.close();
 });
