@@ -67,6 +67,9 @@ static const Opt opts[] = {
      "connections in all"},
     {"drain-seconds", OPT_INT, F(drain_s), 0, 0, 3600, "15",
      "on SIGTERM, how long requests in flight may take to finish"},
+    {"cors-origin", OPT_STR, F(cors_origin), S(cors_origin), 0, 0, "",
+     "origins (comma-separated, or *) whose browser pages may call the API: preflight "
+     "answered, X-Atelier-Model and the like exposed; default: none"},
     {"default-model", OPT_STR, F(default_model), S(default_model), 0, 0, "",
      "model used when a request names none; default: the repository's DEFAULT file "
      "(PUT /models/default writes it), else the only model; never the first of several"},

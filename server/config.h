@@ -34,6 +34,7 @@ typedef struct Config {
     int per_ip_limit;                /* connections per client address */
     int max_connections;             /* connections in all */
     int drain_s;                     /* graceful shutdown deadline */
+    char cors_origin[1024];          /* "" = no CORS; "*" or a comma list */
     char default_model[CONFIG_NAME_MAX + 1]; /* "" = DEFAULT file, else the only model */
     char token[CONFIG_TOKEN_MAX];    /* "" = management API disabled */
     int rescan_ms;                   /* repository rescan period, 0 = inotify only */

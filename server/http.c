@@ -382,6 +382,19 @@ static enum MHD_Result answer(Conn *c)
     if (r->status == 401)         /* RFC 9110 11.6.1 */
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"atelier\"");
+    if (r->cors[0]) {             /* --cors-origin (routes.c) */
+        MHD_add_response_header(mr, "Access-Control-Allow-Origin", r->cors);
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY, "Origin");
+        MHD_add_response_header(mr, "Access-Control-Expose-Headers",
+                                "X-Atelier-Model, X-Request-Id, Server-Timing, Retry-After, "
+                                "Location");
+    }
+    if (r->preflight) {
+        MHD_add_response_header(mr, "Access-Control-Allow-Methods", r->allow);
+        MHD_add_response_header(mr, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, X-Request-Id");
+        MHD_add_response_header(mr, "Access-Control-Max-Age", "600");
+    }
     if (r->close || atomic_load(&c->http->ctx->draining))
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(c->conn, (unsigned int)r->status, mr);
@@ -688,6 +701,9 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
                                                          MHD_HTTP_HEADER_ACCEPT_ENCODING);
     c->req.if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                        MHD_HTTP_HEADER_IF_NONE_MATCH);
+    c->req.origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    c->req.acr_method = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    "Access-Control-Request-Method");
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;

@@ -80,6 +80,8 @@ typedef struct Request {
     const char *content_type;         /* header, or NULL */
     const char *accept_encoding;      /* header, or NULL */
     const char *if_none_match;        /* header, or NULL */
+    const char *origin;               /* Origin, or NULL */
+    const char *acr_method;           /* Access-Control-Request-Method, or NULL */
     int64_t content_length;           /* -1 when not declared */
     const char *request_id;
     /* Set by routes_begin for http.c: how the body comes. */
@@ -118,6 +120,8 @@ typedef struct Response {
     char timing[160];                 /* Server-Timing */
     char location[64];                /* Location, "" = none */
     int close;                        /* ask the client to close */
+    char cors[256];                   /* Access-Control-Allow-Origin, "" = none */
+    int preflight;                    /* a CORS preflight: allow the methods and headers */
     /* A studio file (web.h): the body is static, not freed; sent with its
      * ETag, Content-Encoding, Cache-Control: no-cache, Vary and the CSP
      * instead of Cache-Control: no-store. */

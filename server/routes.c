@@ -138,6 +138,28 @@ static int method_allowed(RouteId id, const char *method)
     return 0;
 }
 
+/* When the request's Origin is one --cors-origin allows, the answer says
+ * so (Access-Control-Allow-Origin, in resp->cors): errors too, so a page
+ * can read why it was refused. */
+static void cors(RoutesCtx *ctx, const Request *req, Response *resp)
+{
+    const char *p = ctx->cfg->cors_origin;
+    size_t n = req->origin ? strlen(req->origin) : 0;
+    if (!n || !*p || n >= sizeof resp->cors)
+        return;
+    while (*p) {
+        size_t k;
+        while (*p == ' ')
+            p++;
+        k = strcspn(p, ",");
+        if ((k == 1 && p[0] == '*') || (k == n && !strncmp(p, req->origin, n))) {
+            snprintf(resp->cors, sizeof resp->cors, "%s", req->origin);
+            return;
+        }
+        p += k + (p[k] == ',');
+    }
+}
+
 int routes_begin(RoutesCtx *ctx, Request *req, Response *resp)
 {
     const Route *r;
@@ -145,6 +167,16 @@ int routes_begin(RoutesCtx *ctx, Request *req, Response *resp)
     req->route = routes_match(req->path);
     if (req->route == ROUTE_NONE) {
         routes_problem(resp, req, PROBLEM_NOT_FOUND, NULL, "no route %.200s", req->path);
+        return ROUTES_DONE;
+    }
+    cors(ctx, req, resp);
+    if (resp->cors[0] && req->acr_method && !strcmp(req->method, "OPTIONS")) {
+        /* A preflight: the route's methods, the headers a page may send. */
+        resp->status = 204;
+        resp->preflight = 1;
+        resp->static_body = (const uint8_t *)"";
+        resp->len = 0;
+        snprintf(resp->allow, sizeof resp->allow, "%s", routes_allow(req->route));
         return ROUTES_DONE;
     }
     if (!method_allowed(req->route, req->method)) {

@@ -580,12 +580,63 @@ static void test_canary(void **state)
     assert_int_equal(harness_stop(&h), 0);
 }
 
+/* --cors-origin: a listed origin's preflight is answered with the route's
+ * methods and the headers a page may send; its requests, errors too, carry
+ * Access-Control-Allow-Origin and the exposed headers; any other origin,
+ * and a server without the flag, get none of it. */
+static void test_cors(void **state)
+{
+    (void)state;
+    Harness h;
+    Reply r;
+    char v[256];
+    size_t len;
+    uint8_t *jpeg = harness_jpeg(48, 32, 90, &len);
+    const char *pre[] = {"Origin: https://studio.example", "Access-Control-Request-Method: POST",
+                         "Access-Control-Request-Headers: content-type", NULL};
+    const char *ours[] = {"Origin: https://studio.example", NULL};
+    const char *evil[] = {"Origin: https://evil.example", "Access-Control-Request-Method: POST",
+                          NULL};
+    const char *args[] = {"--cors-origin", "https://other.example, https://studio.example",
+                          NULL};
+    assert_int_equal(harness_start(&h, args), 0);
+    assert_int_equal(harness_request(&h, "OPTIONS", "/stylize", NULL, NULL, 0, pre, &r), 204);
+    assert_string_equal(reply_header(&r, "Access-Control-Allow-Origin", v, sizeof v),
+                        "https://studio.example");
+    assert_string_equal(reply_header(&r, "Access-Control-Allow-Methods", v, sizeof v), "POST");
+    assert_non_null(strstr(reply_header(&r, "Access-Control-Allow-Headers", v, sizeof v),
+                           "Authorization"));
+    reply_free(&r);
+    assert_int_equal(harness_request(&h, "POST", "/stylize?model=tiny", "image/jpeg", jpeg, len,
+                                     ours, &r), 200);
+    assert_string_equal(reply_header(&r, "Access-Control-Allow-Origin", v, sizeof v),
+                        "https://studio.example");
+    assert_non_null(strstr(reply_header(&r, "Access-Control-Expose-Headers", v, sizeof v),
+                           "X-Atelier-Model"));
+    reply_free(&r);
+    assert_int_equal(harness_request(&h, "POST", "/stylize?model=wave", "image/jpeg", jpeg, len,
+                                     ours, &r), 404);
+    assert_non_null(reply_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    reply_free(&r);
+    assert_int_equal(harness_request(&h, "OPTIONS", "/stylize", NULL, NULL, 0, evil, &r), 405);
+    assert_null(reply_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    reply_free(&r);
+    assert_int_equal(harness_stop(&h), 0);
+    assert_int_equal(harness_start(&h, NULL), 0);          /* off by default */
+    assert_int_equal(harness_request(&h, "OPTIONS", "/stylize", NULL, NULL, 0, pre, &r), 405);
+    assert_null(reply_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    reply_free(&r);
+    assert_int_equal(harness_stop(&h), 0);
+    free(jpeg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_model),
         cmocka_unit_test(test_unknown_model_lists),
         cmocka_unit_test(test_multipart_parameters),
+        cmocka_unit_test(test_cors),
         cmocka_unit_test(test_strays_listed),
         cmocka_unit_test(test_names_and_cards),
         cmocka_unit_test(test_candidates_and_gate),
