@@ -102,10 +102,15 @@ add_site_cas() {
     return 0
 }
 
-in_root() {   # root, command...: a login-like environment, no stdin
+# root, command...: the command in the chroot with a login-like
+# environment and no stdin. It runs in the background and is waited for, so
+# that INT or TERM reach the traps at once (bash runs a trap only after a
+# foreground command ends), and cleanup stops it.
+in_root() {
     local r=$1; shift
     chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" </dev/null
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" </dev/null &
+    wait $!
 }
 
 # 1. The cached roots.
