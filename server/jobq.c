@@ -80,6 +80,9 @@ typedef struct Job {
     json_t *cands;                /* [{version, state, passed, reasons, scores}] */
     json_t *canary;               /* {version, share, requests, served, failed, outcome} */
     int promoted;                 /* the version this job promoted, 0 = none */
+    double estimate_s;            /* at submission: its duration, from measured steps/s;
+                                     < 0 = no measurement yet */
+    char estimate_from[64];
     char error[256];
     JobHistory history;           /* the curve, saved as history.json */
     atomic_int cancel;
@@ -103,7 +106,58 @@ struct Jobq {
     pthread_t *threads;
     int nthreads;
     long steps_total, published;
+    /* Steps per second measured by jobs of this server, per shape (size,
+     * batch, width, blocks), the newest kept: what an estimate is made of. */
+    struct Rate {
+        int size, batch, width, blocks;
+        double steps_per_s;
+    } rates[16];
+    int nrates;
 };
+
+/* Keeps j's measured speed (lock held). */
+static void note_rate(Jobq *q, const Job *j, double sps)
+{
+    const TrainConfig *c = &j->cfg.train;
+    int i = 0;
+    while (i < q->nrates && !(q->rates[i].size == c->size && q->rates[i].batch == c->batch &&
+                              q->rates[i].width == c->width && q->rates[i].blocks == c->blocks))
+        i++;
+    if (i == (int)(sizeof q->rates / sizeof q->rates[0]))
+        i = 0;                    /* full: the oldest slot goes */
+    else if (i == q->nrates)
+        q->nrates++;
+    q->rates[i] = (struct Rate){c->size, c->batch, c->width, c->blocks, sps};
+}
+
+/* j's duration from the measured speeds (lock held): a job of the same
+ * shape's, else one of the same generator at another size or batch, scaled
+ * by the pixels per step. Fills j->estimate_*; -1 when nothing was measured. */
+static void estimate(const Jobq *q, Job *j)
+{
+    const TrainConfig *c = &j->cfg.train;
+    const struct Rate *best = NULL;
+    for (int i = 0; i < q->nrates; i++) {
+        const struct Rate *r = &q->rates[i];
+        if (r->width != c->width || r->blocks != c->blocks)
+            continue;
+        if (r->size == c->size && r->batch == c->batch) {
+            best = r;
+            break;
+        }
+        if (!best)
+            best = r;
+    }
+    j->estimate_s = -1;
+    snprintf(j->estimate_from, sizeof j->estimate_from, "no job of this generator ran yet");
+    if (!best)
+        return;
+    double scale = (double)c->size * c->size * c->batch /
+                   ((double)best->size * best->size * best->batch);
+    j->estimate_s = (double)c->steps * scale / best->steps_per_s;
+    snprintf(j->estimate_from, sizeof j->estimate_from, "%.3g steps/s measured at %dx%d, batch %d",
+             best->steps_per_s, best->size, best->size, best->batch);
+}
 
 static double wall(void)
 {
@@ -159,6 +213,11 @@ static json_t *describe(const Job *j)
     json_object_set_new(o, "candidates", j->cands ? json_deep_copy(j->cands) : json_array());
     json_object_set_new(o, "promoted", j->promoted ? json_integer(j->promoted) : json_null());
     json_object_set_new(o, "canary", j->canary ? json_deep_copy(j->canary) : json_null());
+    if (j->estimate_from[0]) {
+        json_object_set_new(o, "estimate_s", j->estimate_s >= 0 ? json_real(j->estimate_s)
+                                                                : json_null());
+        json_object_set_new(o, "estimate_from", json_string(j->estimate_from));
+    }
     json_object_set_new(o, "created", json_real(j->created));
     json_object_set_new(o, "started", j->began > 0 ? json_real(j->began) : json_null());
     json_object_set_new(o, "finished", j->ended > 0 ? json_real(j->ended) : json_null());
@@ -544,6 +603,8 @@ static void on_progress(void *arg, const TrainProgress *p)
     j->last = *p;
     j->last.path = NULL;
     history_add(&j->history, p);
+    if (p->steps_per_s > 0)
+        note_rate(q, j, p->steps_per_s);
     if (p->step > j->steps_seen) {
         q->steps_total += p->step - j->steps_seen;
         j->steps_seen = p->step;
@@ -1202,6 +1263,7 @@ int jobq_submit(Jobq *q, json_t *config, const JobFile *styles, int nstyles,
         }
     }
     j->seq = q->next_seq++;
+    estimate(q, j);
     pthread_mutex_unlock(&q->lock);
     if (queued >= q->cfg.max_queued) {
         rc = JOBQ_EFULL;

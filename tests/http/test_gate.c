@@ -310,6 +310,22 @@ static void test_names_and_cards(void **state)
     assert_non_null(job);
     assert_string_equal(json_string_value(json_object_get(job, "state")), "succeeded");
     assert_int_equal(json_integer_value(json_object_get(job, "promoted")), 3);
+    assert_true(json_is_null(json_object_get(job, "estimate_s")));
+    json_decref(job);
+    /* The next job of that shape is told how long it will take, from the
+     * speed the first one measured; the first had nothing to go on. */
+    assert_int_equal(train_submit(&h, "{\"name\": \"tiny\", \"overwrite\": true, "
+                                      "\"promote\": \"never\", \"steps\": 40, \"size\": 32, "
+                                      "\"checkpoint_every\": 40, \"width\": 4, \"blocks\": 0}",
+                                  1, 2, &r), 202);
+    job = train_json_of(&r);
+    reply_free(&r);
+    printf("  estimate at submission: %.2f s (%s)\n",
+           json_real_value(json_object_get(job, "estimate_s")),
+           json_string_value(json_object_get(job, "estimate_from")));
+    assert_true(json_real_value(json_object_get(job, "estimate_s")) > 0);
+    assert_non_null(strstr(json_string_value(json_object_get(job, "estimate_from")),
+                           "steps/s measured at 32x32, batch 1"));
     json_decref(job);
     /* v3, the job's, is served (the pin moved with the promotion) with its
      * own card; card.json, the model's, is untouched. */
