@@ -328,6 +328,8 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
     t->stat_floats = stats;
     t->work_floats = t->work_stride * (size_t)nthreads;
     t->scratch_floats = scratch;
+    if (dry)
+        return 0;             /* measured only (tnet_dry): nothing allocated */
     t->act = falloc(floats);
     t->dact = falloc(floats);
     t->stats = falloc(stats);

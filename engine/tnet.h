@@ -58,8 +58,9 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen);
 /* Output shape of the planned network (per sample: c, h, w). */
 void tnet_out_shape(const TNet *t, int *c, int *h, int *w);
 size_t tnet_plan_bytes(const TNet *t);
-/* On this thread, while on: blocks are allocated but not zeroed, so a plan
- * made only to be measured (tnet_plan_bytes) touches no memory. A network
+/* On this thread, while on: a plan is sized but its blocks are not
+ * allocated, and parameter-sized blocks are not zeroed, so a network built
+ * only to be measured (tnet_plan_bytes) costs almost nothing. A network
  * built so must not run. */
 void tnet_dry(int on);
 

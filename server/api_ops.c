@@ -66,6 +66,8 @@ int api_metrics(RoutesCtx *ctx, Request *req, Response *resp)
         g.workers_busy = st.busy;
     }
     g.inflight = atomic_load(&ctx->inflight);
+    g.upload_reserved = atomic_load(&ctx->upload_reserved);
+    g.upload_budget = ctx->cfg->body_budget_bytes;
     g.ready = !atomic_load(&ctx->draining) && registry_ready(ctx->reg);
     {
         RegistryStats rs;

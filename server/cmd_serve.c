@@ -187,6 +187,7 @@ int cmd_serve(int argc, char **argv)
     ctx.openapi_len = openapi_len();
     atomic_init(&ctx.draining, 0);
     atomic_init(&ctx.inflight, 0);
+    atomic_init(&ctx.upload_reserved, 0);
     if (cfg.token[0]) {      /* without a token /train is refused anyway */
         JobqConfig jc = {cfg.data, cfg.content, cfg.train_queue, cfg.train_jobs,
                          cfg.train_nice, cfg.train_mem_bytes, cfg.train_max_crashes,

@@ -107,6 +107,7 @@ typedef struct Peer {
     int fd;
     PeerState state;
     double since;                 /* when state began */
+    double last_byte;             /* PEER_BODY: when body bytes last came */
     uint64_t received;            /* PEER_BODY: body bytes so far */
     int dropped;                  /* shut down by us */
 } Peer;
@@ -119,7 +120,6 @@ struct Http {
     int quiesced;
     uint64_t id_seed;
     atomic_ullong id_next;
-    atomic_llong body_held;       /* bytes reserved by bodies in flight */
     pthread_mutex_t lock;         /* peers */
     pthread_cond_t wake;
     pthread_t sweeper;
@@ -182,13 +182,16 @@ static void peer_state(Http *h, Peer *p, PeerState st)
         return;
     pthread_mutex_lock(&h->lock);
     p->state = st;
-    p->since = util_now_s();
+    p->since = p->last_byte = util_now_s();
     p->received = 0;
     pthread_mutex_unlock(&h->lock);
 }
 
-/* Under h->lock. A reason to drop p now, or NULL. */
-static const char *peer_overdue(const Http *h, const Peer *p, double now)
+/* Under h->lock. A reason to drop p now, or NULL. A body that is too
+ * slow is answered 408 by the handler when its next bytes come; the
+ * sweeper (silent != 0) drops it only when it has also been silent for
+ * --header-timeout, so a trickling client gets its answer. */
+static const char *peer_overdue(const Http *h, const Peer *p, double now, int silent)
 {
     double age = now - p->since, grace = h->cfg->header_timeout_s;
     if (p->dropped)
@@ -196,7 +199,8 @@ static const char *peer_overdue(const Http *h, const Peer *p, double now)
     if (p->state == PEER_HEAD && age > grace)
         return "no request head within --header-timeout";
     if (p->state == PEER_BODY && h->cfg->min_upload_kbps > 0 && age > grace &&
-        (double)p->received < h->cfg->min_upload_kbps * 1024.0 * (age - grace))
+        (double)p->received < h->cfg->min_upload_kbps * 1024.0 * (age - grace) &&
+        (!silent || now - p->last_byte > grace))
         return "body slower than --min-upload-kbps";
     return NULL;
 }
@@ -219,7 +223,7 @@ static void *sweeper_main(void *arg)
     while (!h->stopping) {
         double now = util_now_s();
         for (Peer *p = h->peers; p; p = p->next) {
-            const char *why = peer_overdue(h, p, now);
+            const char *why = peer_overdue(h, p, now, 1);
             if (why)
                 peer_drop(p, why);
         }
@@ -312,8 +316,8 @@ static int reserve(Conn *c, int64_t total)
     int64_t add = total - c->reserved;
     if (add <= 0)
         return 0;
-    if (atomic_fetch_add(&h->body_held, add) + add > h->cfg->body_budget_bytes) {
-        atomic_fetch_sub(&h->body_held, add);
+    if (atomic_fetch_add(&h->ctx->upload_reserved, add) + add > h->cfg->body_budget_bytes) {
+        atomic_fetch_sub(&h->ctx->upload_reserved, add);
         return -1;
     }
     c->reserved = total;
@@ -525,7 +529,7 @@ static enum MHD_Result on_query(void *cls, enum MHD_ValueKind kind, const char *
  * libmicrohttpd checks (the DESIGN comment). */
 typedef struct HeadScan {
     const char *length;           /* the first Content-Length */
-    int lengths_differ, hosts, bad_name, folded;
+    int lengths_differ, hosts, bad_name, folded, tes;
     const char *te;
 } HeadScan;
 
@@ -555,7 +559,7 @@ static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char 
     if (!strcasecmp(key, MHD_HTTP_HEADER_HOST))
         hs->hosts++;
     else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-        hs->te = value ? value : "";
+        hs->te = value ? value : "", hs->tes++;
     else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) && value) {
         if (!hs->length)
             hs->length = value;
@@ -567,7 +571,7 @@ static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char 
 
 /* A problem with the request head itself (into c->resp, which then asks
  * to close), or 0. */
-static int head_refused(Conn *c)
+static int head_refused(Conn *c, const char *version)
 {
     HeadScan hs = {0};
     const char *why = NULL;
@@ -581,6 +585,10 @@ static int head_refused(Conn *c)
         why = "more than one Host header";
     else if (hs.te && hs.length)
         why = "both Content-Length and Transfer-Encoding (RFC 9112 6.1)";
+    else if (hs.tes > 1)
+        why = "more than one Transfer-Encoding header";
+    else if (hs.te && version && !strcmp(version, MHD_HTTP_VERSION_1_0))
+        why = "Transfer-Encoding on HTTP/1.0 (RFC 9112 6.1)";
     else if (hs.te && strcasecmp(hs.te, "chunked"))
         why = "a Transfer-Encoding other than chunked", kind = PROBLEM_NOT_IMPLEMENTED;
     else if (hs.lengths_differ)
@@ -659,7 +667,8 @@ static int body_too_slow(Conn *c, size_t size)
         return 0;
     pthread_mutex_lock(&h->lock);
     p->received += size;
-    slow = p->state == PEER_BODY && peer_overdue(h, p, util_now_s()) != NULL;
+    p->last_byte = util_now_s();
+    slow = p->state == PEER_BODY && peer_overdue(h, p, p->last_byte, 0) != NULL;
     pthread_mutex_unlock(&h->lock);
     return slow;
 }
@@ -673,7 +682,7 @@ static enum MHD_Result refuse_slow(Conn *c)
 }
 
 static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *url,
-                             const char *method, Conn *c)
+                             const char *method, const char *version, Conn *c)
 {
     const char *cl;
     int rc;
@@ -684,7 +693,7 @@ static enum MHD_Result start(Http *h, struct MHD_Connection *conn, const char *u
     c->req.method = method;
     c->req.path = url;
     c->req.request_id = c->id;
-    if (head_refused(c))
+    if (head_refused(c, version))
         return answer(c);
     if (c->query_cut) {
         routes_problem(&c->resp, &c->req, PROBLEM_BAD_PARAMETER, NULL,
@@ -844,7 +853,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!c && !(*con_cls = c = conn_new(h)))
         return MHD_NO;
     if (c->phase == PH_NEW)
-        return start(h, conn, url, method, c);
+        return start(h, conn, url, method, version, c);
     *upload_size = 0;           /* every byte is consumed or dropped */
     switch (c->phase) {
     case PH_NEW:
@@ -909,7 +918,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     log_object("info", "request", f);
     if (c->pp)
         MHD_destroy_post_processor(c->pp);
-    atomic_fetch_sub(&h->body_held, c->reserved);
+    atomic_fetch_sub(&h->ctx->upload_reserved, c->reserved);
     peer_state(h, peer_of(conn), PEER_HEAD);
     routes_finish(&c->req);
     free(c->resp.body);

@@ -194,6 +194,11 @@ int metrics_render(Metrics *m, FILE *out, const MetricsGauges *g, const MetricsM
               g->queue_capacity);
         gauge(out, "atelier_inflight_requests", "Requests received and not yet answered.",
               g->inflight);
+        gauge(out, "atelier_upload_bytes_reserved",
+              "Bytes of request bodies being received (the body budget in use).",
+              g->upload_reserved);
+        gauge(out, "atelier_upload_bytes_budget", "The most request bodies may hold in all.",
+              g->upload_budget);
         gauge(out, "atelier_workers", "Inference worker threads.", g->workers);
         gauge(out, "atelier_workers_busy", "Workers running a job.", g->workers_busy);
         gauge(out, "atelier_ready", "1 when /readyz answers 200.", g->ready);

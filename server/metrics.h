@@ -34,6 +34,7 @@ typedef enum MetricStage {
 typedef struct MetricsGauges {
     int queue_depth, queue_capacity;
     int inflight;                 /* requests between arrival and completion */
+    long long upload_reserved, upload_budget; /* request bodies: bytes reserved, the most */
     int workers, workers_busy;
     int ready;                    /* 0 or 1 */
     /* The registry (counters since start). */

@@ -64,6 +64,7 @@ typedef struct RoutesCtx {
     Metrics *metrics;
     atomic_int draining;      /* 1 after SIGTERM: /readyz answers 503 */
     atomic_int inflight;      /* maintained by http.c */
+    atomic_llong upload_reserved; /* bytes of the body budget reserved, by http.c */
     struct Jobq *jobq;        /* training jobs; NULL: /train answers 503 */
     const char *openapi;      /* the contract served at /openapi.yaml */
     size_t openapi_len;
