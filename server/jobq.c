@@ -498,7 +498,7 @@ static void judge(RunCtx *rc, int v, const char *path)
     char why[768], err[256];
     const QualityScores *served = rc->has_served ? &rc->served : NULL;
     int passed = 0;
-    json_t *verdict;
+    json_t *verdict, *members;
     if (gate_score(rc->gate, path, &sc, err, sizeof err)) {
         memset(&sc, 0, sizeof sc);
         snprintf(why, sizeof why, "the gate could not run it: %s", err);
@@ -506,11 +506,12 @@ static void judge(RunCtx *rc, int v, const char *path)
         passed = gate_judge(&q->cfg.gate, &sc, served, why, sizeof why);
     }
     verdict = gate_json(rc->gate, &sc, served, passed, why);
+    members = json_pack("{s:O}", "gate", verdict);      /* borrowed by the call */
     if (repo_set_version_state(registry_dir(q->reg), j->cfg.name, v,
-                               passed ? REPO_CANDIDATE : REPO_REFUSED,
-                               json_pack("{s:O}", "gate", verdict), err, sizeof err))
+                               passed ? REPO_CANDIDATE : REPO_REFUSED, members, err, sizeof err))
         log_write("error", "cannot write a candidate's card", "{s:s, s:i, s:s}", "model",
                   j->cfg.name, "version", v, "error", err);
+    json_decref(members);
     pthread_mutex_lock(&q->lock);
     if (!j->cands)
         j->cands = json_array();
