@@ -475,10 +475,11 @@ static int release(Jobq *q, Job *j, int v)
     }
     if (failed) {
         canary_note(q, j, served, failed, "refused");
-        repo_set_version_state(registry_dir(q->reg), j->cfg.name, v, REPO_REFUSED,
-                               json_pack("{s:{s:I, s:I}}", "canary", "served",
-                                         (json_int_t)served, "failed", (json_int_t)failed),
-                               err, sizeof err);
+        json_t *canary = json_pack("{s:{s:I, s:I}}", "canary", "served", (json_int_t)served,
+                                   "failed", (json_int_t)failed);
+        repo_set_version_state(registry_dir(q->reg), j->cfg.name, v, REPO_REFUSED, canary, err,
+                               sizeof err);       /* borrows canary */
+        json_decref(canary);
         registry_rescan(q->reg);
         return -1;
     }
