@@ -183,8 +183,11 @@ static void check_jobs(Jobq *q)
 
 static Jobq *open_queue(void)
 {
-    JobqConfig jc = {data_dir, "", 4, 0, 0, INT64_C(1) << 40, 3, 100000000,
-                     INT64_C(50000000), INT64_C(1) << 40};
+    /* Named members: a field added to JobqConfig (the gate's) is zero here
+     * instead of breaking the -Werror build. */
+    JobqConfig jc = {.data_dir = data_dir, .content_dir = "", .max_queued = 4,
+                     .mem_bytes = INT64_C(1) << 40, .max_crashes = 3, .retention_s = 100000000,
+                     .max_pixels = INT64_C(50000000), .upload_pixels = INT64_C(1) << 40};
     char err[256];
     Jobq *q = jobq_open(&jc, reg, err, sizeof err);
     if (!q) {
