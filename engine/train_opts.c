@@ -15,6 +15,9 @@ _Static_assert(sizeof(TrainArch) == sizeof(int) && sizeof(GanLoss) == sizeof(int
 #define F(field) offsetof(TrainConfig, field)
 #define ALL (TOPT_CLI | TOPT_JOB | TOPT_CARD)
 #define CLI_CARD (TOPT_CLI | TOPT_CARD)
+/* The shipped model's style_depth (its card), the default where the size
+ * allows it. */
+#define RECIPE_STYLE_DEPTH 6
 
 static const char *const arch_names[] = { "fast", "resnet9", NULL };
 static const char *const upsample_names[] = { "transposed", "resize", NULL };
@@ -28,7 +31,7 @@ static const char *const promote_names[] = { "never", "on_success", "best", "eac
 
 /* name, type, offset, lo, hi, job_lo, job_hi, default, names, count, max, where, arg, help */
 static const TrainOpt opts[] = {
-    { "steps", TOPT_I64, F(steps), 1, 1e8, 1, 1e6, "4000", NULL, 0, 0, ALL, "N",
+    { "steps", TOPT_I64, F(steps), 1, 1e8, 1, 1e6, "5000", NULL, 0, 0, ALL, "N",
       "total steps" },
     { "size", TOPT_INT, F(size), 32, 2048, 32, 1024, "256", NULL, 0, 0, ALL, "S",
       "crop size, a multiple of 4 and of --content-pool" },
@@ -45,7 +48,7 @@ static const TrainOpt opts[] = {
     { "width", TOPT_INT, F(width), 1, 256, 4, 128, NULL, NULL, 0, 0, ALL, "W",
       "generator width: fast: first-layer channels (32); resnet9: ngf (64)" },
     { "blocks", TOPT_INT, F(blocks), 0, 32, 0, 16, NULL, NULL, 0, 0, ALL, "N",
-      "residual blocks (fast 5, resnet9 9)" },
+      "residual blocks (default fast 4, resnet9 9)" },
     { "upsample", TOPT_ENUM, F(resize_conv), 0, 0, 0, 0, "resize", upsample_names, 0, 0,
       CLI_CARD, "resize|transposed", "fast arch upsampling" },
     { "ndf", TOPT_INT, F(ndf), 1, 512, 1, 512, "32", NULL, 0, 0, CLI_CARD, "N",
@@ -69,9 +72,9 @@ static const TrainOpt opts[] = {
       "discriminator's learning rate (default: lr)" },
     { "decay_from", TOPT_FLOAT, F(decay_from), 0, 1, 0, 1, "0.5", NULL, 0, 0, CLI_CARD, "F",
       "keep the rates constant for this fraction of the steps, then linear to 0" },
-    { "w_adv", TOPT_FLOAT, F(w_adv), 0, 1e6, 0, 1e6, "1", NULL, 0, 0, ALL, "X",
+    { "w_adv", TOPT_FLOAT, F(w_adv), 0, 1e6, 0, 1e6, "0.3", NULL, 0, 0, ALL, "X",
       "adversarial loss weight" },
-    { "w_content", TOPT_FLOAT, F(w_content), 0, 1e6, 0, 1e6, "10", NULL, 0, 0, ALL, "X",
+    { "w_content", TOPT_FLOAT, F(w_content), 0, 1e6, 0, 1e6, "40", NULL, 0, 0, ALL, "X",
       "content loss weight" },
     { "w_style", TOPT_FLOAT, F(w_style), 0, 1e6, 0, 1e6, "1", NULL, 0, 0, ALL, "X",
       "style loss weight" },
@@ -82,22 +85,23 @@ static const TrainOpt opts[] = {
     { "content_filter", TOPT_ENUM, F(content_gauss), 0, 0, 0, 0, "box", content_filter_names,
       0, 0, ALL, "box|gauss", "pool the content's luminance by P x P boxes, or blur it by a "
       "Gaussian of sigma P/2 compared at every pixel (no block grid at large P)" },
-    { "w_structure", TOPT_FLOAT, F(w_structure), 0, 1e6, 0, 1e6, "0", NULL, 0, 0, ALL, "X",
+    { "w_structure", TOPT_FLOAT, F(w_structure), 0, 1e6, 0, 1e6, "5", NULL, 0, 0, ALL, "X",
       "structure loss weight (0: off): the photo's edges as random features of its "
       "luminance see them (counted in the content figure)" },
     { "structure_depth", TOPT_INT, F(structure_depth), STYLE_MIN_DEPTH, STYLE_MAX_DEPTH,
       STYLE_MIN_DEPTH, STYLE_MAX_DEPTH, "3", NULL, 0, 0, ALL, "N",
       "the extractor stage the structure loss compares" },
-    { "style_loss", TOPT_ENUM, F(style_kind), 0, 0, 0, 0, "gram", style_names, 0, 0, ALL,
+    { "style_loss", TOPT_ENUM, F(style_kind), 0, 0, 0, 0, "swd", style_names, 0, 0, ALL,
       "gram|swd", "style statistics: Gram matrices, or sliced Wasserstein (whole "
       "distributions)" },
     { "style_depth", TOPT_INT, F(style_depth), STYLE_MIN_DEPTH, STYLE_MAX_DEPTH,
-      STYLE_MIN_DEPTH, STYLE_MAX_DEPTH, "4", NULL, 0, 0, ALL, "N",
-      "stages of the random feature extractor; stage k sees 2^k + 1 pixels" },
+      STYLE_MIN_DEPTH, STYLE_MAX_DEPTH, NULL, NULL, 0, 0, ALL, "N",
+      "stages of the random feature extractor; stage k sees 2^k + 1 pixels (default 6, or "
+      "the deepest the size allows: 5 at size 32)" },
     { "style_levels", TOPT_FLOATS, F(style_levels), 0, 1e6, 0, 1e6, NULL, NULL,
       F(style_nlevels), STYLE_MAX_DEPTH + 1, ALL, "W,...",
       "weights of the style levels: the pixels', then each stage's (depth + 1 numbers; "
-      "default all 1)" },
+      "default 1,0.5,0.5,1,1,1,1, as many as the depth takes)" },
     { "w_gabor", TOPT_FLOAT, F(w_gabor), 0, 1e6, 0, 1e6, "0", NULL, 0, 0, ALL, "X",
       "Gabor filter-bank style loss weight (0: off): 8 orientations of 11x11 filters on a "
       "luminance pyramid, matched to the painting by sliced Wasserstein: its strokes' "
@@ -106,7 +110,7 @@ static const TrainOpt opts[] = {
       F(gabor_nlevels), GABOR_MAX_LEVELS, ALL, "W,...",
       "the Gabor pyramid levels' weights, finest first; their count is the number of "
       "levels, each halving the size (default 1,1,1,1: strokes of 11 to 88 pixels)" },
-    { "style_scale", TOPT_PAIR, F(style_lo), 0.01, 1, 0.01, 1, "0.25,0.6", NULL, 0, 0, ALL,
+    { "style_scale", TOPT_PAIR, F(style_lo), 0.01, 1, 0.01, 1, "0.15,0.4", NULL, 0, 0, ALL,
       "LO,HI", "style patches' sides as fractions of the painting's shorter side; smaller = "
       "larger strokes" },
     { "holdout", TOPT_INT, F(holdout), 0, 1e6, 0, 1e6, "7", NULL, 0, 0, CLI_CARD, "K",
@@ -314,8 +318,9 @@ void train_opts_defaults(TrainConfig *c)
     c->models_dir = "models";
     c->beta1 = 0.5f;
     c->beta2 = 0.999f;
+    /* The shipped recipe's: stages 1 and 2 at half weight. */
     for (int l = 0; l <= STYLE_MAX_DEPTH; l++)
-        c->style_levels[l] = 1.0f;
+        c->style_levels[l] = l == 1 || l == 2 ? 0.5f : 1.0f;
     for (int l = 0; l < GABOR_MAX_LEVELS; l++)
         c->gabor_levels[l] = 1.0f;
     for (int i = 0; i < NOPTS; i++) {
@@ -329,6 +334,7 @@ void train_opts_defaults(TrainConfig *c)
     c->checkpoint_every = -1;
     c->width = c->blocks = -1;
     c->lr_d = -1;
+    c->style_depth = -1;
 }
 
 /* A JSON value for row o. 0, or -1 with why in err. */
@@ -478,13 +484,18 @@ int train_opts_finish(TrainConfig *c, TrainProfile p, const TrainOpt **bad,
     if (c->width <= 0)
         c->width = c->arch == TRAIN_ARCH_RESNET9 ? 64 : 32;
     if (c->blocks < 0)
-        c->blocks = c->arch == TRAIN_ARCH_RESNET9 ? 9 : 5;
+        c->blocks = c->arch == TRAIN_ARCH_RESNET9 ? 9 : 4;
     if (c->lr_d < 0)
         c->lr_d = c->lr_g;
     if (c->checkpoint_every < 0)
         c->checkpoint_every = c->steps < 500 ? (int)c->steps : 500;
     if (!c->gabor_nlevels)
         c->gabor_nlevels = GABOR_DEFAULT_LEVELS;
+    if (c->style_depth < 0)   /* the recipe's 6, capped where the last stage is 2 pixels */
+        for (c->style_depth = RECIPE_STYLE_DEPTH;
+             c->style_depth > STYLE_MIN_DEPTH && c->size >> (c->style_depth - 1) < 2;
+             c->style_depth--)
+            ;
     for (int i = 0; i < NOPTS; i++) {
         const TrainOpt *o = &opts[i];
         double v, lo = lo_of(o, p), hi = hi_of(o, p);

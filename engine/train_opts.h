@@ -77,7 +77,8 @@ int train_opts_from_json(TrainConfig *c, json_t *obj, TrainProfile p,
                          char *err, size_t errlen);
 
 /* Settles the derived defaults (width and blocks by arch, lr_d = lr,
- * checkpoint_every = min(500, steps)) and checks every row's range for the
+ * checkpoint_every = min(500, steps), style_depth = 6 capped to the
+ * deepest the size allows) and checks every row's range for the
  * profile and the rules between rows (size a multiple of 4 and of
  * content_pool, each depth leaving its last stage 2 pixels, as many style
  * levels as the depth has, a job's checkpoints within its steps). 0, or -1

@@ -311,9 +311,10 @@ static void test_swd_resume_and_init(void **state)
     assert_non_null(strstr(card, "\"style_levels\": [\n        1.0,\n        0.0,\n        0.5,"));
     free(card);
     /* Resuming with another extractor depth is refused: its style target
-     * does not fit. */
+     * does not fit. (Given: size 32's default depth is the run's 5.) */
     assert_int_equal(run(&out, "train " TINY " --name twice --steps 6 --style-loss swd "
-                         "--style-scale 0.3,0.5 --resume", tmpdir, tmpdir, tmpdir), 1);
+                         "--style-scale 0.3,0.5 --style-depth 4 --resume", tmpdir, tmpdir,
+                         tmpdir), 1);
     assert_non_null(strstr(out, "style target"));
     free(out);
     /* Fine-tune: G from once/v2, the card says so and keeps its command. */
@@ -432,9 +433,10 @@ static void test_refusals(void **state)
                          tmpdir), 2);
     assert_non_null(strstr(out, "bad value '7' for --style-depth"));
     free(out);
+    /* Size 32 (TINY): the default depth is 5, its 6 levels. */
     assert_int_equal(run(&out, "train " TINY " --name x --style-levels 1,1", tmpdir, tmpdir,
                          tmpdir), 2);
-    assert_non_null(strstr(out, "needs 5 weights"));
+    assert_non_null(strstr(out, "needs 6 weights"));
     free(out);
     assert_int_equal(run(&out, "train " TINY " --name x --style-depth 6 --size 32", tmpdir,
                          tmpdir, tmpdir), 2);

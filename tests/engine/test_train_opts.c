@@ -21,15 +21,15 @@ static void defaults_and_derived(void **state)
     TrainConfig c;
     char err[256];
     train_opts_defaults(&c);
-    assert_int_equal(c.steps, 4000);
+    assert_int_equal(c.steps, 5000);
     assert_int_equal(c.size, 256);
-    assert_int_equal(c.style_kind, STYLE_GRAM);
+    assert_int_equal(c.style_kind, STYLE_SWD);
     assert_int_equal(c.resize_conv, 1);
     assert_int_equal(c.d_scales, 1);
-    assert_true(c.style_lo == 0.25f && c.style_hi == 0.6f);
+    assert_true(c.style_lo == 0.15f && c.style_hi == 0.4f);
     assert_int_equal(train_opts_finish(&c, TRAIN_PROFILE_CLI, NULL, err, sizeof err), 0);
     assert_int_equal(c.width, 32);
-    assert_int_equal(c.blocks, 5);
+    assert_int_equal(c.blocks, 4);
     assert_true(c.lr_d == c.lr_g);
     assert_int_equal(c.checkpoint_every, 500);
     /* The architecture's own defaults; a short run checkpoints at its end. */
@@ -45,6 +45,73 @@ static void defaults_and_derived(void **state)
     assert_int_equal(c.blocks, 9);
     assert_true(c.lr_d == 1e-3f);
     assert_int_equal(c.checkpoint_every, 40);
+}
+
+/* Read back from a job's JSON, a config naming nothing but its model (the
+ * job's own key, skipped here as the server does) is the recipe that made
+ * the shipped model (models/starry_night/card.json's command); at size 32
+ * the style depth, given neither, is the deepest that size allows. */
+static void job_defaults_are_the_shipped_recipe(void **state)
+{
+    static const char *const own[] = { "name", NULL };
+    static const float levels[] = { 1, 0.5f, 0.5f, 1, 1, 1, 1 };
+    TrainConfig c;
+    char err[256], field[64];
+    json_t *j = json_loads("{\"name\": \"mine\"}", 0, NULL);
+    train_opts_defaults(&c);
+    assert_int_equal(train_opts_from_json(&c, j, TRAIN_PROFILE_JOB, own, field, sizeof field,
+                                          err, sizeof err), 0);
+    assert_int_equal(train_opts_finish(&c, TRAIN_PROFILE_JOB, NULL, err, sizeof err), 0);
+    assert_int_equal(c.size, 256);
+    assert_int_equal(c.blocks, 4);
+    assert_int_equal(c.steps, 5000);
+    assert_int_equal(c.style_kind, STYLE_SWD);
+    assert_true(c.style_lo == 0.15f && c.style_hi == 0.4f);
+    assert_int_equal(c.style_depth, 6);
+    for (int l = 0; l <= 6; l++)
+        assert_true(c.style_levels[l] == levels[l]);
+    assert_true(c.w_content == 40.0f && c.w_structure == 5.0f && c.w_adv == 0.3f);
+    assert_int_equal(c.content_pool, 4);
+    /* The card says the same: 7 level weights. */
+    json_t *card = train_opts_to_json(&c, TOPT_CARD);
+    assert_int_equal(json_integer_value(json_object_get(card, "style_depth")), 6);
+    assert_int_equal(json_array_size(json_object_get(card, "style_levels")), 7);
+    json_decref(card);
+    json_decref(j);
+
+    /* Size 32: 32 / 2^(6 - 1) is 1 pixel, so depth 5 (2 pixels) and its 6
+     * level weights; the rest of the recipe unchanged. */
+    j = json_loads("{\"name\": \"mine\", \"size\": 32, \"steps\": 20}", 0, NULL);
+    train_opts_defaults(&c);
+    assert_int_equal(train_opts_from_json(&c, j, TRAIN_PROFILE_JOB, own, field, sizeof field,
+                                          err, sizeof err), 0);
+    assert_int_equal(train_opts_finish(&c, TRAIN_PROFILE_JOB, NULL, err, sizeof err), 0);
+    assert_int_equal(c.style_depth, 5);
+    assert_int_equal(32 >> (c.style_depth - 1), 2);
+    assert_int_equal(c.structure_depth, 3);
+    assert_int_equal(c.content_pool, 4);
+    assert_int_equal(c.checkpoint_every, 20);
+    card = train_opts_to_json(&c, TOPT_CARD);
+    assert_int_equal(json_array_size(json_object_get(card, "style_levels")), 6);
+    json_decref(card);
+    json_decref(j);
+
+    /* An explicit depth is still checked strictly against the size, and
+     * the level weights given against the depth, derived or not. */
+    static const char *const bad[][2] = {
+        { "{\"size\": 32, \"style_depth\": 6}", "style_depth" },
+        { "{\"size\": 32, \"style_levels\": [1, 1, 1, 1, 1, 1, 1]}", "style_levels" },
+    };
+    for (int i = 0; i < 2; i++) {
+        const TrainOpt *row = NULL;
+        j = json_loads(bad[i][0], 0, NULL);
+        train_opts_defaults(&c);
+        assert_int_equal(train_opts_from_json(&c, j, TRAIN_PROFILE_JOB, NULL, field,
+                                              sizeof field, err, sizeof err), 0);
+        assert_int_equal(train_opts_finish(&c, TRAIN_PROFILE_JOB, &row, err, sizeof err), -1);
+        assert_string_equal(row->name, bad[i][1]);
+        json_decref(j);
+    }
 }
 
 static void text_and_json_agree(void **state)
@@ -198,6 +265,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_and_derived),
+        cmocka_unit_test(job_defaults_are_the_shipped_recipe),
         cmocka_unit_test(text_and_json_agree),
         cmocka_unit_test(job_profile),
         cmocka_unit_test(openapi_lists_the_table),
