@@ -26,7 +26,8 @@ static const char usage[] =
     "through D (LSGAN), Adam on G; D backward on fake and real, Adam on D.\n"
     "resnet9 is CycleGAN's ResNet-9 generator (ngf 64); fast the fast-style\n"
     "generator (width 32, resize-conv). D is the 70x70 PatchGAN (ndf 64,\n"
-    "instance norm). --full adds the content and style losses of the recipe.\n"
+    "instance norm). --full adds the content, structure and style losses of\n"
+    "the recipe (the trainer's defaults).\n"
     "Defaults: resnet9, 256, batch 1, all cores, 5 runs after 1 warm-up.\n"
     "Prints one JSON line last: ms_median, ms_min, ms_mean, peak_rss_mb and\n"
     "estimate_mb, the trainer's own estimate of what it holds (what POST /train\n"
@@ -45,7 +46,11 @@ int cmd_bench_train(int argc, char **argv)
     train_opts_defaults(&cfg);
     cfg.arch = TRAIN_ARCH_RESNET9;
     cfg.ndf = 64;
-    cfg.w_content = cfg.w_style = 0;
+    /* The GAN alone (what tools/bench/train_vs_torch.py's peer runs);
+     * --full puts back the recipe's (the defaults') other losses. */
+    const float recipe_content = cfg.w_content, recipe_style = cfg.w_style,
+                recipe_structure = cfg.w_structure;
+    cfg.w_content = cfg.w_style = cfg.w_structure = 0;
     long threads = cli_cores(), runs = 5, warmup = 1, v;
     int full = 0, c, bad;
     optind = 1;
@@ -75,8 +80,9 @@ int cmd_bench_train(int argc, char **argv)
         return 2;
     }
     if (full) {
-        cfg.w_content = 10;
-        cfg.w_style = 1;
+        cfg.w_content = recipe_content;
+        cfg.w_style = recipe_style;
+        cfg.w_structure = recipe_structure;
     }
     engine_set_threads((int)threads);
     char err[256];
