@@ -5,8 +5,11 @@
 # smoke-tests it (docker/, docs/deploy.md); `make fresh-check` runs CI and
 # `make run` in a fresh Debian 12 chroot (tools/fresh-check.sh).
 #
-# Sources are found by wildcard: engine/*.c make the engine library,
-# server/*.c the binary, tests/<dir>/test_*.c one cmocka program each.
+# Sources are found by wildcard, one library per layer (README.md, Layout):
+# engine/*.c the inference engine, engine/train/*.c the trainer over it,
+# server/*.c the HTTP service over both, server/cli/*.c the atelier command
+# line over all three; tests/<dir>/test_*.c one cmocka program each. Linked
+# top layer first, so a call from a lower layer up would not resolve.
 
 CC      ?= gcc
 BUILD   ?= build
@@ -26,12 +29,17 @@ LDLIBS  += $(shell pkg-config --libs openblas libturbojpeg libjpeg libpng jansso
 TESTLIBS := $(shell pkg-config --libs cmocka libcurl 2>/dev/null)
 
 ENGINE_SRC := $(wildcard engine/*.c)
-SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+TRAIN_SRC  := $(wildcard engine/train/*.c)
+SERVER_SRC := $(wildcard server/*.c)
+CLI_SRC    := $(filter-out server/cli/main.c,$(wildcard server/cli/*.c))
 TEST_SRC   := $(wildcard tests/*/test_*.c)
 TEST_LIB_SRC := $(filter-out $(TEST_SRC) tests/fuzz/%,$(wildcard tests/*/*.c))
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+TRAIN_OBJ  := $(TRAIN_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
+LIBS       := $(BUILD)/libcli.a $(BUILD)/libserver.a $(BUILD)/libtrain.a $(BUILD)/libengine.a
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:%.c=$(BUILD)/%)
 
@@ -60,14 +68,22 @@ $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	@mkdir -p $(dir $@); rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libtrain.a: $(TRAIN_OBJ)
+	@mkdir -p $(dir $@); rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libcli.a: $(CLI_OBJ)
+	@mkdir -p $(dir $@); rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/libserver.a: $(SERVER_OBJ) $(BUILD)/web_assets.o
 	@mkdir -p $(dir $@); rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/atelier: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libengine.a
+$(BUILD)/atelier: $(BUILD)/server/cli/main.o $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(BUILD)/libserver.a $(BUILD)/libengine.a
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(TESTLIBS) -o $@
 
 # The soak client (tools/soak/run.sh runs it against a server).
@@ -128,7 +144,8 @@ studio-shots: $(BUILD)/atelier
 FUZZ_SECONDS ?= 60
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_LIB   := $(BUILD)/tests/fuzz/common.o $(BUILD)/libserver.a $(BUILD)/libengine.a
+FUZZ_LIB   := $(BUILD)/tests/fuzz/common.o $(BUILD)/libserver.a $(BUILD)/libtrain.a \
+              $(BUILD)/libengine.a
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-replay
 
 $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_LIB)

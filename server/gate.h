@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
-#include "engine/quality.h"
+#include "engine/train/quality.h"
 
 typedef struct GateConfig {
     double min_edges;         /* 0..1 */

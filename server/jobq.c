@@ -51,8 +51,8 @@
 #include <unistd.h>
 
 #include "engine/image.h"
-#include "engine/traindata.h"
-#include "engine/trainer.h"
+#include "engine/train/traindata.h"
+#include "engine/train/trainer.h"
 #include "server/gate.h"
 #include "server/jobq_config.h"
 #include "server/jobq_history.h"

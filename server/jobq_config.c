@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/train_opts.h"
-#include "engine/train_presets.h"
+#include "engine/train/train_opts.h"
+#include "engine/train/train_presets.h"
 
 static const char *const own_keys[] = { "name", "init", "init_version", "preset", NULL };
 

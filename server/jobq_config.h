@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 #include "engine/repo.h"
-#include "engine/trainer.h"
+#include "engine/train/trainer.h"
 
 #define JOBQ_TEXT_MAX 200   /* style_title and style_license, bytes */
 

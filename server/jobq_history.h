@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
-#include "engine/trainer.h"
+#include "engine/train/trainer.h"
 
 #define JOBQ_HISTORY_MAX 20000
 

@@ -26,8 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/train_opts.h"
-#include "engine/trainer.h"
+#include "engine/train/train_opts.h"
+#include "engine/train/trainer.h"
 #include "server/jobq.h"
 #include "server/jobq_config.h"
 #include "server/log.h"
