@@ -52,7 +52,7 @@ void winograd_conv3x3_forward_wide(float *out, const float *in, const float *u,
  * adjoint of the forward's transforms (winograd.c). shared: one block of
  * winograd_wgrad_shared_floats(g); work: threadpool_size(tp) slices of
  * winograd_wgrad_work_floats(g), work_stride floats apart. Same error scale
- * as the forward, relative to sum |dout| |x| (tests/engine/test_tpar.c). */
+ * as the forward, relative to sum |dout| |x| (tests/train/test_tpar.c). */
 size_t winograd_wgrad_shared_floats(const ConvGeom *g);
 size_t winograd_wgrad_work_floats(const ConvGeom *g);
 void winograd_conv3x3_weight_grad(float *dweight, const float *dout, const float *in,

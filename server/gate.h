@@ -1,6 +1,6 @@
 /* gate.h: the promotion gate of training jobs. Before a candidate version
  * may be served it is run on held-out photos the job never trained on and
- * judged by the numbers of engine/quality.h:
+ * judged by the numbers of engine/train/quality.h:
  *
  *   finite  every weight is a finite number;
  *   edges   the edge correlation with the photos is at least min_edges;
@@ -11,7 +11,7 @@
  *
  * The photos: the held-out photos of the job's content folder by the
  * trainer's rule (every 7th by name), at most `photos` of them, when there
- * are at least 3; else the synthetic scenes of engine/quality.h. The
+ * are at least 3; else the synthetic scenes of engine/train/quality.h. The
  * painting: the job's first style image. Thresholds are server settings
  * (--gate-*), calibrated in docs/training.md.
  */

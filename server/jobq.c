@@ -1117,7 +1117,7 @@ static double kept_bytes(const ImageInfo *in, double max_short)
 }
 
 /* A job's memory, estimated before it is accepted: the trainer's own
- * estimate of its networks and buffers (engine/trainer.h), the photos it
+ * estimate of its networks and buffers (engine/train/trainer.h), the photos it
  * keeps (shorter side 2 x size), the paintings it keeps, and the largest
  * image decoded whole on the way. Over the limit: refused, the limit
  * named. */

@@ -1,6 +1,6 @@
 /* jobq.h: the training job queue behind /train.
  *
- * A job trains one model (engine/trainer.h) from uploaded style images and
+ * A job trains one model (engine/train/trainer.h) from uploaded style images and
  * either uploaded content photos or the server's photo folder. Its state
  * lives in <data>/jobs/<id>/: job.json (written atomically: temporary file,
  * fsync, rename) and the uploads (style/, content/). Each checkpoint the

@@ -22,7 +22,7 @@ the eye's verdict on a sheet (tools/compare_sheet.py):
   strokes (with --style) the stroke distance to the painting: how much
           stroke energy runs in which direction at which scale, against the
           painting's. The luminance (-1..1) at 3 levels of a 2x2-mean
-          pyramid goes through the trainer's Gabor bank (engine/style_gabor.c:
+          pyramid goes through the trainer's Gabor bank (engine/train/style_gabor.c:
           8 orientations of an 11x11 pair, sigma 2.5, wavelength 6, even part
           zero-mean, unit norm, reflect padding); at each level and
           orientation the quadrature energy's 32 quantiles are compared
@@ -37,7 +37,7 @@ the eye's verdict on a sheet (tools/compare_sheet.py):
           (structures of 8-32 pixels); the photos' own is printed first.
           (../shared/notes/quality.md's measure.)
 
-The first four, in C, are engine/quality.h: `atelier quality MODEL
+The first four, in C, are engine/train/quality.h: `atelier quality MODEL
 FOLDER --style PAINTING` prints them as JSON, and the promotion gate of
 training jobs judges candidates by them.
 

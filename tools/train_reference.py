@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """train_reference.py: one full generator + discriminator training step in
 PyTorch from the weights of an atelier training state, written as a fixture
-that tests/engine/test_train_step.c checks our step against.
+that tests/train/test_train_step.c checks our step against.
 
 Input: a state file written by `atelier train` (NAME/.train/state.safetensors):
 its metadata holds the generator and discriminator specs ("gspec",
@@ -9,7 +9,7 @@ its metadata holds the generator and discriminator specs ("gspec",
 run through tools/atelier_spec.py's functional spec interpreter, in float64
 for the reference values, with autograd.
 
-The step is engine/trainer.c's, in CycleGAN's order:
+The step is engine/train/trainer.c's, in CycleGAN's order:
   fake = G(photo) (output mapping applied, no clamp)
   L_G  = w_adv * mean((D(fake) - 1)^2) + w_content * content + w_tv * tv
          content: mean squared difference of the 4x4-average-pooled

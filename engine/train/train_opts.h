@@ -8,7 +8,7 @@
  * with the server's stricter limits as a profile.
  *
  * Adding a setting: a TrainConfig field, a row in train_opts.c, and its
- * entry in openapi.yaml's TrainConfig (tests/engine/test_train_opts.c
+ * entry in openapi.yaml's TrainConfig (tests/train/test_train_opts.c
  * checks the two list the same keys).
  *
  * Strings set from a JSON object or argv are borrowed from it.

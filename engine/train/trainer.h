@@ -39,7 +39,7 @@ typedef enum TrainPromote {
 } TrainPromote;
 
 /* A training run's settings. Which field is which setting, its range and
- * its default: engine/train_opts.c's table. */
+ * its default: engine/train/train_opts.c's table. */
 typedef struct TrainConfig {
     const char *const *styles;  /* style image paths */
     int nstyles;
@@ -57,7 +57,7 @@ typedef struct TrainConfig {
     int width, blocks, resize_conv;      /* fast arch; resnet9: width = ngf */
     int ndf, d_layers, d_spectral;       /* discriminator */
     int d_scales;                        /* 2: a second D on 2x-downsampled images */
-    int d_augment;                       /* DIFFAUG_* bits (engine/diffaug.h): D's real
+    int d_augment;                       /* DIFFAUG_* bits (engine/train/diffaug.h): D's real
                                             and fake inputs augmented alike */
     float lr_g, lr_d, beta1, beta2;
     float decay_from;                    /* LR constant until this fraction, then linear to 0 */

@@ -10,12 +10,12 @@ int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 /* `atelier healthcheck`: GET /healthz of a running server; exit 0 on 2xx
- * (server/cmd_healthcheck.c). */
+ * (server/cli/cmd_healthcheck.c). */
 int cmd_healthcheck(int argc, char **argv);
-/* `atelier serve`: the HTTP service (server/cmd_serve.c). */
+/* `atelier serve`: the HTTP service (server/cli/cmd_serve.c). */
 int cmd_serve(int argc, char **argv);
 int cmd_train(int argc, char **argv);
-/* `atelier quality`: the gate's numbers for one model (server/cmd_quality.c). */
+/* `atelier quality`: the gate's numbers for one model (server/cli/cmd_quality.c). */
 int cmd_quality(int argc, char **argv);
 /* `atelier bench --train`, called by cmd_bench. */
 int cmd_bench_train(int argc, char **argv);

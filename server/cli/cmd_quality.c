@@ -1,5 +1,5 @@
 /* cmd_quality.c: `atelier quality`, the promotion gate's numbers for one
- * model on held-out photos, printed as one JSON object (engine/quality.h). */
+ * model on held-out photos, printed as one JSON object (engine/train/quality.h). */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@ static const char quality_usage[] =
     "finite outputs), edges (edge correlation with the photo), fine (share of\n"
     "the variance in the finest detail), spread (of the mean colour across the\n"
     "photos; photo_spread is the photos' own), style (palette distance to\n"
-    "--style; -1 without it). Definitions: engine/quality.h, the same as\n"
+    "--style; -1 without it). Definitions: engine/train/quality.h, the same as\n"
     "tools/quality.py. A FOLDER stands for its held-out photos: sorted by name,\n"
     "every --holdout-th (the trainer's rule), at most --count. Without photos\n"
     "the six synthetic scenes the gate falls back on are used.\n"

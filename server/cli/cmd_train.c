@@ -1,4 +1,4 @@
-/* cmd_train.c: `atelier train`, the trainer (engine/trainer.h) from the
+/* cmd_train.c: `atelier train`, the trainer (engine/train/trainer.h) from the
  * command line: flags to a TrainConfig (the training settings are
  * train_opts.h's table: their flags, parsing and --help come from it),
  * progress lines on stderr, and a

@@ -6,7 +6,7 @@
  *      --train-max-crashes times is failed with the reason, not resumed;
  *   6  what one job may upload is bounded by pixels, each picture
  *      (--max-pixels) and all together (--train-upload-mpixels), from their
- *      headers (paintings are kept shrunk: tests/engine/test_traindata.c);
+ *      headers (paintings are kept shrunk: tests/train/test_traindata.c);
  *   9  a DELETE with an oversized Content-Length (or any body) is refused
  *      before it unpins or cancels anything;
  *   10 an empty part in POST /train is refused with 400 (the undefined

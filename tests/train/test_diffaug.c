@@ -1,5 +1,5 @@
 /* test_diffaug.c: the discriminator's differentiable augmentation
- * (engine/diffaug.h): a known draw moves pixels where it says, the backward
+ * (engine/train/diffaug.h): a known draw moves pixels where it says, the backward
  * is the forward's adjoint, draws stay in their ranges. */
 #include <setjmp.h>
 #include <stdarg.h>

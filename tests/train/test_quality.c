@@ -1,4 +1,4 @@
-/* test_quality.c: engine/quality.c, the gate's numbers, on small synthetic
+/* test_quality.c: engine/train/quality.c, the gate's numbers, on small synthetic
  * images whose answers are known. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_style_gabor.c: the Gabor filter-bank style loss (engine/style_gabor.h):
+/* test_style_gabor.c: the Gabor filter-bank style loss (engine/train/style_gabor.h):
  * its features against a naive reference written from the definition, its
  * gradient against finite differences, zero on its own target, that it
  * tells stripes of one orientation from the same stripes turned (what the

@@ -1,4 +1,4 @@
-/* test_tpar.c: the training layers split across a pool (engine/tpar.c),
+/* test_tpar.c: the training layers split across a pool (engine/train/tpar.c),
  * with the fast paths (Winograd forward and input gradient, direct
  * convolution forward and input gradient) and the split GEMM paths, against
  * the naive references of layers.h; and the Winograd weight gradient.

@@ -1,4 +1,4 @@
-/* test_train_opts.c: engine/train_opts.c, the table of training settings:
+/* test_train_opts.c: engine/train/train_opts.c, the table of training settings:
  * defaults, the command line's text and a job's JSON set the same fields,
  * the job profile's stricter limits, the rules between settings, the
  * round trip through JSON, and openapi.yaml's TrainConfig listing exactly
@@ -239,7 +239,7 @@ static void openapi_lists_the_table(void **state)
                   !strcmp(keys[i], "init_version") || !strcmp(keys[i], "preset");
         if (!own && (!o || strcmp(o->name, keys[i]) || !(o->where & TOPT_JOB)))
             fail_msg("openapi.yaml's TrainConfig has '%s', which is not a job's setting in "
-                     "the table (engine/train_opts.c)", keys[i]);
+                     "the table (engine/train/train_opts.c)", keys[i]);
         /* A default written there is the table's. */
         if (!own && defs[i][0] && o->def && o->type != TOPT_PAIR && o->type != TOPT_STRING &&
             strtod(defs[i], NULL) != strtod(o->def, NULL) &&

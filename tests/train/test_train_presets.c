@@ -1,4 +1,4 @@
-/* test_train_presets.c: engine/train_presets.c: every preset's values are
+/* test_train_presets.c: engine/train/train_presets.c: every preset's values are
  * valid settings a job may give (so a job's stored config carries the whole
  * recipe), applying one sets them and leaves the rest at their defaults, an
  * unknown name is refused with the list, and a preset named after a shipped

@@ -1,4 +1,4 @@
-/* test_traindata.c: engine/traindata.c keeps a painting only as large as
+/* test_traindata.c: engine/train/traindata.c keeps a painting only as large as
  * its smallest crop needs (issue 15: twelve flat 8000x8000 paintings took
  * the process past 2 GiB), and the photos at twice the training size. */
 #include <stdarg.h>

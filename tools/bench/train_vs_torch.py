@@ -11,7 +11,7 @@ CycleGANModel.optimize_parameters does for one direction:
   fake = G(photo)
   G:  loss (D(fake) - 1)^2 with D frozen, backward, Adam on G
   D:  0.5 * ((D(real) - 1)^2 + D(fake.detach())^2), backward, Adam on D
-Atelier's step does the same (tools' description in engine/trainer.c). The
+Atelier's step does the same (tools' description in engine/train/trainer.c). The
 ratio printed is atelier / torch (below 1: atelier is faster).
 
   tools/bench/train_vs_torch.py                      # 256, batch 1, 2 threads
