@@ -38,7 +38,7 @@
 #define JOB_ID "0123456789abcdef"
 
 static Registry *reg;
-static char data_dir[512], job_json[700];
+static char data_dir[512], job_dir[600], job_json[700];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -58,12 +58,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         perror(dir);
         abort();
     }
-    snprintf(dir, sizeof dir, "%s/jobs/%s", data_dir, JOB_ID);
-    if (mkdir(dir, 0755) && errno != EEXIST) {
-        perror(dir);
-        abort();
-    }
-    snprintf(job_json, sizeof job_json, "%s/job.json", dir);
+    snprintf(job_dir, sizeof job_dir, "%s/jobs/%s", data_dir, JOB_ID);
+    snprintf(job_json, sizeof job_json, "%s/job.json", job_dir);
     return 0;
 }
 
@@ -205,6 +201,12 @@ static void fuzz_job_json(const uint8_t *data, size_t size)
     MetricsGauges g;
     size_t len;
     uint8_t *img;
+    /* The queue may remove the job's folder (a job it prunes or cannot
+     * keep), so each input makes it again. */
+    if (mkdir(job_dir, 0755) && errno != EEXIST) {
+        perror(job_dir);
+        abort();
+    }
     fuzz_write(job_json, data, size);
     q = open_queue();
     check_jobs(q);
