@@ -60,7 +60,7 @@ static const TrainOpt opts[] = {
     { "multiscale", TOPT_FLAG, F(d_scales), 1, 2, 1, 2, NULL, NULL, 0, 0, CLI_CARD, NULL,
       "a second discriminator on 2x-downsampled images" },
     { "d_augment", TOPT_ENUM, F(d_augment), 0, 0, 0, 0, "none", augment_names, 0, 0,
-      CLI_CARD, "LIST", "none, translation, cutout or translation,cutout: the "
+      ALL, "LIST", "none, translation, cutout or translation,cutout: the "
       "discriminator's real and fake inputs shifted by up to 1/8 of the side and/or a square "
       "of half the side cut out (mid-grey), alike, with the generator's gradient passed "
       "through (DiffAugment: a discriminator that cannot memorise the painting's patches)" },

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/train/diffaug.h"
 #include "engine/train/train_opts.h"
 
 static void defaults_and_derived(void **state)
@@ -167,6 +168,7 @@ static void job_profile(void **state)
         { "{\"style_scale\": [0.6, 0.2]}", "style_scale" },
         { "{\"style_loss\": \"vgg\"}", "style_loss" },
         { "{\"lr\": 0}", "lr" },
+        { "{\"d_augment\": \"flip\"}", "d_augment" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         TrainConfig c;
@@ -189,11 +191,22 @@ static void job_profile(void **state)
     }
     /* The same size is the trainer's to take on the command line. */
     TrainConfig c;
-    char err[256];
+    char err[256], field[64];
     train_opts_defaults(&c);
     assert_int_equal(train_opts_set_text(&c, train_opts_find("size"), "2048", TRAIN_PROFILE_CLI,
                                          err, sizeof err), 0);
     assert_int_equal(train_opts_finish(&c, TRAIN_PROFILE_CLI, NULL, err, sizeof err), 0);
+    /* DiffAugment is a job's setting too (a preset may carry it). */
+    json_t *j = json_loads("{\"d_augment\": \"translation,cutout\"}", 0, NULL);
+    train_opts_defaults(&c);
+    assert_int_equal(train_opts_from_json(&c, j, TRAIN_PROFILE_JOB, NULL, field, sizeof field,
+                                          err, sizeof err), 0);
+    assert_int_equal(c.d_augment, DIFFAUG_TRANSLATION | DIFFAUG_CUTOUT);
+    assert_int_equal(train_opts_finish(&c, TRAIN_PROFILE_JOB, NULL, err, sizeof err), 0);
+    json_decref(j);
+    j = train_opts_to_json(&c, TOPT_JOB);
+    assert_string_equal(json_string_value(json_object_get(j, "d_augment")), "translation,cutout");
+    json_decref(j);
 }
 
 /* The keys (8 spaces in) of openapi.yaml's TrainConfig properties, with
