@@ -73,16 +73,21 @@ int64_t net_param_count(const Net *net);
 /* Multiply-adds x2 of the convolutions for an h x w input. */
 double net_flops(const Net *net, int h, int w);
 
-/* Plans all memory for one input shape: an arena for activations and a
- * bounded convolution workspace. Returns a new plan or NULL (bad size, no
- * memory). Caller frees with net_plan_free(). A plan is used by one thread
+/* Plans all memory for one input shape and `threads` threads: an arena for
+ * activations, a bounded convolution workspace per thread, and the pool of
+ * threads its forward passes split every layer across (the caller plus
+ * threads-1 workers; clamped to 1..64, threadpool.h). The count is the
+ * caller's and the plan's for its life: a service running N workers gives
+ * each plan its share, e.g. two requests at once with one thread each, or
+ * one request with two. Returns a new plan or NULL (bad size, no memory, no
+ * thread). Caller frees with net_plan_free(). A plan is used by one thread
  * at a time; a Net may be shared read-only by many plans. */
-NetPlan *net_plan(const Net *net, int h, int w);
+NetPlan *net_plan(const Net *net, int h, int w, int threads);
 void net_plan_free(NetPlan *plan);            /* accepts NULL */
-/* The bytes net_plan() followed by net_plan_set_threads(plan, threads)
- * would hold, without allocating them; SIZE_MAX for a size it refuses. */
+/* The bytes net_plan(net, h, w, threads) would hold (net_plan_bytes()),
+ * without allocating them; SIZE_MAX for a size it refuses. */
 size_t net_plan_estimate_bytes(const Net *net, int h, int w, int threads);
-size_t net_plan_bytes(const NetPlan *plan);   /* arena + workspace */
+size_t net_plan_bytes(const NetPlan *plan);   /* arena + workspaces + Winograd weights */
 
 /* Runs the network: in is (3, h, w) pixels 0..255, out is (3, h, w) pixels
  * 0..255 (clamped, not rounded). in and out may be the same buffer.
@@ -114,22 +119,8 @@ int net_tiled_bands(const NetTiled *t);       /* bands of the output sweep */
 int net_tiled_sweeps(const NetTiled *t);      /* passes over the image */
 int net_tiled_in_place(const NetTiled *t);    /* 1: in and out may be one buffer */
 
-/* Threads. Each plan owns a pool of threads that its forward passes use
- * (OpenBLAS is kept single-threaded: the engine splits every layer itself).
- * A service running N workers gives each plan its share, e.g. two requests
- * at once with one thread each, or one request with two.
- * net_plan_set_threads() sets a plan's thread count (1..64, clamped),
- * replacing its pool and per-thread workspace; call it between forwards,
- * never during one. Returns 0, or -1 with the plan unchanged (no memory,
- * no thread). net_plan_threads() reads it back. */
-int net_plan_set_threads(NetPlan *plan, int n);
+/* The thread count the plan was made with (clamped); 0 for NULL. */
 int net_plan_threads(const NetPlan *plan);
-
-/* The thread count new plans start with (default 1), process-wide; set it
- * once at start-up, before planning. It also keeps OpenBLAS at one thread
- * (as the first plan does), since plans split their layers themselves. */
-void engine_set_threads(int n);
-int engine_get_threads(void);
 
 /* Per-layer timing: net_plan_set_profile(plan, 1) starts summing the wall
  * time of every step over the following forwards (0 stops; -1 on no

@@ -6,39 +6,14 @@
  * until the block's add). The forward pass only reads that plan.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>
 #include <time.h>
 #include "engine/net_impl.h"
 #include "engine/conv_direct.h"
 #include "engine/winograd.h"
 #include "engine/util.h"
-
-#define MAX_THREADS 64
-
-static _Atomic int engine_threads = 1;
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-
-/* The engine runs its own threads (one pool per plan) and calls OpenBLAS
- * from inside them, so OpenBLAS itself must stay single-threaded. */
-static void blas_single_thread(void)
-{
-    openblas_set_num_threads(1);
-}
-
-void engine_set_threads(int n)
-{
-    engine_threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
-    pthread_once(&blas_once, blas_single_thread);
-}
-
-int engine_get_threads(void)
-{
-    return engine_threads;
-}
 
 /* ---- first-fit arena allocator (planning time only) -------------------- */
 
@@ -158,9 +133,24 @@ double net_flops(const Net *net, int h, int w)
 
 #define MAX_SIDE 65536
 
-/* The layout of a plan; with allocate 0 only its sizes (steps, geometry,
- * arena and workspace floats), for net_plan_estimate_bytes(). */
-static NetPlan *plan_make(const Net *net, int h, int w, int allocate)
+/* Floats between two threads' workspace slices (each stays 64-byte aligned). */
+static size_t work_stride(size_t work_floats)
+{
+    return net_round_floats(work_floats) + NET_ALIGN_FLOATS;
+}
+
+/* The plan's workspace, one slice per thread, and its pool. 0 or -1. */
+static int plan_start_threads(NetPlan *p)
+{
+    p->work = aligned_alloc(64, p->work_stride * (size_t)p->threads * sizeof(float));
+    p->pool = p->work ? threadpool_create(p->threads) : NULL;
+    return p->pool ? 0 : -1;
+}
+
+/* The layout of a plan for `threads` threads; with allocate 0 only its
+ * sizes (steps, geometry, arena, workspace and Winograd floats), for
+ * net_plan_estimate_bytes(). */
+static NetPlan *plan_make(const Net *net, int h, int w, int threads, int allocate)
 {
     if (!net || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return NULL;
@@ -257,6 +247,10 @@ static NetPlan *plan_make(const Net *net, int h, int w, int allocate)
     p->ow = w;
     p->out_off = cur;
     p->arena_floats = a.high;
+    p->threads = threadpool_clamp(threads);
+    p->work_stride = work_stride(p->work_floats);
+    if (p->work_stride > SIZE_MAX / sizeof(float) / (size_t)p->threads)
+        goto fail;
     if (!allocate)
         return p;
     p->arena = aligned_alloc(64, p->arena_floats * sizeof(float));
@@ -268,7 +262,7 @@ static NetPlan *plan_make(const Net *net, int h, int w, int allocate)
         if (s->algo == ALGO_WINOGRAD)
             winograd_weights(p->wino + s->u_off, net->params + s->op->w_off, &s->g);
     }
-    if (net_plan_set_threads(p, engine_get_threads()))
+    if (plan_start_threads(p))
         goto fail;
     return p;
 fail:
@@ -276,20 +270,17 @@ fail:
     return NULL;
 }
 
-NetPlan *net_plan(const Net *net, int h, int w)
+NetPlan *net_plan(const Net *net, int h, int w, int threads)
 {
-    return plan_make(net, h, w, 1);
+    return plan_make(net, h, w, threads, 1);
 }
 
 size_t net_plan_estimate_bytes(const Net *net, int h, int w, int threads)
 {
-    NetPlan *p = plan_make(net, h, w, 0);
-    if (!p)
-        return SIZE_MAX;
-    size_t stride = p->work_floats + 2 * NET_ALIGN_FLOATS;
-    size_t floats = p->arena_floats + p->wino_floats + stride * (size_t)(threads < 1 ? 1 : threads);
+    NetPlan *p = plan_make(net, h, w, threads, 0);
+    size_t bytes = p ? net_plan_bytes(p) : SIZE_MAX;
     net_plan_free(p);
-    return floats * sizeof(float);
+    return bytes;
 }
 
 void net_plan_free(NetPlan *plan)
@@ -309,34 +300,6 @@ size_t net_plan_bytes(const NetPlan *plan)
 {
     return (plan->arena_floats + plan->work_stride * (size_t)plan->threads +
             plan->wino_floats) * sizeof(float);
-}
-
-int net_plan_set_threads(NetPlan *plan, int n)
-{
-    if (!plan)
-        return -1;
-    UTIL_ASSERT(!atomic_load(&plan->busy));   /* between forwards, never during one */
-    n = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
-    pthread_once(&blas_once, blas_single_thread);
-    if (plan->pool && n == plan->threads)
-        return 0;
-    size_t stride = (plan->work_floats + NET_ALIGN_FLOATS - 1) / NET_ALIGN_FLOATS *
-                    NET_ALIGN_FLOATS + NET_ALIGN_FLOATS;
-    if (stride > SIZE_MAX / sizeof(float) / (size_t)n)
-        return -1;
-    float *work = aligned_alloc(64, stride * (size_t)n * sizeof(float));
-    ThreadPool *pool = work ? threadpool_create(n) : NULL;
-    if (!pool) {
-        free(work);
-        return -1;
-    }
-    threadpool_free(plan->pool);
-    free(plan->work);
-    plan->pool = pool;
-    plan->work = work;
-    plan->work_stride = stride;
-    plan->threads = n;
-    return 0;
 }
 
 int net_plan_threads(const NetPlan *plan)

@@ -590,7 +590,7 @@ NetTiled *net_tiled_plan(const Net *net, int h, int w, size_t budget, int thread
     if (c != 3 || h < t->h || w < t->w)
         goto fail;
     t->nbuf = maxdepth + 3;
-    threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+    threads = threadpool_clamp(threads);
     t->threads = threads;
     t->work_stride = (t->work_floats + 2 * NET_ALIGN_FLOATS) / NET_ALIGN_FLOATS * NET_ALIGN_FLOATS;
     size_t fixed = (net_round_floats(t->wino_floats + 1) + t->norm_floats + t->work_stride * (size_t)threads +

@@ -114,7 +114,7 @@ StylizeRun *stylize_run_new(const Net *net, int h, int w, size_t budget, int thr
     r->h = h;
     r->w = w;
     if (stylize_run_whole_fits(net, h, w, budget, threads)) {
-        r->plan = net_plan(net, h, w);
+        r->plan = net_plan(net, h, w, threads);
         if (!r->plan) {
             /* Sizes the network cannot take (a reflection pad wider than
              * the image) fail here too; a tiny image is the likely cause. */
@@ -125,10 +125,6 @@ StylizeRun *stylize_run_new(const Net *net, int h, int w, size_t budget, int thr
                 return NULL;
             }
             goto oom_freed;
-        }
-        if (net_plan_bytes(r->plan) + buf > budget) {
-            net_plan_free(r->plan);
-            r->plan = NULL;
         }
     }
     if (!r->plan) {

@@ -50,10 +50,10 @@ void stylize_finish(float *out, const float *photo, int h, int w, const StylizeO
 
 /* A network ready to stylize h x w images within budget bytes: the
  * whole-image plan and its input and output buffers when they fit (the
- * plan's estimate first, then its real size), else overlapping bands
- * (net_tiled_*, the same pixels up to rounding) with the same buffers
- * counted. threads is the engine's thread count (engine_get_threads()).
- * A runner is used by one thread at a time. */
+ * plan's estimate, which is its size), else overlapping bands (net_tiled_*,
+ * the same pixels up to rounding) with the same buffers counted. threads
+ * is the caller's: the plan's or the bands' pool, the same count the
+ * estimate is made for. A runner is used by one thread at a time. */
 typedef struct StylizeRun StylizeRun;
 
 enum {

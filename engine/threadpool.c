@@ -11,6 +11,7 @@
  * then sleeps on a condition variable so an idle pool costs nothing.
  * Shutdown: threadpool_free() sets stop, bumps the generation and joins.
  */
+#include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@
 #include "engine/util.h"
 
 #define SPIN_ITERS 4000
-#define MAX_THREADS 64
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
 struct ThreadPool {
     int n;
@@ -90,12 +92,21 @@ static void *worker_main(void *p)
     }
 }
 
+/* The pools' tasks call OpenBLAS, so OpenBLAS itself stays single-threaded. */
+static void blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
+int threadpool_clamp(int n)
+{
+    return n < 1 ? 1 : n > THREADPOOL_MAX ? THREADPOOL_MAX : n;
+}
+
 ThreadPool *threadpool_create(int n)
 {
-    if (n < 1)
-        n = 1;
-    if (n > MAX_THREADS)
-        n = MAX_THREADS;
+    pthread_once(&blas_once, blas_single_thread);
+    n = threadpool_clamp(n);
     ThreadPool *tp = calloc(1, sizeof(*tp));
     if (!tp)
         return NULL;

@@ -8,16 +8,26 @@
  * every task's writes. One pool serves one caller at a time: a NetPlan owns
  * its pool, which is how two requests can each run on their own thread
  * while a third uses two.
+ *
+ * OpenBLAS is kept single-threaded: the first pool created sets it to one
+ * thread for the process, since the pool's tasks call it and split every
+ * layer themselves (its own threads would only oversubscribe the cores).
  */
 #ifndef ATELIER_THREADPOOL_H
 #define ATELIER_THREADPOOL_H
 
 typedef struct ThreadPool ThreadPool;
 
+#define THREADPOOL_MAX 64
+
+/* The size a pool asked for n threads has: n clamped to 1..THREADPOOL_MAX.
+ * Plans size their per-thread workspace by it before they make the pool. */
+int threadpool_clamp(int n);
+
 /* fn(ctx, task, thread): one task; thread is in [0, threadpool_size()). */
 typedef void (*ThreadTaskFn)(void *ctx, int task, int thread);
 
-/* Starts n-1 worker threads (n is clamped to 1..64). Returns a new pool, or
+/* Starts n-1 worker threads (n is threadpool_clamp()ed). Returns a new pool, or
  * NULL when a thread cannot be started (none are left running). Caller
  * frees with threadpool_free(). */
 ThreadPool *threadpool_create(int n);

@@ -16,6 +16,7 @@ struct Gate {
     int nphotos;
     int scenes;               /* the synthetic scenes stand in */
     Image *painting;
+    int threads;              /* of the plans that run a candidate */
 };
 
 void gate_free(Gate *g)
@@ -27,8 +28,8 @@ void gate_free(Gate *g)
     free(g);
 }
 
-Gate *gate_new(const GateConfig *cfg, const char *content_dir, const char *painting,
-               char *err, size_t errlen)
+Gate *gate_new(const GateConfig *cfg, int threads, const char *content_dir,
+               const char *painting, char *err, size_t errlen)
 {
     Gate *g = calloc(1, sizeof *g);
     char e[256];
@@ -38,6 +39,7 @@ Gate *gate_new(const GateConfig *cfg, const char *content_dir, const char *paint
         return NULL;
     }
     g->cfg = *cfg;
+    g->threads = threads;
     if (content_dir && *content_dir)
         g->nphotos = quality_holdout_photos(content_dir, GATE_HOLDOUT, cfg->photos,
                                             2 * cfg->size, &g->photos, e, sizeof e);
@@ -84,7 +86,7 @@ int gate_score(Gate *g, const char *path, QualityScores *out, char *err, size_t 
     if (!net)
         return -1;
     rc = quality_evaluate(net, (const Image *const *)g->photos, g->nphotos, g->painting,
-                          g->cfg.size, out, err, errlen);
+                          g->cfg.size, g->threads, out, err, errlen);
     net_free(net);
     return rc;
 }

@@ -32,10 +32,10 @@ typedef struct GateConfig {
 
 typedef struct Gate Gate;
 
-/* Loads the photos and the painting. NULL with a message in err. Free with
- * gate_free(). */
-Gate *gate_new(const GateConfig *cfg, const char *content_dir, const char *painting,
-               char *err, size_t errlen);
+/* Loads the photos and the painting; candidates are run on `threads`
+ * engine threads. NULL with a message in err. Free with gate_free(). */
+Gate *gate_new(const GateConfig *cfg, int threads, const char *content_dir,
+               const char *painting, char *err, size_t errlen);
 void gate_free(Gate *g);      /* accepts NULL */
 
 /* "held-out photos" or "synthetic scenes": what the gate judges on. */

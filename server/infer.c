@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/net.h"
 #include "server/pool.h"
 #include "engine/util.h"
 
@@ -36,14 +35,17 @@ typedef struct Entry {
 struct InferWorker {
     Entry slots[CACHE_SLOTS];
     size_t budget, bytes;
+    int threads;             /* every runner's: its plan's pool and estimate */
     uint64_t clock;
 };
 
-InferWorker *infer_worker_new(size_t budget_bytes)
+InferWorker *infer_worker_new(size_t budget_bytes, int threads)
 {
     InferWorker *w = calloc(1, sizeof *w);
-    if (w)
+    if (w) {
         w->budget = budget_bytes;
+        w->threads = threads;
+    }
     return w;
 }
 
@@ -124,8 +126,7 @@ static StylizeRun *runner_for(InferWorker *w, ModelRef *model, int h, int w_, In
 {
     Entry *e = NULL, *lru;
     StylizeRun *r;
-    int code, threads = engine_get_threads();
-    int fits = stylize_run_whole_fits(model->net, h, w_, w->budget, threads);
+    int code, fits = stylize_run_whole_fits(model->net, h, w_, w->budget, w->threads);
     char err[200];
     *own = 0;
     /* Drop runners for other versions of this model: it was swapped. */
@@ -143,13 +144,7 @@ static StylizeRun *runner_for(InferWorker *w, ModelRef *model, int h, int w_, In
     }
     if (!fits)
         drop_all(w);
-    r = stylize_run_new(model->net, h, w_, w->budget, threads, &code, err, sizeof err);
-    if (r && fits && stylize_run_tiled(r)) {
-        /* The estimate fitted, the real plan did not: bands, in the whole budget. */
-        stylize_run_free(r);
-        drop_all(w);
-        r = stylize_run_new(model->net, h, w_, w->budget, threads, &code, err, sizeof err);
-    }
+    r = stylize_run_new(model->net, h, w_, w->budget, w->threads, &code, err, sizeof err);
     if (!r) {
         fail_run(res, code, err, model);
         return NULL;

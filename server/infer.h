@@ -53,8 +53,10 @@ typedef struct InferWorker InferWorker;
 
 /* A worker's memory: plans are cached while their total stays within
  * budget_bytes; a request needing more than that alone is refused (413).
- * Returns NULL when out of memory. Caller frees with infer_worker_free(). */
-InferWorker *infer_worker_new(size_t budget_bytes);
+ * threads: the cores one forward pass of this worker uses (its runners'
+ * plans are made, and estimated, for that many). Returns NULL when out of
+ * memory. Caller frees with infer_worker_free(). */
+InferWorker *infer_worker_new(size_t budget_bytes, int threads);
 void infer_worker_free(InferWorker *w);       /* accepts NULL; releases models */
 
 /* Bytes held by w's cached plans. */

@@ -8,9 +8,9 @@
  * runs it with trainer_run on its own thread. A runner lowers its own
  * priority before it trains: nice (setpriority on its thread id,
  * --train-nice) and SCHED_BATCH, so the inference workers win the cores
- * whenever both want them; the trainer computes on that one thread (the
- * engine's BLAS thread count is --engine-threads, as for a forward pass),
- * so training holds at most `runners` cores' worth of work.
+ * whenever both want them; the trainer's networks split their layers
+ * across cfg.threads engine threads (--engine-threads, as a forward pass
+ * does), the count its memory estimate is made for.
  * The HTTP thread calls submit / get / list / cancel / preview.
  *
  * Lock: one mutex guards the job table and every Job field but `cancel`
@@ -581,7 +581,7 @@ static Gate *gate_for(RunCtx *rc, const char *content, const char *painting, cha
 {
     RegistryInfo info;
     char path[PATH_MAX], e[256];
-    Gate *g = gate_new(&rc->q->cfg.gate, content, painting, err, errlen);
+    Gate *g = gate_new(&rc->q->cfg.gate, rc->q->cfg.threads, content, painting, err, errlen);
     if (!g)
         return NULL;
     rc->gate = g;
@@ -710,7 +710,7 @@ static int run_job(Jobq *q, Job *j)
               (json_int_t)j->cfg.train.steps);
     if (nstyles > 0 && gate_for(&ctx, content, styles[0], err, sizeof err))
         judge_leftovers(&ctx);      /* a kill's unjudged candidates, before new ones */
-    if (ctx.gate && (t = trainer_new(&tc, err, sizeof err))) {
+    if (ctx.gate && (t = trainer_new(&tc, q->cfg.threads, err, sizeof err))) {
         rc = trainer_run(t, &j->cancel, on_progress, &ctx, err, sizeof err);
         trainer_free(t);
     } else if (nstyles < 1) {
@@ -1130,7 +1130,7 @@ static int check_memory(const Jobq *q, const JobConfig *jc, const ImageInfo *sin
     double total, largest = 0;
     char why[256];
     jobq_config_train(jc, &tc);
-    if (trainer_estimate_bytes(&tc, &net, why, sizeof why)) {
+    if (trainer_estimate_bytes(&tc, q->cfg.threads, &net, why, sizeof why)) {
         snprintf(field, fieldlen, "config");
         snprintf(err, errlen, "this config cannot be planned: %s", why);
         return -1;

@@ -35,6 +35,8 @@ typedef struct JobqConfig {
     const char *content_dir;  /* photo folder when a job uploads none; "" = none */
     int max_queued;           /* queued jobs before JOBQ_EFULL */
     int runners;              /* jobs running at once */
+    int threads;              /* engine threads of a job's networks and its gate
+                                 (--engine-threads); its estimate counts them */
     int nice;                 /* nice value of the runner threads */
     int64_t mem_bytes;        /* memory one job may use (estimated at submission) */
     int max_crashes;          /* deaths mid-run before a job is failed, not resumed */

@@ -338,11 +338,11 @@ size_t style_bytes(const StyleNet *s)
     return n;
 }
 
-int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen)
+int style_plan(StyleNet *s, int b, int h, int w, int threads, char *err, size_t errlen)
 {
     int h0 = h, w0 = w;
     for (int i = 0; i < s->depth; i++) {
-        if (tnet_plan(s->net[i], b, h, w, err, errlen))
+        if (tnet_plan(s->net[i], b, h, w, threads, err, errlen))
             return -1;
         int c;
         tnet_out_shape(s->net[i], &c, &h, &w);

@@ -66,9 +66,9 @@ void style_free(StyleNet *s);               /* accepts NULL */
 /* Bytes the planned extractor holds: its networks' plans and parameter
  * blocks, the target and the SWD scratch (for memory estimates). */
 size_t style_bytes(const StyleNet *s);
-/* Plans for batch b of h x w images (SWD: sizes and clears the target).
- * 0 or -1. */
-int style_plan(StyleNet *s, int b, int h, int w, char *err, size_t errlen);
+/* Plans for batch b of h x w images and `threads` threads (tnet_plan; SWD:
+ * sizes and clears the target). 0 or -1. */
+int style_plan(StyleNet *s, int b, int h, int w, int threads, char *err, size_t errlen);
 /* Adds imgs (b, 3, h, w, the planned shape) to the target (Gram: sums the
  * Grams; SWD: samples the features); style_target_done() finishes it. */
 void style_target_add(StyleNet *s, const float *imgs);

@@ -249,8 +249,8 @@ double quality_finite(const Net *net)
 
 /* One photo through net at most max_size on the long side: the photo as
  * run (*in, new) and the picture (*out, new). 0 or -1 with a message. */
-static int run_one(const Net *net, const Image *photo, int max_size, Image **in, Image **out,
-                   char *err, size_t errlen)
+static int run_one(const Net *net, const Image *photo, int max_size, int threads, Image **in,
+                   Image **out, char *err, size_t errlen)
 {
     int w, h, rc = -1;
     NetPlan *plan = NULL;
@@ -259,7 +259,7 @@ static int run_one(const Net *net, const Image *photo, int max_size, Image **in,
     stylize_fit(photo->w, photo->h, max_size, &w, &h);
     *in = image_resize(photo, w, h);
     *out = image_new(w, h);
-    plan = net_plan(net, h, w);
+    plan = net_plan(net, h, w, threads);
     buf = malloc((size_t)6 * w * h * sizeof *buf);   /* in, out */
     if (!*in || !*out || !plan || !buf) {
         snprintf(err, errlen, "cannot run the model at %dx%d (out of memory)", w, h);
@@ -285,7 +285,7 @@ done:
 }
 
 int quality_evaluate(const Net *net, const Image *const *photos, int nphotos,
-                     const Image *painting, int max_size, QualityScores *out,
+                     const Image *painting, int max_size, int threads, QualityScores *out,
                      char *err, size_t errlen)
 {
     Image **ins = calloc((size_t)(nphotos > 0 ? nphotos : 1), sizeof *ins);
@@ -303,7 +303,7 @@ int quality_evaluate(const Net *net, const Image *const *photos, int nphotos,
         goto done;
     }
     for (int k = 0; k < nphotos; k++) {
-        if (run_one(net, photos[k], max_size, &ins[k], &pics[k], err, errlen))
+        if (run_one(net, photos[k], max_size, threads, &ins[k], &pics[k], err, errlen))
             goto done;
         out->edges += quality_edges(ins[k], pics[k]) / nphotos;
         out->fine += quality_fine(pics[k]) / nphotos;

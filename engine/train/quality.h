@@ -68,11 +68,11 @@ typedef struct QualityScores {
 double quality_finite(const Net *net);
 
 /* Runs net on each photo (shrunk so its long side is at most max_size, as
- * stylize does) on the calling thread's engine threads and fills *out.
+ * stylize does) with a plan of `threads` threads and fills *out.
  * painting may be NULL (style = -1). 0, or -1 with a message in err (a
  * plan that cannot be made, out of memory). Photos are borrowed. */
 int quality_evaluate(const Net *net, const Image *const *photos, int nphotos,
-                     const Image *painting, int max_size, QualityScores *out,
+                     const Image *painting, int max_size, int threads, QualityScores *out,
                      char *err, size_t errlen);
 
 /* The photos a model is judged on when none are given: n (1..QUALITY_SCENES)

@@ -133,7 +133,7 @@ void gabor_free(GaborNet *g)
     free(g);
 }
 
-int gabor_plan(GaborNet *g, int b, int h, int w, char *err, size_t errlen)
+int gabor_plan(GaborNet *g, int b, int h, int w, int threads, char *err, size_t errlen)
 {
     int sh = h, sw = w;
     for (int l = 0; l < g->levels; l++, sh /= 2, sw /= 2) {
@@ -146,7 +146,7 @@ int gabor_plan(GaborNet *g, int b, int h, int w, char *err, size_t errlen)
         g->h[l] = sh;
         g->w[l] = sw;
         g->n[l] = (size_t)sh * sw;
-        if (tnet_plan(g->conv[l], b, sh, sw, err, errlen))
+        if (tnet_plan(g->conv[l], b, sh, sw, threads, err, errlen))
             return -1;
     }
     free_buffers(g);

@@ -38,10 +38,10 @@ typedef struct GaborNet GaborNet;
 GaborNet *gabor_new(uint64_t seed, int levels, const float *level_w, char *err, size_t errlen);
 void gabor_free(GaborNet *g);              /* accepts NULL */
 
-/* Plans for batch b of h x w images and clears the target: h and w must
- * halve levels - 1 times exactly and stay >= GABOR_MIN_SIDE. 0, or -1 with
- * a message. */
-int gabor_plan(GaborNet *g, int b, int h, int w, char *err, size_t errlen);
+/* Plans for batch b of h x w images and `threads` threads (tnet_plan) and
+ * clears the target: h and w must halve levels - 1 times exactly and stay
+ * >= GABOR_MIN_SIDE. 0, or -1 with a message. */
+int gabor_plan(GaborNet *g, int b, int h, int w, int threads, char *err, size_t errlen);
 
 /* Adds imgs (b, 3, h, w, the planned shape) to the target (each slot drawn
  * uniformly from the patches added); gabor_target_done() finishes it. */

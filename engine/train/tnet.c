@@ -42,7 +42,7 @@ struct TNet {
     size_t sn_ufloats, sn_vfloats;
     int fast;                  /* Winograd / direct convolutions where they apply */
     /* plan */
-    int b, h, w;
+    int b, h, w, threads;
     TStep *steps;
     int nsteps;
     Value *vals;
@@ -50,7 +50,7 @@ struct TNet {
     float *act, *dact, *stats, *work, *scratch;
     size_t act_floats, stat_floats, work_floats, scratch_floats;
     size_t work_stride;        /* floats between the threads' workspace slices */
-    ThreadPool *tp;            /* engine_get_threads() threads at planning */
+    ThreadPool *tp;            /* the plan's `threads` threads */
 };
 
 /* Set on a thread that only measures plans (tnet_dry). */
@@ -139,7 +139,7 @@ static void free_plan(TNet *t)
     t->steps = NULL;
     t->vals = NULL;
     t->act = t->dact = t->stats = t->work = t->scratch = NULL;
-    t->b = t->h = t->w = 0;
+    t->b = t->h = t->w = t->threads = 0;
 }
 
 void tnet_free(TNet *t)
@@ -220,9 +220,10 @@ static int new_value(TNet *t, int c, int h, int w, size_t *floats)
     return t->nvals++;
 }
 
-int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
+int tnet_plan(TNet *t, int b, int h, int w, int threads, char *err, size_t errlen)
 {
-    if (t->b == b && t->h == h && t->w == w && t->act)
+    threads = threadpool_clamp(threads);
+    if (t->b == b && t->h == h && t->w == w && t->threads == threads && t->act)
         return 0;
     free_plan(t);
     if (b < 1 || h < 1 || w < 1 || b > 1024 || h > 16384 || w > 16384) {
@@ -313,23 +314,23 @@ int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen)
         cur = s->out;
     }
     t->out_val = new_value(t, t->vals[cur].c, t->vals[cur].h, t->vals[cur].w, &floats);
-    t->tp = threadpool_create(engine_get_threads());
+    if (work > (SIZE_MAX / sizeof(float) - 64) / (size_t)threads) {
+        util_errf(err, errlen, "training workspace too large");
+        goto fail;
+    }
+    t->threads = threads;
+    t->work_stride = (work + 15) / 16 * 16;    /* slices stay 64-byte aligned */
+    t->act_floats = floats;
+    t->stat_floats = stats;
+    t->work_floats = t->work_stride * (size_t)threads;
+    t->scratch_floats = scratch;
+    if (dry)
+        return 0;             /* measured only (tnet_dry): nothing allocated, no thread */
+    t->tp = threadpool_create(threads);
     if (!t->tp) {
         util_errf(err, errlen, "cannot start training threads");
         goto fail;
     }
-    int nthreads = threadpool_size(t->tp);
-    if (work > (SIZE_MAX / sizeof(float) - 64) / (size_t)nthreads) {
-        util_errf(err, errlen, "training workspace too large");
-        goto fail;
-    }
-    t->work_stride = (work + 15) / 16 * 16;    /* slices stay 64-byte aligned */
-    t->act_floats = floats;
-    t->stat_floats = stats;
-    t->work_floats = t->work_stride * (size_t)nthreads;
-    t->scratch_floats = scratch;
-    if (dry)
-        return 0;             /* measured only (tnet_dry): nothing allocated */
     t->act = falloc(floats);
     t->dact = falloc(floats);
     t->stats = falloc(stats);

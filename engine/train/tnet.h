@@ -9,9 +9,9 @@
  * arena of activation gradients, one convolution workspace per thread and
  * one shared scratch block. Nothing is allocated in forward or backward.
  *
- * Threads: tnet_plan() starts a pool of engine_get_threads() threads (the
+ * Threads: tnet_plan() starts a pool of the `threads` it is given (the
  * caller plus workers) that forward, backward and Adam split every layer
- * across; OpenBLAS runs single-threaded inside its tasks.
+ * across; OpenBLAS runs single-threaded inside its tasks (threadpool.h).
  *
  * Units: the forward takes pixels (0..255, any float) and applies the spec's
  * input mapping; its output is the spec's output mapping of the last layer,
@@ -52,9 +52,11 @@ void tnet_set_fast(TNet *t, int fast);
  * biases 0, spectral-norm vectors random unit. Deterministic in seed. */
 void tnet_init(TNet *t, uint64_t seed);
 
-/* Plans memory for batch b of h x w inputs; keeps the current plan when the
- * shape is unchanged. 0, or -1 with a message (bad size, no memory). */
-int tnet_plan(TNet *t, int b, int h, int w, char *err, size_t errlen);
+/* Plans memory for batch b of h x w inputs and `threads` threads (clamped
+ * to 1..64: a workspace slice each, and the pool); keeps the current plan
+ * when shape and threads are unchanged. 0, or -1 with a message (bad size,
+ * no memory, no thread). */
+int tnet_plan(TNet *t, int b, int h, int w, int threads, char *err, size_t errlen);
 /* Output shape of the planned network (per sample: c, h, w). */
 void tnet_out_shape(const TNet *t, int *c, int *h, int *w);
 size_t tnet_plan_bytes(const TNet *t);

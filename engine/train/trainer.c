@@ -68,8 +68,9 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
-/* Everything but data, state and style target. */
-static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
+/* Everything but data, state and style target; every network planned for
+ * `threads` threads. */
+static Trainer *build(const TrainConfig *cfg, int threads, char *err, size_t errlen)
 {
     TrainConfig checked = *cfg;
     if (train_opts_finish(&checked, TRAIN_PROFILE_CLI, NULL, err, errlen))
@@ -79,6 +80,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     if (!t)
         return NULL;
     t->cfg = *cfg;
+    t->threads = threads;
     t->styles = calloc((size_t)(cfg->nstyles > 0 ? cfg->nstyles : 1), sizeof(char *));
     if (!t->styles)
         goto oom;
@@ -111,8 +113,8 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     }
     if (!(t->g = tnet_new(t->gspec, 3, 3, 0, err, errlen)) ||
         !(t->d = tnet_new(t->dspec, 3, 1, cfg->d_spectral, err, errlen)) ||
-        tnet_plan(t->g, cfg->batch, cfg->size, cfg->size, err, errlen) ||
-        tnet_plan(t->d, cfg->batch, cfg->size, cfg->size, err, errlen))
+        tnet_plan(t->g, cfg->batch, cfg->size, cfg->size, threads, err, errlen) ||
+        tnet_plan(t->d, cfg->batch, cfg->size, cfg->size, threads, err, errlen))
         goto fail;
     int c, h, w;
     tnet_out_shape(t->g, &c, &h, &w);
@@ -125,7 +127,7 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     if (cfg->d_scales == 2) {
         size_t nh = (size_t)cfg->batch * 3 * (cfg->size / 2) * (cfg->size / 2);
         if (!(t->d2 = tnet_new(t->dspec, 3, 1, cfg->d_spectral, err, errlen)) ||
-            tnet_plan(t->d2, cfg->batch, cfg->size / 2, cfg->size / 2, err, errlen))
+            tnet_plan(t->d2, cfg->batch, cfg->size / 2, cfg->size / 2, threads, err, errlen))
             goto fail;
         tnet_out_shape(t->d2, &c, &h, &w);
         t->dout_n2 = (size_t)cfg->batch * c * h * w;
@@ -149,18 +151,18 @@ static Trainer *build(const TrainConfig *cfg, char *err, size_t errlen)
     if (cfg->w_style > 0 &&
         (!(t->style = style_new(cfg->seed, cfg->style_kind, cfg->style_depth,
                                         cfg->style_levels, err, errlen)) ||
-         style_plan(t->style, cfg->batch, cfg->size, cfg->size, err, errlen)))
+         style_plan(t->style, cfg->batch, cfg->size, cfg->size, threads, err, errlen)))
         goto fail;
     if (cfg->w_gabor > 0 &&
         (!(t->gabor = gabor_new(cfg->seed, cfg->gabor_nlevels, cfg->gabor_levels, err,
                                 errlen)) ||
-         gabor_plan(t->gabor, cfg->batch, cfg->size, cfg->size, err, errlen)))
+         gabor_plan(t->gabor, cfg->batch, cfg->size, cfg->size, threads, err, errlen)))
         goto fail;
     if (cfg->w_structure > 0) {
         /* Its own random filters (another seed than the style extractor's). */
         if (!(t->structure = style_new(cfg->seed ^ 0x57c7u, STYLE_GRAM, cfg->structure_depth,
                                        NULL, err, errlen)) ||
-            style_plan(t->structure, cfg->batch, cfg->size, cfg->size, err, errlen))
+            style_plan(t->structure, cfg->batch, cfg->size, cfg->size, threads, err, errlen))
             goto fail;
         if (!(t->structure_work = malloc(style_structure_work_floats(t->structure) *
                                          sizeof(float))))
@@ -184,12 +186,13 @@ static size_t tnet_bytes(const TNet *n)
     return n ? tnet_plan_bytes(n) + 4 * tnet_param_floats(n) * sizeof(float) : 0;
 }
 
-int trainer_estimate_bytes(const TrainConfig *cfg, size_t *bytes, char *err, size_t errlen)
+int trainer_estimate_bytes(const TrainConfig *cfg, int threads, size_t *bytes, char *err,
+                           size_t errlen)
 {
     Trainer *t;
     size_t batch = (size_t)cfg->batch * 3 * cfg->size * cfg->size * sizeof(float);
     tnet_dry(1);                 /* measured, never run: nothing touched */
-    t = build(cfg, err, errlen);
+    t = build(cfg, threads, err, errlen);
     tnet_dry(0);
     if (!t)
         return -1;
@@ -204,9 +207,9 @@ int trainer_estimate_bytes(const TrainConfig *cfg, size_t *bytes, char *err, siz
     return 0;
 }
 
-Trainer *trainer_new_synthetic(const TrainConfig *cfg, char *err, size_t errlen)
+Trainer *trainer_new_synthetic(const TrainConfig *cfg, int threads, char *err, size_t errlen)
 {
-    Trainer *t = build(cfg, err, errlen);
+    Trainer *t = build(cfg, threads, err, errlen);
     if (t && (t->style || t->gabor)) {
         size_t n = (size_t)cfg->batch * 3 * cfg->size * cfg->size;
         for (size_t i = 0; i < n; i++)
@@ -227,13 +230,13 @@ TNet *trainer_generator(Trainer *t) { return t->g; }
 TNet *trainer_discriminator(Trainer *t) { return t->d; }
 
 
-Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen)
+Trainer *trainer_new(const TrainConfig *cfg, int threads, char *err, size_t errlen)
 {
     if (!cfg->name || !*cfg->name || !cfg->content_dir || cfg->nstyles < 1) {
         util_errf(err, errlen, "a name, a content folder and a style image are needed");
         return NULL;
     }
-    Trainer *t = build(cfg, err, errlen);
+    Trainer *t = build(cfg, threads, err, errlen);
     if (!t)
         return NULL;
     t->data = tdata_load(t->content_dir, (const char *const *)t->styles, cfg->nstyles,

@@ -7,8 +7,9 @@
  * last step or until *cancel becomes non-zero (then it finishes the step,
  * writes a checkpoint and returns 1). It never exits the process, keeps no
  * global state and reports through a callback, so the server's job queue
- * can run it on a thread. Engine threads (engine_set_threads) are the
- * caller's business.
+ * can run it on a thread. How many engine threads its networks split their
+ * layers across is the caller's: trainer_new's `threads`, the count
+ * trainer_estimate_bytes is asked for too.
  *
  * It writes, under <models>/<name>/ and through repo.h (which documents
  * the layout), each checkpoint as the next version (a servable model: spec
@@ -109,8 +110,9 @@ typedef void (*TrainProgressFn)(void *ctx, const TrainProgress *p);
 typedef struct Trainer Trainer;
 
 /* Loads data, builds and initialises (or, with resume, restores) the
- * networks. NULL with a message in err. Free with trainer_free(). */
-Trainer *trainer_new(const TrainConfig *cfg, char *err, size_t errlen);
+ * networks, each planned for `threads` threads (1..64; tnet_plan). NULL
+ * with a message in err. Free with trainer_free(). */
+Trainer *trainer_new(const TrainConfig *cfg, int threads, char *err, size_t errlen);
 void trainer_free(Trainer *t);               /* accepts NULL */
 
 /* Trains. Returns 0 at the last step, 1 when cancelled (after a
@@ -126,13 +128,15 @@ void trainer_step(Trainer *t, const float *photos, const float *real, TrainProgr
  * network's activation arena, workspaces and its four parameter-sized
  * blocks (parameters, gradients, Adam's two moments), the style and
  * structure extractors, the batch buffers. Builds the networks (nothing
- * is touched but the parameters) and frees them. 0, or -1 with a message
- * (a config that does not build, or no memory even to plan it). */
-int trainer_estimate_bytes(const TrainConfig *cfg, size_t *bytes, char *err, size_t errlen);
+ * is touched but the parameters) and frees them, planned for `threads` as
+ * trainer_new would. 0, or -1 with a message (a config that does not build,
+ * or no memory even to plan it). */
+int trainer_estimate_bytes(const TrainConfig *cfg, int threads, size_t *bytes, char *err,
+                           size_t errlen);
 
 /* A trainer without data for benchmarks and tests: networks from cfg at
  * random init, no style loss unless w_style > 0 (then a random target). */
-Trainer *trainer_new_synthetic(const TrainConfig *cfg, char *err, size_t errlen);
+Trainer *trainer_new_synthetic(const TrainConfig *cfg, int threads, char *err, size_t errlen);
 
 /* The networks being trained (borrowed; for tests and tools). */
 struct TNet *trainer_generator(Trainer *t);

@@ -323,7 +323,7 @@ static int write_preview(const Trainer *t, const char *path)
         return 0;
     const int S = PREVIEW_SIZE;
     size_t per = (size_t)3 * S * S;
-    NetPlan *plan = net_plan(tnet_net(t->g), S, S);
+    NetPlan *plan = net_plan(tnet_net(t->g), S, S, t->threads);
     float *buf = malloc(2 * per * sizeof(float));
     Image *sheet = image_new(n * S, 2 * S), *tile = image_new(S, S);
     int rc = -1;

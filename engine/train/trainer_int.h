@@ -17,6 +17,7 @@
 
 struct Trainer {
     TrainConfig cfg;
+    int threads;               /* every plan's (networks, extractors, preview) */
     char **styles;
     char *content_dir, *models_dir, *name, *command, *style_title, *style_license;
     char *gspec, *dspec;

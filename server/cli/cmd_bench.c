@@ -105,7 +105,6 @@ int cmd_bench(int argc, char **argv)
         fputs(bench_usage, stderr);
         return 2;
     }
-    engine_set_threads((int)threads);
     char what[4200];
     Net *net = cli_load_model(cli_models_dir(models), model, what, sizeof(what));
     if (!net)

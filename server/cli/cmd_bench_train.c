@@ -10,7 +10,6 @@
 #include <time.h>
 #include <sys/resource.h>
 #include <jansson.h>
-#include "engine/net.h"
 #include "engine/rng.h"
 #include "engine/train/train_opts.h"
 #include "engine/train/trainer.h"
@@ -84,9 +83,8 @@ int cmd_bench_train(int argc, char **argv)
         cfg.w_style = recipe_style;
         cfg.w_structure = recipe_structure;
     }
-    engine_set_threads((int)threads);
     char err[256];
-    Trainer *t = trainer_new_synthetic(&cfg, err, sizeof(err));
+    Trainer *t = trainer_new_synthetic(&cfg, (int)threads, err, sizeof(err));
     size_t n = (size_t)cfg.batch * 3 * cfg.size * cfg.size;
     float *photos = malloc(n * sizeof(float)), *real = malloc(n * sizeof(float));
     double *ms = malloc((size_t)runs * sizeof(double));
@@ -118,7 +116,7 @@ int cmd_bench_train(int argc, char **argv)
     size_t estimate = 0;
     char eerr[256];
     double peak_mb = util_peak_rss_mb();     /* before the estimate builds its own */
-    if (trainer_estimate_bytes(&cfg, &estimate, eerr, sizeof eerr))
+    if (trainer_estimate_bytes(&cfg, (int)threads, &estimate, eerr, sizeof eerr))
         fprintf(stderr, "atelier bench --train: no estimate: %s\n", eerr);
     json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f, s:f, s:f, s:f}",
         "arch", arch, "size", cfg.size, "batch", cfg.batch, "threads", (int)threads,

@@ -109,7 +109,6 @@ int cmd_quality(int argc, char **argv)
         fputs(quality_usage, stderr);
         return 2;
     }
-    engine_set_threads((int)threads);
     Image *imgs[QUALITY_MAX_PHOTOS], *painting = NULL;
     QualityScores q;
     Net *net = cli_load_model(cli_models_dir(models), argv[optind], what, sizeof what);
@@ -135,8 +134,8 @@ int cmd_quality(int argc, char **argv)
         fprintf(stderr, "atelier quality: %s: %s\n", style, err);
         goto out;
     }
-    if (quality_evaluate(net, (const Image *const *)imgs, n, painting, (int)max_size, &q, err,
-                         sizeof err)) {
+    if (quality_evaluate(net, (const Image *const *)imgs, n, painting, (int)max_size, (int)threads,
+                         &q, err, sizeof err)) {
         fprintf(stderr, "atelier quality: %s: %s\n", what, err);
         goto out;
     }

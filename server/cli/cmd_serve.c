@@ -5,8 +5,9 @@
  * ------
  * Threads: this (main) thread, libmicrohttpd's polling thread (http.c),
  * the pool's workers (pool.c), the repository watch (watch.c), the
- * training runners (jobq.c), and OpenBLAS's own threads when a forward
- * pass may use more than one core. SIGTERM, SIGINT and SIGHUP may land on
+ * training runners (jobq.c), the engine's pools of the plans they make
+ * (--engine-threads each, engine/threadpool.c), and OpenBLAS's own threads
+ * (started at load, idle: the pools keep it single-threaded). SIGTERM, SIGINT and SIGHUP may land on
  * any of them; the handler only writes the signal's number into a pipe,
  * which the main thread reads (the self-pipe trick), so shutdown logic
  * never runs inside a handler.
@@ -37,7 +38,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/net.h"
 #include "server/cli/cli.h"
 #include "server/config.h"
 #include "server/http.h"
@@ -60,7 +60,7 @@ static const char *env_lookup(const char *name)
 static void *worker_new(int index, void *arg)
 {
     const Config *cfg = arg;
-    return infer_worker_new((size_t)cfg->mem_budget_bytes);
+    return infer_worker_new((size_t)cfg->mem_budget_bytes, cfg->engine_threads);
 }
 
 static void worker_free(void *ctx)
@@ -160,7 +160,6 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "atelier serve: cannot install signal handlers\n");
         return 1;
     }
-    engine_set_threads(cfg.engine_threads);
 
     memset(&ctx, 0, sizeof ctx);
     if (!(metrics = metrics_new())) {
@@ -190,8 +189,8 @@ int cmd_serve(int argc, char **argv)
     atomic_init(&ctx.upload_reserved, 0);
     if (cfg.token[0]) {      /* without a token /train is refused anyway */
         JobqConfig jc = {cfg.data, cfg.content, cfg.train_queue, cfg.train_jobs,
-                         cfg.train_nice, cfg.train_mem_bytes, cfg.train_max_crashes,
-                         cfg.train_retention_s, cfg.max_pixels,
+                         cfg.engine_threads, cfg.train_nice, cfg.train_mem_bytes,
+                         cfg.train_max_crashes, cfg.train_retention_s, cfg.max_pixels,
                          (int64_t)cfg.train_upload_mpixels * 1000000,
                          {cfg.gate_min_edges / 100.0, cfg.gate_min_spread / 100.0,
                           cfg.gate_style_slack / 100.0, cfg.gate_photos, cfg.gate_size}};

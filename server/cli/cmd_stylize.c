@@ -85,7 +85,6 @@ int cmd_stylize(int argc, char **argv)
         return 2;
     }
     const char *in_path = argv[optind], *out_path = argv[optind + 1];
-    engine_set_threads((int)threads);
     char what[4200], err[512];
     int code, rc = 1;
     Image *img = NULL, *small = NULL;

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine/net.h"
 #include "engine/relpath.h"
 #include "engine/train/train_opts.h"
 #include "engine/train/train_presets.h"
@@ -206,8 +205,7 @@ int cmd_train(int argc, char **argv)
     cfg.models_dir = cli_models_dir(models);
     char *command = join_args(argc, argv);
     cfg.command = command;
-    engine_set_threads((int)threads);
-    Trainer *t = trainer_new(&cfg, err, sizeof(err));
+    Trainer *t = trainer_new(&cfg, (int)threads, err, sizeof(err));
     if (!t) {
         fprintf(stderr, "atelier train: %s\n", err);
         free(command);

@@ -98,7 +98,7 @@ static void test_stylize(void **state)
     /* The output is the network's, not the photo: compare with the engine. */
     Net *net = net_load(TORCH_MODEL, err, sizeof(err));
     Image *src = image_load_file(in, 1 << 20, &code, err, sizeof(err));
-    NetPlan *plan = net_plan(net, 29, 37);
+    NetPlan *plan = net_plan(net, 29, 37, 1);
     float *x = malloc((size_t)3 * 29 * 37 * sizeof(float));
     image_to_planar(src, x);
     assert_int_equal(net_forward(net, plan, x, x), 0);

@@ -61,7 +61,7 @@ static int check_fixture_dir(const char *shared, const char *dir)
         int h = (int)in->shape[2], w = (int)in->shape[3];
         Net *net = import_model(shared, model);
         assert_non_null(net);
-        NetPlan *plan = net_plan(net, h, w);
+        NetPlan *plan = net_plan(net, h, w, 1);
         assert_non_null(plan);
         float *y = malloc((size_t)3 * h * w * sizeof(float));
         assert_int_equal(net_forward(net, plan, st_f32(in), y), 0);

@@ -124,7 +124,7 @@ static void test_forward_matches_reference(void **state)
         size_t n = 3 * (size_t)h * w;
         float *in = malloc(n * 4), *out = malloc(n * 4), *ref = malloc(n * 4);
         tu_fill(in, n, 77, 0, 255);
-        NetPlan *plan = net_plan(net, h, w);
+        NetPlan *plan = net_plan(net, h, w, 1);
         if (h < 2 || w < 2) {   /* reflect padding needs 2 pixels */
             assert_null(plan);
             free(in); free(out); free(ref);
@@ -191,7 +191,7 @@ static void test_plan_reuses_memory(void **state)
     Net *net = net_from_safetensors(st, err, sizeof(err));
     st_free(st);
     assert_non_null(net);
-    NetPlan *plan = net_plan(net, 256, 256);
+    NetPlan *plan = net_plan(net, 256, 256, 1);
     assert_non_null(plan);
     /* All activations at once: x 3, c1 4, r1 4 (at 128x128: a quarter
      * plane each), upsample 4, transposed conv 3 planes of 256x256. At most
@@ -205,8 +205,8 @@ static void test_plan_reuses_memory(void **state)
            net_plan_bytes(plan), all * 4, work * 4);
     assert_true(net_plan_bytes(plan) <= ((4 + 3 + 1) * plane + work + 64) * 4);
     net_plan_free(plan);
-    assert_null(net_plan(net, 0, 5));
-    assert_null(net_plan(net, 5, 100000));
+    assert_null(net_plan(net, 0, 5, 1));
+    assert_null(net_plan(net, 5, 100000, 1));
     net_free(net);
 }
 

@@ -52,7 +52,7 @@ static double compare(const char *name, const Net *net, int h, int w, size_t bud
     float *in = malloc(n * 4), *a = malloc(n * 4), *b = malloc(n * 4);
     assert_true(in && a && b);
     tu_fill(in, n, 7, 0, 255);
-    NetPlan *plan = net_plan(net, h, w);
+    NetPlan *plan = net_plan(net, h, w, 1);
     assert_non_null(plan);
     assert_int_equal(net_forward(net, plan, in, a), 0);
     NetTiled *t = net_tiled_plan(net, h, w, budget, threads);

@@ -30,7 +30,7 @@ static void check_arch(const char *arch)
     int h = (int)in->shape[2], w = (int)in->shape[3];
     assert_int_equal(out->shape[2], h);
     assert_int_equal(out->shape[3], w);
-    NetPlan *plan = net_plan(net, h, w);
+    NetPlan *plan = net_plan(net, h, w, 1);
     assert_non_null(plan);
     float *y = malloc((size_t)3 * h * w * sizeof(float));
     assert_int_equal(net_forward(net, plan, st_f32(in), y), 0);

@@ -26,7 +26,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     for (int i = 0; i < MAX_NUMEL; i++)
         pattern[i] = (float)((i * 7919) % 201 - 100) / 400.0f;
-    engine_set_threads(1);
     return 0;
 }
 
@@ -112,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!(st = st_parse(buf, len, err, sizeof err)))
         abort();            /* the writer's own output always parses */
     if ((net = net_from_safetensors(st, err, sizeof err))) {
-        NetPlan *plan = net_plan(net, 5, 6);
+        NetPlan *plan = net_plan(net, 5, 6, 1);
         float img[3 * 5 * 6];
         for (int i = 0; i < 3 * 5 * 6; i++)
             img[i] = (float)(i * 9 % 256);

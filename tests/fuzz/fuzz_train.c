@@ -181,7 +181,7 @@ static Jobq *open_queue(void)
 {
     /* Named members: a field added to JobqConfig (the gate's) is zero here
      * instead of breaking the -Werror build. */
-    JobqConfig jc = {.data_dir = data_dir, .content_dir = "", .max_queued = 4,
+    JobqConfig jc = {.data_dir = data_dir, .content_dir = "", .max_queued = 4, .threads = 1,
                      .mem_bytes = INT64_C(1) << 40, .max_crashes = 3, .retention_s = 100000000,
                      .max_pixels = INT64_C(50000000), .upload_pixels = INT64_C(1) << 40};
     char err[256];

@@ -61,7 +61,7 @@ static int setup(void **state)
     f->ctx.metrics = metrics_new();
     f->ctx.openapi = "openapi: 3.1.0\n";
     f->ctx.openapi_len = strlen(f->ctx.openapi);
-    f->worker = infer_worker_new(256u << 20);
+    f->worker = infer_worker_new(256u << 20, 1);
     if (!f->ctx.reg || !f->ctx.metrics || !f->worker)
         return -1;
     registry_load_all(f->ctx.reg);
@@ -379,14 +379,14 @@ static void test_stylize(void **state)
 
     /* A worker budget too small for the plan: 413 with advice. */
     infer_worker_free(f->worker);
-    f->worker = infer_worker_new(1024);
+    f->worker = infer_worker_new(1024, 1);
     free(jpeg);
     jpeg = harness_jpeg(100, 100, 90, &jlen);
     assert_int_equal(stylize(f, "POST /stylize", jpeg, jlen, &resp), 413);
     assert_non_null(strstr((char *)resp.body, "max_size"));
     free(resp.body);
     infer_worker_free(f->worker);
-    f->worker = infer_worker_new(256u << 20);
+    f->worker = infer_worker_new(256u << 20, 1);
     free(jpeg);
 
     /* A budget just under the whole-image plan: the image runs in bands
@@ -400,11 +400,11 @@ static void test_stylize(void **state)
     int rc;
     ModelRef *m = registry_acquire(f->ctx.reg, "tiny", &rc);
     assert_non_null(m);
-    size_t need = net_plan_estimate_bytes(m->net, 90, 100, engine_get_threads()) +
+    size_t need = net_plan_estimate_bytes(m->net, 90, 100, 2) +
                   2 * (size_t)3 * 90 * 100 * sizeof(float);
     registry_release(m);
     infer_worker_free(f->worker);
-    f->worker = infer_worker_new(need - 1);
+    f->worker = infer_worker_new(need - 1, 2);
     assert_int_equal(stylize(f, "POST /stylize", png, plen, &resp), 200);
     bands = image_decode(resp.body, resp.len, 1 << 20, &code, err, sizeof err);
     free(resp.body);
@@ -421,7 +421,7 @@ static void test_stylize(void **state)
     image_free(whole);
     image_free(bands);
     infer_worker_free(f->worker);
-    f->worker = infer_worker_new(256u << 20);
+    f->worker = infer_worker_new(256u << 20, 1);
     free(png);
 }
 

@@ -87,7 +87,7 @@ static void test_image_losses(void **state)
     char err[256];
     ImgCtx c = { photo, b, h, w, style_new(7, STYLE_GRAM, STYLE_DEPTH, NULL, err, sizeof(err)), GAN_LSGAN, GAN_G, 0 };
     assert_non_null(c.style);
-    assert_int_equal(style_plan(c.style, b, h, w, err, sizeof(err)), 0);
+    assert_int_equal(style_plan(c.style, b, h, w, 1, err, sizeof(err)), 0);
     style_target_add(c.style, style);
     style_target_done(c.style);
     assert_true(tu_fd_check("content (pool 2)", content_fn, x, n, &c, 0.5f, 64) < 1e-3);
@@ -116,7 +116,7 @@ static void test_swd(void **state)
     char err[256];
     ImgCtx c = { NULL, b, h, w, style_new(7, STYLE_SWD, STYLE_DEPTH, NULL, err, sizeof(err)), GAN_LSGAN, GAN_G, 0 };
     assert_non_null(c.style);
-    assert_int_equal(style_plan(c.style, b, h, w, err, sizeof(err)), 0);
+    assert_int_equal(style_plan(c.style, b, h, w, 1, err, sizeof(err)), 0);
     size_t tn;
     style_target(c.style, &tn);
     assert_int_equal(tn, (size_t)(3 * 256 + 32 * 256 + 64 * 64 + 128 * 16 + 256 * 4));
@@ -181,7 +181,7 @@ static void test_style_depth_levels(void **state)
         StyleKind k = kind ? STYLE_SWD : STYLE_GRAM;
         StyleNet *all = style_new(7, k, D, NULL, err, sizeof(err));
         assert_non_null(all);
-        assert_int_equal(style_plan(all, b, h, w, err, sizeof(err)), 0);
+        assert_int_equal(style_plan(all, b, h, w, 1, err, sizeof(err)), 0);
         style_target_add(all, style);
         style_target_done(all);
         size_t tn;
@@ -198,7 +198,7 @@ static void test_style_depth_levels(void **state)
             lw[l] = 1;
             StyleNet *one = style_new(7, k, D, lw, err, sizeof(err));
             assert_non_null(one);
-            assert_int_equal(style_plan(one, b, h, w, err, sizeof(err)), 0);
+            assert_int_equal(style_plan(one, b, h, w, 1, err, sizeof(err)), 0);
             size_t on;
             memcpy(style_target(one, &on), t, tn * sizeof(float));
             *style_rng(one) = rng;
@@ -222,7 +222,7 @@ static void test_style_depth_levels(void **state)
     const float lw[L] = { 0.5f, 0, 1, 0.25f, 2, 1, 3 };
     ImgCtx c = { NULL, b, h, w, style_new(7, STYLE_SWD, D, lw, err, sizeof(err)), GAN_LSGAN, GAN_G, 0 };
     assert_non_null(c.style);
-    assert_int_equal(style_plan(c.style, b, h, w, err, sizeof(err)), 0);
+    assert_int_equal(style_plan(c.style, b, h, w, 1, err, sizeof(err)), 0);
     style_target_add(c.style, style);
     style_target_done(c.style);
     c.rng = *style_rng(c.style);
@@ -248,7 +248,7 @@ static void test_structure(void **state)
     ImgCtx c = { photo, b, h, w, style_new(9, STYLE_GRAM, 3, NULL, err, sizeof(err)), GAN_LSGAN,
                  GAN_G, 0 };
     assert_non_null(c.style);
-    assert_int_equal(style_plan(c.style, b, h, w, err, sizeof(err)), 0);
+    assert_int_equal(style_plan(c.style, b, h, w, 1, err, sizeof(err)), 0);
     assert_true(tu_fd_check("structure (depth 3)", structure_fn, x, n, &c, 0.02f, 48) < 3e-2);
     double self = structure_fn(g, photo, &c);
     /* Same luminance, other colours: +30 red, -30 * 0.299 / 0.587 green. */

@@ -148,7 +148,7 @@ static void test_evaluate(void **state)
     assert_int_equal(quality_scenes(QUALITY_SCENES, 96, 64, scenes), 0);
     Net *id = identity_net(0), *nan = identity_net(1);
     assert_int_equal(quality_evaluate(id, (const Image *const *)scenes, QUALITY_SCENES, scenes[0],
-                                      64, &q, err, sizeof err), 0);
+                                      64, 1, &q, err, sizeof err), 0);
     assert_int_equal(q.photos, QUALITY_SCENES);
     near("finite", q.finite, 1, 0);
     near("edges of the identity", q.edges, 1, 1e-9);
@@ -159,11 +159,11 @@ static void test_evaluate(void **state)
     /* Style 0 on scene 0, more on the others. */
     assert_true(q.style > 1 && q.style < 100);
     /* Shrunk to 48 on the long side first, as stylize does. */
-    assert_int_equal(quality_evaluate(nan, (const Image *const *)scenes, 2, NULL, 48, &q, err,
+    assert_int_equal(quality_evaluate(nan, (const Image *const *)scenes, 2, NULL, 48, 1, &q, err,
                                       sizeof err), 0);
     near("finite with one NaN weight in nine", q.finite, 8 / 9.0, 1e-12);
     near("style without a painting", q.style, -1, 0);
-    assert_int_equal(quality_evaluate(id, (const Image *const *)scenes, 0, NULL, 48, &q, err,
+    assert_int_equal(quality_evaluate(id, (const Image *const *)scenes, 0, NULL, 48, 1, &q, err,
                                       sizeof err), -1);
     assert_non_null(strstr(err, "no photos"));
     for (int i = 0; i < QUALITY_SCENES; i++)

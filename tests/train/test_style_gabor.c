@@ -107,7 +107,7 @@ static void test_features_naive(void **state)
     char err[256];
     GaborNet *g = gabor_new(5, LEVELS, NULL, err, sizeof(err));
     assert_non_null(g);
-    assert_int_equal(gabor_plan(g, B, H, W, err, sizeof(err)), 0);
+    assert_int_equal(gabor_plan(g, B, H, W, 1, err, sizeof(err)), 0);
     for (int b = 0; b < B; b++) {
         memcpy(p, img + (size_t)b * 3 * H * W, 3 * H * W * 4);
         int h = H, w = W;
@@ -155,7 +155,7 @@ static void test_gradient_and_target(void **state)
     char err[256];
     Ctx c = { gabor_new(7, LEVELS, lw, err, sizeof(err)), 0 };
     assert_non_null(c.g);
-    assert_int_equal(gabor_plan(c.g, B, H, W, err, sizeof(err)), 0);
+    assert_int_equal(gabor_plan(c.g, B, H, W, 1, err, sizeof(err)), 0);
     size_t tn;
     gabor_target(c.g, &tn);
     assert_int_equal(tn, (size_t)C * (H * W + H * W / 4 + H * W / 16));
@@ -198,7 +198,7 @@ static void test_orientation(void **state)
     char err[256];
     Ctx c = { gabor_new(9, LEVELS, NULL, err, sizeof(err)), 0 };
     assert_non_null(c.g);
-    assert_int_equal(gabor_plan(c.g, B, H, W, err, sizeof(err)), 0);
+    assert_int_equal(gabor_plan(c.g, B, H, W, 1, err, sizeof(err)), 0);
     stripes(img, 0.3, 0);
     gabor_target_add(c.g, img);
     gabor_target_done(c.g);
@@ -223,12 +223,12 @@ static void test_refused(void **state)
     GaborNet *g = gabor_new(1, 4, NULL, err, sizeof(err));
     assert_non_null(g);
     err[0] = 0;
-    assert_int_equal(gabor_plan(g, 1, 40, 40, err, sizeof(err)), -1);   /* 40, 20, 10, 5 */
+    assert_int_equal(gabor_plan(g, 1, 40, 40, 1, err, sizeof(err)), -1);   /* 40, 20, 10, 5 */
     assert_non_null(strstr(err, "halve"));
     err[0] = 0;
-    assert_int_equal(gabor_plan(g, 1, 44, 48, err, sizeof(err)), -1);   /* 44, 22, 11: odd */
+    assert_int_equal(gabor_plan(g, 1, 44, 48, 1, err, sizeof(err)), -1);   /* 44, 22, 11: odd */
     assert_non_null(strstr(err, "halve"));
-    assert_int_equal(gabor_plan(g, 1, 48, 64, err, sizeof(err)), 0);
+    assert_int_equal(gabor_plan(g, 1, 48, 64, 1, err, sizeof(err)), 0);
     gabor_free(g);
 }
 

@@ -45,7 +45,7 @@ static void check_net(const char *name, char *spec, int out_ch, int spectral, in
     size_t np = tnet_param_floats(t);
     for (size_t i = 0; i < np; i++)
         p[i] *= 5.0f;
-    assert_int_equal(tnet_plan(t, b, s, s, err, sizeof(err)), 0);
+    assert_int_equal(tnet_plan(t, b, s, s, 1, err, sizeof(err)), 0);
     int oc, oh, ow;
     tnet_out_shape(t, &oc, &oh, &ow);
     size_t nin = (size_t)b * 3 * s * s, nout = (size_t)b * oc * oh * ow;
@@ -124,12 +124,12 @@ static void test_train_forward_matches_inference(void **state)
     free(spec);
     assert_non_null(t);
     tnet_init(t, 9);
-    assert_int_equal(tnet_plan(t, 1, 32, 32, err, sizeof(err)), 0);
+    assert_int_equal(tnet_plan(t, 1, 32, 32, 1, err, sizeof(err)), 0);
     size_t n = 3 * 32 * 32;
     float *in = malloc(n * 4), *out = malloc(n * 4);
     tu_fill(in, n, 7, 0, 255);
     const float *y = tnet_forward(t, in);
-    NetPlan *plan = net_plan(tnet_net(t), 32, 32);
+    NetPlan *plan = net_plan(tnet_net(t), 32, 32, 1);
     assert_non_null(plan);
     assert_int_equal(net_forward(tnet_net(t), plan, in, out), 0);
     float *yc = malloc(n * 4);

@@ -234,17 +234,18 @@ static double rel_diff(const char *what, const float *a, const float *b, size_t 
     return r;
 }
 
-/* One forward and backward of spec at batch 2 with the fast paths and
- * without; outputs, input gradients and parameter gradients compared. */
-static void check_net(const char *name, char *spec, int out_ch, int size)
+/* One forward and backward of spec at batch 2 on `threads` threads with the
+ * fast paths and without; outputs, input gradients and parameter gradients
+ * compared. */
+static void check_net(const char *name, char *spec, int out_ch, int size, int threads)
 {
     assert_non_null(spec);
-    printf("%s, %dx%d batch 2\n", name, size, size);
+    printf("%s, %dx%d batch 2, %d threads\n", name, size, size, threads);
     char err[256];
     TNet *t = tnet_new(spec, 3, out_ch, 0, err, sizeof(err));
     assert_non_null(t);
     tnet_init(t, 3);
-    assert_int_equal(tnet_plan(t, 2, size, size, err, sizeof(err)), 0);
+    assert_int_equal(tnet_plan(t, 2, size, size, threads, err, sizeof(err)), 0);
     int oc, oh, ow;
     tnet_out_shape(t, &oc, &oh, &ow);
     size_t nin = (size_t)2 * 3 * size * size, nout = (size_t)2 * oc * oh * ow;
@@ -288,12 +289,10 @@ static void check_net(const char *name, char *spec, int out_ch, int size)
 static void test_nets(void **state)
 {
     (void)state;
-    engine_set_threads(2);
-    check_net("resnet ngf 16, 1 block", arch_resnet_spec(16, 1), 3, 36);
-    check_net("fast width 16, 1 block, resize-conv", arch_fast_spec(16, 1, 1), 3, 32);
-    check_net("patchgan ndf 16", arch_patchgan_spec(16, 2, 1), 1, 40);
-    engine_set_threads(1);
-    check_net("resnet ngf 16, one thread", arch_resnet_spec(16, 1), 3, 20);
+    check_net("resnet ngf 16, 1 block", arch_resnet_spec(16, 1), 3, 36, 2);
+    check_net("fast width 16, 1 block, resize-conv", arch_fast_spec(16, 1, 1), 3, 32, 2);
+    check_net("patchgan ndf 16", arch_patchgan_spec(16, 2, 1), 1, 40, 2);
+    check_net("resnet ngf 16, one thread", arch_resnet_spec(16, 1), 3, 20, 1);
 }
 
 int main(void)

@@ -130,7 +130,7 @@ static void test_step_matches_torch(void **state)
     cfg.content_pool = atoi(st_meta(st, "pool"));
     cfg.w_style = 0;
     cfg.w_structure = 0;   /* the reference step has no structure term */
-    Trainer *t = trainer_new_synthetic(&cfg, err, sizeof(err));
+    Trainer *t = trainer_new_synthetic(&cfg, 1, err, sizeof(err));
     if (!t)
         fail_msg("%s", err);
     TNet *g = trainer_generator(t), *d = trainer_discriminator(t);
