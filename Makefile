@@ -43,7 +43,8 @@ LIBS       := $(BUILD)/libcli.a $(BUILD)/libserver.a $(BUILD)/libtrain.a $(BUILD
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all test run asan clean deps check-deps image image-test studio-shots fresh-check
+.PHONY: all test run asan clean deps check-deps image image-test studio-shots fresh-check \
+        gallery
 .SECONDARY:
 all: $(BUILD)/atelier
 
@@ -131,6 +132,14 @@ fresh-check:
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# docs/gallery.jpg: the held-out photos through every model in $(MODELS)
+# (default models/) and two ml5 generators (tools/gallery.py); Debian's
+# python3 with numpy and PIL. Make it after the models change, look, commit.
+MODELS ?= models
+gallery: $(BUILD)/atelier
+	/usr/bin/python3 tools/gallery.py --atelier $(BUILD)/atelier --models $(MODELS) \
+	  --out docs/gallery.jpg
 
 # Screenshots of each view, desktop and phone width, into docs/studio/
 # (the browser tests take them when ATELIER_SHOTS=1).

@@ -31,14 +31,60 @@ REPO = os.path.dirname(HERE)
 
 
 def held_out(content, every, count):
-    names = sorted(n for n in os.listdir(content)
-                   if not n.startswith(".") and n.lower().endswith((".jpg", ".jpeg", ".png")))
-    return [os.path.join(content, n) for i, n in enumerate(names) if i % every == every - 1][:count]
+    """The photos `atelier train --holdout every` never trains on, the
+    first count of them: engine/train/traindata.c's rule to the byte. Of
+    the folder's names that do not start with '.' and end in .jpg, .jpeg or
+    .png (any case, after the last dot), sorted as strcmp sorts (by bytes),
+    indices every-1, 2*every-1, ..."""
+    def is_image(n):
+        dot = n.rfind(b".")
+        return not n.startswith(b".") and dot >= 0 and n[dot:].lower() in (b".jpg", b".jpeg",
+                                                                           b".png")
+    names = sorted(n for n in os.listdir(os.fsencode(content)) if is_image(n))
+    return [os.path.join(content, os.fsdecode(n)) for i, n in enumerate(names)
+            if every > 0 and i % every == every - 1][:count]
 
 
-def stylize(atelier, model, src, dst, max_size):
-    subprocess.run([atelier, "stylize", "--model", model, "--max-size", str(max_size), src, dst],
-                   check=True, capture_output=True)
+def stylize(atelier, model, src, dst, max_size, threads=None):
+    cmd = [atelier, "stylize", "--model", model, "--max-size", str(max_size)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    subprocess.run(cmd + [src, dst], check=True, capture_output=True)
+
+
+def stylize_grid(atelier, models, photos, tmp, max_size, threads=None):
+    """Each photo, then its picture by each model (a file, a NAME or an ml5
+    folder, as `atelier stylize --model` takes them): one row of PIL images
+    per photo."""
+    rows = []
+    for k, p in enumerate(photos):
+        src = os.path.join(tmp, "src_%d.png" % k)
+        Image.open(p).convert("RGB").save(src)
+        cells = [src]
+        for j, m in enumerate(models):
+            dst = os.path.join(tmp, "out_%d_%d.png" % (k, j))
+            stylize(atelier, m, src, dst, max_size, threads)
+            cells.append(dst)
+        rows.append([Image.open(c).convert("RGB") for c in cells])
+        print("%s done" % os.path.basename(p), file=sys.stderr)
+    return rows
+
+
+def draw_sheet(rows, labels, tile, font=None, head=22):
+    """rows of images side by side, each tile wide (the row's height from
+    its first image's aspect), under a head of labels (one per column; a
+    label may hold several lines)."""
+    heights = [int(round(r[0].height * tile / r[0].width)) for r in rows]
+    sheet = Image.new("RGB", (tile * len(labels), head + sum(heights)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, lab in enumerate(labels):
+        draw.multiline_text((j * tile + 6, 4), lab, fill="black", font=font, spacing=2)
+    y = head
+    for r, h in zip(rows, heights):
+        for j, im in enumerate(r):
+            sheet.paste(im.resize((tile, h), Image.LANCZOS), (j * tile, y))
+        y += h
+    return sheet
 
 
 def add_model_args(ap):
@@ -53,6 +99,36 @@ def add_model_args(ap):
     ap.add_argument("--atelier", default=os.path.join(REPO, "build", "atelier"))
 
 
+def versions(folder):
+    """A model folder's version numbers, ascending (engine/repo.h: vN with
+    N a canonical decimal)."""
+    out = []
+    for f in os.listdir(folder):
+        n = f[1:-len(".safetensors")]
+        if f.startswith("v") and f.endswith(".safetensors") and n.isdigit() and \
+                n == str(int(n)) and int(n) > 0:
+            out.append(int(n))
+    return sorted(out)
+
+
+def served_version(folder):
+    """The path of the version a model folder serves: CURRENT's pin ("N" or
+    "vN"), else the newest; None when it has no version."""
+    vs = versions(folder)
+    try:
+        with open(os.path.join(folder, "CURRENT")) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = None
+    if text is not None:
+        pin = text.strip()
+        pin = pin[1:] if pin.startswith("v") else pin
+        if not (pin.isdigit() and int(pin) in vs):
+            sys.exit("%s/CURRENT pins %r, not a version in the folder" % (folder, text.strip()))
+        vs = [int(pin)]
+    return os.path.join(folder, "v%d.safetensors" % vs[-1]) if vs else None
+
+
 def resolve_models(args, tmp):
     """--ours as files (a NAME dir's newest version), then --ml5 converted
     into tmp by `atelier convert --from ml5`."""
@@ -61,11 +137,9 @@ def resolve_models(args, tmp):
     models = []
     for m in args.ours:
         if os.path.isdir(m):
-            vs = sorted((int(f[1:-12]), f) for f in os.listdir(m)
-                        if f.startswith("v") and f.endswith(".safetensors") and f[1:-12].isdigit())
-            if not vs:
-                sys.exit("no vN.safetensors in %s" % m)
-            m = os.path.join(m, vs[-1][1])
+            m = served_version(m)
+            if not m:
+                sys.exit("no vN.safetensors in %s" % args.ours[len(models)])
         models.append(m)
     for i, m in enumerate(args.ml5):
         out = os.path.join(tmp, "ml5_%d.safetensors" % i)
@@ -94,29 +168,8 @@ def main(argv=None):
                    ["ours: " + os.path.basename(os.path.dirname(os.path.abspath(m)))
                     for m in ours])
         labels += ["ml5: " + os.path.basename(os.path.normpath(m)) for m in args.ml5]
-        rows = []
-        for k, p in enumerate(photos):
-            src = os.path.join(tmp, "src_%d.png" % k)
-            Image.open(p).convert("RGB").save(src)
-            cells = [src]
-            for j, m in enumerate(models):
-                dst = os.path.join(tmp, "out_%d_%d.png" % (k, j))
-                stylize(args.atelier, m, src, dst, args.max_size)
-                cells.append(dst)
-            rows.append([Image.open(c).convert("RGB") for c in cells])
-            print("%s done" % os.path.basename(p), file=sys.stderr)
-    T = args.tile
-    heights = [int(round(r[0].height * T / r[0].width)) for r in rows]
-    head = 22
-    sheet = Image.new("RGB", (T * len(labels), head + sum(heights)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for j, lab in enumerate(labels):
-        draw.text((j * T + 6, 5), lab, fill="black")
-    y = head
-    for r, h in zip(rows, heights):
-        for j, im in enumerate(r):
-            sheet.paste(im.resize((T, h), Image.LANCZOS), (j * T, y))
-        y += h
+        rows = stylize_grid(args.atelier, models, photos, tmp, args.max_size)
+    sheet = draw_sheet(rows, labels, args.tile)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     sheet.save(args.out, quality=85)
     print("wrote %s (%dx%d), photos: %s" % (args.out, sheet.width, sheet.height,
