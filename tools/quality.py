@@ -21,34 +21,44 @@ the eye's verdict on a sheet (tools/compare_sheet.py):
           difference in 0..255 units, averaged over the photos.
   strokes (with --style) the stroke distance to the painting: how much
           stroke energy runs in which direction at which scale, against the
-          painting's. The luminance (-1..1) at 3 levels of a 2x2-mean
-          pyramid goes through the trainer's Gabor bank (engine/train/style_gabor.c:
-          8 orientations of an 11x11 pair, sigma 2.5, wavelength 6, even part
-          zero-mean, unit norm, reflect padding); at each level and
-          orientation the quadrature energy's 32 quantiles are compared
-          with the painting's; the mean absolute difference, averaged over
-          levels, orientations and photos. The painting is first scaled so
-          that a 256-pixel training crop covers the middle of --style-scale
-          (default 0.15,0.4, the shipped recipe's) of its shorter side: its
-          strokes at the size the trainer showed them. 0 = the painting's
-          stroke statistics; a recolouring of the photo keeps the photo's.
+          painting's. The picture is cropped (top left) to sides that are
+          multiples of 4 (at least 24); its luminance (-1..1) at 3 levels of
+          a 2x2-mean pyramid goes through the trainer's Gabor bank
+          (engine/train/style_gabor.c: 8 orientations of an 11x11 pair,
+          sigma 2.5, wavelength 6, even part zero-mean, unit norm, reflect
+          padding); at each level and orientation the 32 quantiles of the
+          quadrature energy sqrt(e^2 + o^2 + 1e-6) are compared with the
+          painting's; the mean absolute difference, averaged over levels,
+          orientations and photos. The painting is first resized (as
+          `atelier` resizes: area average down, bilinear up; sides rounded
+          half up) so that a --train-size (256) crop covers the middle of
+          --style-scale (0.15,0.4, the shipped recipe's) of its shorter
+          side: its strokes at the size the trainer showed them. 0 = the
+          painting's stroke statistics; a recolouring of the photo keeps the
+          photo's (printed first).
   mid     new structure at the scale of strokes and swirls: the share of the
           picture's luminance variance between 4x4- and 16x16-pooled copies
-          (structures of 8-32 pixels); the photos' own is printed first.
+          (structures of 8-32 pixels; the picture cropped top left to sides
+          that are multiples of 16); the photos' own is printed first.
           (../shared/notes/quality.md's measure.)
 
-The first four, in C, are engine/train/quality.h: `atelier quality MODEL
-FOLDER --style PAINTING` prints them as JSON, and the promotion gate of
-training jobs judges candidates by them.
+All six, in C, are engine/train/quality.h: `atelier quality MODEL FOLDER
+--style PAINTING` prints them as JSON (to 1e-4: tests/train/test_quality.c
+checks the C numbers against this file's on committed images, written by
+`tools/quality.py fixture`), and the promotion gate of training jobs judges
+candidates by them.
 
-Every image goes through `build/atelier stylize --max-size 512`, ml5 folders
-after `atelier convert --from ml5`, exactly as compare_sheet.py does.
+Every image goes through `build/atelier stylize --max-size 512` (ml5 folders
+after `atelier convert --from ml5`), as compare_sheet.py does; the photo it
+is compared with is the photo as `atelier` resized it for the network.
 
   tools/quality.py --ours models/starry_night \\
       --ml5 ../shared/models/ml5/wave ../shared/models/ml5/la_muse
 """
 
 import argparse
+import json
+import math
 import os
 import sys
 import tempfile
@@ -56,7 +66,55 @@ import tempfile
 import numpy as np
 from PIL import Image
 
-from compare_sheet import add_model_args, held_out, resolve_models, stylize
+from compare_sheet import add_model_args, held_out, resolve_models, stylize_grid
+
+
+def taps(src, dst):
+    """engine/image.c's taps_make: per output sample its first source index
+    and float32 weights (area coverage down, bilinear up)."""
+    s = src / dst
+    n = int(math.ceil(s)) + 1 if dst < src else 2
+    first = np.zeros(dst, dtype=np.int64)
+    w = np.zeros((dst, n), dtype=np.float32)
+    for i in range(dst):
+        if dst < src:
+            lo, hi = i * s, (i + 1) * s
+            j1 = min(int(math.ceil(hi)) - 1, src - 1)
+            j0 = min(int(math.floor(lo)), j1)
+            a = [max(min(hi, j + 1.0) - max(lo, float(j)), 0.0) for j in range(j0, j1 + 1)]
+            total = 0.0
+            for x in a:
+                total += x
+            w[i, :len(a)] = [x / total for x in a]
+            first[i] = j0
+        elif dst > src:
+            x = max((i + 0.5) * s - 0.5, 0.0)
+            j = int(x)
+            if j >= src - 1:
+                first[i], w[i, 0] = src - 1, 1
+            else:
+                first[i] = j
+                w[i, 0], w[i, 1] = 1.0 - (x - j), x - j
+        else:
+            first[i], w[i, 0] = i, 1
+    return first, w
+
+
+def resize(img, w, h):
+    """engine/image.c's image_resize to w x h, in float32 in the same
+    order, rounded half up: the pixels `atelier` feeds its networks."""
+    a = np.asarray(img, dtype=np.uint8).astype(np.float32)
+    fx, wx = taps(a.shape[1], w)
+    fy, wy = taps(a.shape[0], h)
+    tmp = np.zeros((a.shape[0], w, 3), dtype=np.float32)
+    for k in range(wx.shape[1]):
+        tmp += wx[:, k, None] * a[:, np.minimum(fx + k, a.shape[1] - 1)]
+    acc = np.zeros((h, w, 3), dtype=np.float32)
+    for k in range(wy.shape[1]):
+        acc += wy[:, k, None, None] * tmp[np.minimum(fy + k, a.shape[0] - 1)]
+    i = np.floor(acc)
+    out = np.where(acc > 0, np.minimum(i + (acc - i >= 0.5), 255), 0)
+    return Image.fromarray(out.astype(np.uint8), "RGB")
 
 
 def lum(img):
@@ -134,6 +192,10 @@ def correlate(y, k):
 def stroke_quantiles(img):
     """(levels, 8, NQUANT): the energies' quantiles at each level and orientation."""
     y = lum(img) / 127.5 - 1
+    h, w = y.shape[0] // 4 * 4, y.shape[1] // 4 * 4
+    if h < 24 or w < 24:
+        raise ValueError("strokes: %dx%d is smaller than 24x24" % (img.size[0], img.size[1]))
+    y = y[:h, :w]
     out = []
     for level in range(STROKE_LEVELS):
         if level:
@@ -162,15 +224,90 @@ def mid(img):
     return float(np.var(up_pool(y, 4) - up_pool(y, 16)) / max(np.var(y), 1e-9))
 
 
-def training_scaled(painting, scale):
-    """The painting scaled so that a 256 crop covers the middle of scale of its shorter side."""
-    lo, hi = (float(v) for v in scale.split(","))
-    f = 256.0 / (0.5 * (lo + hi) * min(painting.size))
-    return painting.resize((round(painting.size[0] * f), round(painting.size[1] * f)),
-                           Image.LANCZOS)
+def training_scaled(painting, scale, size=256):
+    """The painting resized so that a size crop covers the middle of scale
+    (LO,HI) of its shorter side."""
+    lo, hi = (float(v) for v in scale.split(",")) if isinstance(scale, str) else scale
+    f = size / (0.5 * (lo + hi) * min(painting.size))
+    return resize(painting, max(1, math.floor(painting.size[0] * f + 0.5)),
+                  max(1, math.floor(painting.size[1] * f + 0.5)))
+
+
+def spread(imgs):
+    means = np.array([np.asarray(i, dtype=np.float64).reshape(-1, 3).mean(0) for i in imgs])
+    return float(means.std(0).mean())
+
+
+def painting_targets(path, scale, size=256):
+    """The painting's palette quantiles and stroke quantiles."""
+    painting = Image.open(path).convert("RGB")
+    return quantiles(painting), stroke_quantiles(training_scaled(painting, scale, size))
+
+
+def measure(srcs, pics, targets=None):
+    """The six numbers of pics (one per photo in srcs, the photos as run);
+    style and strokes are nan without targets (painting_targets())."""
+    nan = float("nan")
+    return {
+        "edges": float(np.mean([edges(s, p.resize(s.size)) for s, p in zip(srcs, pics)])),
+        "fine": float(np.mean([fine(p) for p in pics])),
+        "spread": spread(pics),
+        "style": float(np.mean([style(p, targets[0]) for p in pics])) if targets else nan,
+        "strokes": float(np.mean([strokes(p, targets[1]) for p in pics])) if targets else nan,
+        "mid": float(np.mean([mid(p) for p in pics])),
+    }
+
+
+def fixture(out):
+    """Writes the images tests/train/test_quality.c measures in C and the
+    numbers this file gives them (quality.json), so the two definitions are
+    checked against each other without Python at test time."""
+    rng = np.random.default_rng(18)
+    yy, xx = np.mgrid[0:86, 0:122].astype(np.float64)
+    photo = np.stack([128 + 90 * np.sin(xx / 9.0 + yy / 23.0), 100 + 60 * np.cos(yy / 7.0),
+                      80 + 0.8 * xx], axis=-1)
+    photo[30:60, 40:80] = [200, 40, 30]                    # a red block with hard edges
+    photo += rng.normal(0, 12, photo.shape)                # grain
+    # The picture: the photo in diagonal stripes, recoloured.
+    stripes = 70 * np.sin((xx + yy) * 2 * np.pi / 6)
+    pic = np.stack([0.6 * photo[..., 0] + stripes, 0.5 * photo[..., 1] + 40,
+                    0.4 * photo[..., 2] + 0.5 * stripes + 60], axis=-1)
+    # The painting: swirls of strokes, larger than the fixtures (it is resized).
+    py, px = np.mgrid[0:300, 0:420].astype(np.float64)
+    ang = np.arctan2(py - 150, px - 210)
+    paint = np.stack([120 + 100 * np.sin(ang * 6 + np.hypot(py - 150, px - 210) / 5),
+                      90 + 70 * np.sin(px / 13.0), 160 + 60 * np.cos(py / 17.0)], axis=-1)
+    os.makedirs(out, exist_ok=True)
+    imgs = {}
+    for name, a in (("photo", photo), ("pic", pic), ("painting", paint)):
+        imgs[name] = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "RGB")
+        imgs[name].save(os.path.join(out, name + ".png"))
+    scale, size = (0.3, 0.5), 64
+    targets = quantiles(imgs["painting"]), \
+        stroke_quantiles(training_scaled(imgs["painting"], scale, size))
+    scaled = training_scaled(imgs["painting"], scale, size)
+    small = resize(imgs["photo"], 77, 54)
+    nums = measure([imgs["photo"]], [imgs["pic"]], targets)
+    nums.update({
+        "style_scale": list(scale), "train_size": size,
+        "painting_scaled": list(scaled.size),
+        "painting_scaled_mean": float(np.asarray(scaled, dtype=np.float64).mean()),
+        "photo_77x54_sum": int(np.asarray(small, dtype=np.int64).sum()),
+        "photo_strokes": strokes(imgs["photo"], targets[1]),
+        "photo_mid": mid(imgs["photo"]),
+    })
+    with open(os.path.join(out, "quality.json"), "w") as f:
+        json.dump(nums, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(json.dumps(nums, sort_keys=True))
+    return 0
 
 
 def main(argv=None):
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["fixture"]:
+        return fixture(argv[1] if len(argv) > 1 else "tests/fixtures/quality")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_model_args(ap)
     ap.add_argument("--count", type=int, default=13)
@@ -178,6 +315,8 @@ def main(argv=None):
     ap.add_argument("--style-scale", default="0.15,0.4",
                     help="LO,HI: the training patches' sides (fractions of the painting's "
                     "shorter side) the stroke distance scales the painting by")
+    ap.add_argument("--train-size", type=int, default=256,
+                    help="the training crop's side the stroke distance scales the painting by")
     args = ap.parse_args(argv)
 
     photos = held_out(args.content, args.every, args.count)
@@ -186,42 +325,24 @@ def main(argv=None):
     names = list(args.labels or [os.path.basename(os.path.normpath(m)) for m in args.ours])
     names += ["ml5 " + os.path.basename(os.path.normpath(m)) for m in args.ml5]
     with tempfile.TemporaryDirectory() as tmp:
-        models = resolve_models(args, tmp)
-        srcs, pics = [], [[] for _ in models]
-        for k, p in enumerate(photos):
-            src = os.path.join(tmp, "src_%d.png" % k)
-            Image.open(p).convert("RGB").save(src)
-            for j, m in enumerate(models):
-                dst = os.path.join(tmp, "out_%d_%d.png" % (k, j))
-                stylize(args.atelier, m, src, dst, args.max_size)
-                pics[j].append(Image.open(dst).convert("RGB"))
-            # The photo at the pictures' size, for the comparisons.
-            srcs.append(Image.open(src).convert("RGB").resize(pics[0][-1].size, Image.LANCZOS))
-
-    def spread(imgs):
-        means = np.array([np.asarray(i, dtype=np.float64).reshape(-1, 3).mean(0) for i in imgs])
-        return float(means.std(0).mean())
-
+        rows = stylize_grid(args.atelier, resolve_models(args, tmp), photos, tmp,
+                            args.max_size)
+    # The photo as the network saw it: resized by atelier's rule to the picture's size.
+    srcs = [resize(r[0], *r[1].size) for r in rows]
     print("%d held-out photos at %d px; photos' own colour spread %.1f"
           % (len(photos), args.max_size, spread(srcs)))
-    painting_q = painting_sq = None
+    targets = None
     if args.style:
-        painting = Image.open(args.style).convert("RGB")
-        painting_q = quantiles(painting)
-        painting_sq = stroke_quantiles(training_scaled(painting, args.style_scale))
-        print("photos' own stroke distance %.4f" % np.mean([strokes(s, painting_sq) for s in srcs]))
+        targets = painting_targets(args.style, args.style_scale, args.train_size)
+        print("photos' own stroke distance %.4f"
+              % np.mean([strokes(s, targets[1]) for s in srcs]))
     print("photos' own mid %.3f" % np.mean([mid(s) for s in srcs]))
     print("%-22s %7s %7s %7s %7s %7s %7s"
           % ("model", "edges", "fine", "spread", "style", "strokes", "mid"))
-    nan = float("nan")
-    for name, ps in zip(names, pics):
-        e = np.mean([edges(s, p.resize(s.size)) for s, p in zip(srcs, ps)])
-        f = np.mean([fine(p) for p in ps])
-        st = np.mean([style(p, painting_q) for p in ps]) if args.style else nan
-        sk = np.mean([strokes(p, painting_sq) for p in ps]) if args.style else nan
-        md = np.mean([mid(p) for p in ps])
+    for j, name in enumerate(names):
+        q = measure(srcs, [r[1 + j] for r in rows], targets)
         print("%-22s %7.3f %7.3f %7.1f %7.2f %7.4f %7.3f"
-              % (name, e, f, spread(ps), st, sk, md))
+              % (name, q["edges"], q["fine"], q["spread"], q["style"], q["strokes"], q["mid"]))
     return 0
 
 
