@@ -34,6 +34,25 @@ double util_now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+int util_parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+    const char *digits = s && (*s == '-' || *s == '+') ? s + 1 : s;
+    char *end;
+    long long v;
+    int saved = errno;
+    if (!digits || *digits < '0' || *digits > '9')   /* strtoll would skip blanks */
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (*end || errno == ERANGE || v < lo || v > hi) {
+        errno = saved;
+        return -1;
+    }
+    errno = saved;
+    *out = v;
+    return 0;
+}
+
 int util_is_temp_name(const char *file)
 {
     size_t n = strlen(file), k = strlen(TEMP_SUFFIX);

@@ -1,6 +1,7 @@
 /* util.h: the small common tier every layer uses (engine, trainer, server,
  * command line): the one error formatter, the one monotonic clock, the one
- * atomic file writer with its one temporary-name rule, and peak memory.
+ * atomic file writer with its one temporary-name rule, the one reader of an
+ * integer written as text, and peak memory.
  * Nothing here keeps state; every function is safe from any thread.
  */
 #ifndef ATELIER_UTIL_H
@@ -25,6 +26,12 @@ void util_verrf(char *err, size_t errlen, const char *fmt, va_list ap);
 /* Seconds on the monotonic clock (CLOCK_MONOTONIC), for intervals and
  * deadlines, never for dates. */
 double util_now_s(void);
+
+/* The integer s writes in full: an optional sign and decimal digits, with
+ * nothing before or after them (no blanks, no exponent), within lo..hi (a
+ * value past the long long range is out of it). 0 with the value in *out,
+ * or -1 with *out unchanged; s may be NULL (-1). */
+int util_parse_int(const char *s, long long lo, long long hi, long long *out);
 
 /* Writes the n buffers of iov, one after the other, to path atomically: a
  * temporary sibling named by util_temp_name's rule, fsync, rename, fsync of

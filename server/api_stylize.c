@@ -22,19 +22,6 @@ static const char *const stylize_params[] = {"model", "strength", "preserve_colo
                                              "max_size", "format", "quality", "version"};
 #define NPARAMS (sizeof stylize_params / sizeof stylize_params[0])
 
-static int parse_int(const char *v, long lo, long hi, int *out)
-{
-    char *end;
-    long x;
-    if (!v || !*v || strlen(v) > 12)
-        return -1;
-    x = strtol(v, &end, 10);
-    if (*end || x < lo || x > hi)
-        return -1;
-    *out = (int)x;
-    return 0;
-}
-
 static int parse_bool(const char *v, int *out)
 {
     static const char *const yes[] = {"", "1", "true", "yes", "on"};
@@ -59,6 +46,7 @@ static int stylize_params_parse(const Request *req, Response *resp, const HttpKV
                                 InferParams *p, const char **model, int *version)
 {
     char q[64];
+    long long num;
     *model = NULL;
     *version = 0;
     p->opt.strength = 1.0f;
@@ -117,13 +105,9 @@ static int stylize_params_parse(const Request *req, Response *resp, const HttpKV
                 return -1;
             }
         } else if (!strcmp(k, "max_size")) {
-            if (parse_int(v, STYLIZE_MAX_SIZE_MIN, STYLIZE_MAX_SIZE_MAX, &p->max_size)) {
-                routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
-                               "max_size must be an integer in %d..%d, got '%s'",
-                               STYLIZE_MAX_SIZE_MIN, STYLIZE_MAX_SIZE_MAX,
-                               reply_quote(v, q, sizeof q));
+            if (reply_int_param(req, resp, k, v, STYLIZE_MAX_SIZE_MIN, STYLIZE_MAX_SIZE_MAX, &num))
                 return -1;
-            }
+            p->max_size = (int)num;
         } else if (!strcmp(k, "format")) {
             if (v && (!strcasecmp(v, "jpeg") || !strcasecmp(v, "jpg"))) {
                 p->format = IMG_JPEG;
@@ -135,17 +119,13 @@ static int stylize_params_parse(const Request *req, Response *resp, const HttpKV
                 return -1;
             }
         } else if (!strcmp(k, "version")) {
-            if (parse_int(v, 1, REPO_MAX_VERSION, version)) {
-                routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
-                               "version must be an integer in 1..%d, got '%s'", REPO_MAX_VERSION,
-                               reply_quote(v, q, sizeof q));
+            if (reply_int_param(req, resp, k, v, 1, REPO_MAX_VERSION, &num))
                 return -1;
-            }
-        } else if (parse_int(v, 1, 100, &p->quality)) {
-            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, k,
-                           "quality must be an integer in 1..100, got '%s'",
-                           reply_quote(v, q, sizeof q));
-            return -1;
+            *version = (int)num;
+        } else {
+            if (reply_int_param(req, resp, k, v, 1, 100, &num))
+                return -1;
+            p->quality = (int)num;
         }
     }
     return 0;

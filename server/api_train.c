@@ -44,38 +44,13 @@ static void job_reply(const Request *req, Response *resp, const char *id, json_t
         routes_json(resp, req, 200, job);
 }
 
-/* The one integer query parameter `name` allows (lo..hi) into *out, left
- * as it is when absent. 0, or -1 with a 400 in resp. */
-static int query_int(const Request *req, Response *resp, const char *name, long long lo,
-                     long long hi, long long *out)
-{
-    for (int i = 0; i < req->nquery; i++) {
-        const char *v = req->query[i].value;
-        char *end;
-        long long x;
-        if (strcmp(req->query[i].key, name) || i > 0) {
-            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, req->query[i].key,
-                           "the only parameter here is %s, once", name);
-            return -1;
-        }
-        x = v && *v ? strtoll(v, &end, 10) : lo - 1;
-        if (!v || !*v || *end || x < lo || x > hi) {
-            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, name,
-                           "%s must be an integer in %lld..%lld", name, lo, hi);
-            return -1;
-        }
-        *out = x;
-    }
-    return 0;
-}
-
 static void preview(RoutesCtx *ctx, const Request *req, Response *resp, const char *id)
 {
     size_t len = 0;
     long long version = 0;
     int code;
     uint8_t *img;
-    if (query_int(req, resp, "version", 1, REPO_MAX_VERSION, &version))
+    if (reply_query_int(req, resp, "version", 1, REPO_MAX_VERSION, &version))
         return;
     if (!(img = jobq_preview(ctx->jobq, id, (int)version, &len, &code))) {
         if (version)
@@ -144,7 +119,7 @@ int api_train_history(RoutesCtx *ctx, Request *req, Response *resp)
     long long since = -1;
     int code = JOBQ_OK;
     if (!available(ctx, req, resp) || job_id(req, resp, id) ||
-        query_int(req, resp, "since", 0, INT64_MAX, &since))
+        reply_query_int(req, resp, "since", 0, INT64_MAX, &since))
         return ROUTES_DONE;
     job_reply(req, resp, id, jobq_history(ctx->jobq, id, since, &code), code);
     return ROUTES_DONE;

@@ -126,6 +126,32 @@ const char *reply_quote(const char *v, char *buf, size_t len)
     return buf;
 }
 
+int reply_int_param(const Request *req, Response *resp, const char *name, const char *value,
+                    long long lo, long long hi, long long *out)
+{
+    char q[64];
+    if (!util_parse_int(value, lo, hi, out))
+        return 0;
+    routes_problem(resp, req, PROBLEM_BAD_PARAMETER, name,
+                   "%s must be an integer in %lld..%lld, got '%s'", name, lo, hi,
+                   reply_quote(value, q, sizeof q));
+    return -1;
+}
+
+int reply_query_int(const Request *req, Response *resp, const char *name, long long lo,
+                    long long hi, long long *out)
+{
+    char q[64];
+    for (int i = 0; i < req->nquery; i++)
+        if (strcmp(req->query[i].key, name) || i > 0) {
+            routes_problem(resp, req, PROBLEM_BAD_PARAMETER,
+                           reply_quote(req->query[i].key, q, sizeof q),
+                           "the only parameter here is %s, once", name);
+            return -1;
+        }
+    return req->nquery ? reply_int_param(req, resp, name, req->query[0].value, lo, hi, out) : 0;
+}
+
 void routes_too_large(RoutesCtx *ctx, Request *req, Response *resp)
 {
     routes_problem(resp, req, PROBLEM_BODY_TOO_LARGE, NULL,

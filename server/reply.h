@@ -34,4 +34,17 @@ const char *reply_model_names(RoutesCtx *ctx, char *buf, size_t len);
 /* A client value quoted in a detail, cut short. */
 const char *reply_quote(const char *v, char *buf, size_t len);
 
+/* The integer parameter name = value (from a query or a form field; value
+ * NULL when given bare), in util_parse_int's grammar and lo..hi. 0 with
+ * *out set, or -1 with the 400 in resp, the one shape for every route:
+ * param name, detail "NAME must be an integer in LO..HI, got 'VALUE'". */
+int reply_int_param(const Request *req, Response *resp, const char *name, const char *value,
+                    long long lo, long long hi, long long *out);
+/* For a route whose only query parameter is the integer name: *out from
+ * it (reply_int_param) when given, unchanged when the query is empty. 0,
+ * or -1 with the 400 in resp: another parameter, or name twice, is refused
+ * naming it ("the only parameter here is NAME, once"). */
+int reply_query_int(const Request *req, Response *resp, const char *name, long long lo,
+                    long long hi, long long *out);
+
 #endif

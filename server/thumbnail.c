@@ -78,30 +78,16 @@ static int parse(const Request *req, Response *resp, char *name, int *version)
 {
     const char *p = req->path + strlen("/models/");
     size_t n = strcspn(p, "/");
-    char *end;
-    *version = 0;
+    long long v = 0;
     if (n > REPO_NAME_MAX) {
         routes_problem(resp, req, PROBLEM_UNKNOWN_MODEL, NULL, "no model '%.64s...'", p);
         return -1;
     }
     memcpy(name, p, n);
     name[n] = '\0';
-    for (int i = 0; i < req->nquery; i++) {
-        const char *v = req->query[i].value;
-        long x;
-        if (strcmp(req->query[i].key, "version") || i > 0) {
-            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, "version",
-                           "the only parameter is version, once");
-            return -1;
-        }
-        x = v ? strtol(v, &end, 10) : 0;
-        if (!v || !*v || *end || x < 1 || x > REPO_MAX_VERSION) {
-            routes_problem(resp, req, PROBLEM_BAD_PARAMETER, "version",
-                           "version must be an integer in 1..%d", REPO_MAX_VERSION);
-            return -1;
-        }
-        *version = (int)x;
-    }
+    if (reply_query_int(req, resp, "version", 1, REPO_MAX_VERSION, &v))
+        return -1;
+    *version = (int)v;
     return 0;
 }
 

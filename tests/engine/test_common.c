@@ -1,5 +1,5 @@
 /* test_common.c: engine/util.c, the common tier: the error formatter, the
- * clock, the atomic writer (content, mode, no temporary left, errors say
+ * clock, the integer reader (its grammar and bounds), the atomic writer (content, mode, no temporary left, errors say
  * where), the temporary-name rule, peak memory and the lock check the
  * invariant assertions use. */
 #include <stdarg.h>
@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,59 @@ static void clock_moves(void **state)
 {
     double a = util_now_s(), b = util_now_s();
     assert_true(a > 0 && b >= a);
+}
+
+/* Every parameter and flag read as an integer goes through util_parse_int:
+ * its grammar (sign, digits, nothing else) and its bounds. */
+static void parse_int(void **state)
+{
+    static const struct {
+        const char *s;
+        long long lo, hi;
+        int ok;
+        long long want;
+    } cases[] = {
+        {"0", 0, 10, 1, 0},
+        {"10", 0, 10, 1, 10},                  /* both ends are in */
+        {"11", 0, 10, 0, 0},
+        {"-1", 0, 10, 0, 0},
+        {"-7", -10, 10, 1, -7},
+        {"+7", 0, 10, 1, 7},
+        {"-0", 0, 10, 1, 0},
+        {"007", 0, 10, 1, 7},
+        {"", 0, 10, 0, 0},                     /* empty */
+        {"-", -10, 10, 0, 0},                  /* a sign alone */
+        {"+-3", -10, 10, 0, 0},
+        {"--3", -10, 10, 0, 0},
+        {" 3", 0, 10, 0, 0},                   /* blanks, before or after */
+        {"\t3", 0, 10, 0, 0},
+        {"3 ", 0, 10, 0, 0},
+        {"3x", 0, 10, 0, 0},                   /* trailing junk */
+        {"3.0", 0, 10, 0, 0},
+        {"1e3", 0, 5000, 0, 0},
+        {"0x10", 0, 100, 0, 0},
+        {"9223372036854775807", 0, LLONG_MAX, 1, LLONG_MAX},
+        {"9223372036854775808", 0, LLONG_MAX, 0, 0},   /* overflow is out of range */
+        {"99999999999999999999", 0, LLONG_MAX, 0, 0},
+        {"-9223372036854775808", LLONG_MIN, 0, 1, LLONG_MIN},
+        {"-9223372036854775809", LLONG_MIN, 0, 0, 0},
+        {"2147483648", 1, 2147483647, 0, 0},   /* past an int field's range */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long long v = 42;
+        int rc = util_parse_int(cases[i].s, cases[i].lo, cases[i].hi, &v);
+        if (rc != (cases[i].ok ? 0 : -1) || v != (cases[i].ok ? cases[i].want : 42)) {
+            print_error("'%s' in %lld..%lld: rc %d, value %lld\n", cases[i].s, cases[i].lo,
+                        cases[i].hi, rc, v);
+            fail();
+        }
+    }
+    long long v = 42;
+    assert_int_equal(util_parse_int(NULL, 0, 10, &v), -1);
+    assert_int_equal(v, 42);
+    errno = EINTR;                             /* errno is left as it was */
+    assert_int_equal(util_parse_int("99999999999999999999", 0, 10, &v), -1);
+    assert_int_equal(errno, EINTR);
 }
 
 static void atomic_write(void **state)
@@ -81,6 +135,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(errf),
         cmocka_unit_test(clock_moves),
+        cmocka_unit_test(parse_int),
         cmocka_unit_test(atomic_write),
         cmocka_unit_test(temp_names),
         cmocka_unit_test(peak_and_locks),

@@ -17,6 +17,7 @@
 
 #include "engine/net.h"
 #include "server/log.h"
+#include "server/reply.h"
 #include "server/infer.h"
 #include "server/routes.h"
 #include "tests/engine/st_fixture.h"
@@ -248,6 +249,12 @@ static void test_params(void **state)
         {"POST /stylize?format", 400, "format"},
         {"POST /stylize?quality=0", 400, "quality"},
         {"POST /stylize?quality=101", 400, "quality"},
+        {"POST /stylize?quality=+90", 0, NULL},
+        {"POST /stylize?quality= 90", 400, "quality"},
+        {"POST /stylize?quality=90 ", 400, "quality"},
+        {"POST /stylize?quality", 400, "quality"},
+        {"POST /stylize?version=99999999999999999999", 400, "version"},
+        {"POST /stylize?version=-1", 400, "version"},
         {"POST /stylize?preserve_colors=maybe", 400, "preserve_colors"},
         {"POST /stylize?model=../../etc/passwd", 400, "model"},
         {"POST /stylize?model=Tiny", 400, "model"},
@@ -276,6 +283,82 @@ static void test_params(void **state)
             continue;
         }
         routes_finish(&req);
+        free(resp.body);
+    }
+}
+
+/* One answer for a bad integer parameter, whichever route reads it: the
+ * parameter named, "NAME must be an integer in LO..HI, got 'VALUE'". */
+static void expect_int_problem(Fix *f, const char *line, const char *param, const char *detail)
+{
+    char buf[512];
+    Request req;
+    Response resp = {0};
+    req_init(&req, buf, sizeof buf, line);
+    routes_begin(&f->ctx, &req, &resp);
+    assert_int_equal(resp.status, 400);
+    json_t *j = body_json(&resp);
+    const char *got = json_string_value(json_object_get(j, "param"));
+    const char *said = json_string_value(json_object_get(j, "detail"));
+    if (!got || strcmp(got, param) || !said || strcmp(said, detail)) {
+        print_error("%s: param %s, detail \"%s\"; want %s, \"%s\"\n", line, got, said, param,
+                    detail);
+        fail();
+    }
+    json_decref(j);
+    routes_finish(&req);
+    free(resp.body);
+}
+
+static void test_int_params(void **state)
+{
+    Fix *f = *state;
+    static const struct {
+        const char *line, *param, *detail;
+    } shapes[] = {
+        {"POST /stylize?max_size=64x", "max_size",
+         "max_size must be an integer in 64..8192, got '64x'"},
+        {"POST /stylize?quality=0", "quality", "quality must be an integer in 1..100, got '0'"},
+        {"POST /stylize?version=", "version", "version must be an integer in 1..1000000, got ''"},
+        {"GET /models/tiny/thumbnail?version=99999999999999999999", "version",
+         "version must be an integer in 1..1000000, got '99999999999999999999'"},
+        {"GET /models/tiny/thumbnail?version= 2", "version",
+         "version must be an integer in 1..1000000, got ' 2'"},
+        {"GET /models/tiny/thumbnail?size=9", "size", "the only parameter here is version, once"},
+        {"GET /models/tiny/thumbnail?version=1&version=2", "version",
+         "the only parameter here is version, once"},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        expect_int_problem(f, shapes[i].line, shapes[i].param, shapes[i].detail);
+
+    /* The one-parameter form /train/{id}/history and /preview read (their
+     * routes need a job queue, so the function is called here alone). */
+    static const struct {
+        const char *line;
+        int rc;
+        long long want;
+    } cases[] = {
+        {"GET /x", 0, -5},                     /* absent: unchanged */
+        {"GET /x?since=0", 0, 0},
+        {"GET /x?since=9223372036854775807", 0, INT64_MAX},
+        {"GET /x?since=9223372036854775808", -1, -5},
+        {"GET /x?since=-3", -1, -5},
+        {"GET /x?since=3junk", -1, -5},
+        {"GET /x?since", -1, -5},
+        {"GET /x?sinc=3", -1, -5},
+        {"GET /x?since=1&since=2", -1, -5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[512];
+        Request req;
+        Response resp = {0};
+        long long v = -5;
+        req_init(&req, buf, sizeof buf, cases[i].line);
+        int rc = reply_query_int(&req, &resp, "since", 0, INT64_MAX, &v);
+        if (rc != cases[i].rc || v != cases[i].want || (rc < 0) != (resp.status == 400)) {
+            print_error("%s: rc %d, since %lld, status %d\n", cases[i].line, rc, v, resp.status);
+            fail();
+        }
         free(resp.body);
     }
 }
@@ -461,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_methods_and_probes),
         cmocka_unit_test(test_management),
         cmocka_unit_test(test_params),
+        cmocka_unit_test(test_int_params),
         cmocka_unit_test(test_media_types_and_limits),
         cmocka_unit_test(test_stylize),
         cmocka_unit_test(test_plan_cache),
