@@ -119,27 +119,13 @@ static const Opt opts[] = {
 /* util_errf, then the error code: `return fail(err, errlen, ...)`. */
 #define fail(err, errlen, ...) (util_errf(err, errlen, __VA_ARGS__), CONFIG_ERROR)
 
-static int parse_i64(const char *s, int64_t *out)
-{
-    char *end;
-    long long v;
-    if (!*s || isspace((unsigned char)*s))
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Stores value into the field of o; source names the flag or variable in
  * error messages. Token files are remembered, not read, until the end. */
 static int apply(Config *c, const Opt *o, const char *value, const char *source,
                  const char **token_file, char *err, size_t errlen)
 {
     char *field = (char *)c + o->off;
-    int64_t v;
+    long long v;
     if (!strcmp(o->name, "token-file")) {
         *token_file = value;
         return CONFIG_OK;
@@ -158,7 +144,7 @@ static int apply(Config *c, const Opt *o, const char *value, const char *source,
         *(int *)(void *)field = !strcmp(value, "on");
         return CONFIG_OK;
     }
-    if (parse_i64(value, &v) || v < o->min || v > o->max) {
+    if (util_parse_int(value, o->min, o->max, &v)) {
         return fail(err, errlen, "%s: expected an integer in %lld..%lld", source,
                     (long long)o->min, (long long)o->max);
     }

@@ -2,6 +2,7 @@
 #include "engine/train/train_opts.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -260,10 +261,8 @@ int train_opts_set_text(TrainConfig *c, const TrainOpt *o, const char *text, Tra
     switch (o->type) {
     case TOPT_INT:
     case TOPT_I64: {
-        char *end;
-        errno = 0;
-        long long n = strtoll(text, &end, 10);
-        if (!*text || *end || errno || n < lo || n > hi)
+        long long n;
+        if (util_parse_int(text, LLONG_MIN, LLONG_MAX, &n) || n < lo || n > hi)
             return range_msg(o, p, err, errlen);
         store_number(c, o, (double)n);
         if (o->type == TOPT_I64)

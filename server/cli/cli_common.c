@@ -12,6 +12,7 @@
 #include "engine/ml5.h"
 #include "server/cli/cli.h"
 #include "engine/repo.h"
+#include "engine/util.h"
 
 int cli_cores(void)
 {
@@ -24,14 +25,10 @@ int cli_cores(void)
 
 int cli_parse_int(const char *s, long lo, long hi, long *out)
 {
-    if (!s || !*s)
+    long long v;
+    if (util_parse_int(s, lo, hi, &v))
         return -1;
-    errno = 0;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
