@@ -1,36 +1,10 @@
 // app.js: Atelier Studio's entry: the three views behind #stylize, #train
-// and #models, and the small helpers the views share.
+// and #models, and which one the address shows. The helpers the views
+// share are ui.js's.
+import { $, show } from './ui.js';
 import { initStylize, loadGallery } from './stylize.js';
 import { initTrain, enterTrain, leaveTrain } from './train.js';
 import { initModels, loadModels } from './models.js';
-
-export const $ = (sel, root = document) => root.querySelector(sel);
-export const show = (el, on) => { el.hidden = !on; };
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Sets an image's source, trying again twice a few seconds apart when it
-// fails (a thumbnail is painted on first request and may meet a busy
-// server).
-export function retryingSrc(img, src) {
-  let tries = 0;
-  img.onerror = () => {
-    if (++tries <= 2) setTimeout(() => { img.removeAttribute('src'); img.src = src; }, 3000 * tries);
-  };
-  img.src = src;
-}
-
-// A yes/no question in the page's own dialog: resolves true on "Yes".
-export function confirmed(text, yes = 'Yes') {
-  const d = $('#confirm');
-  $('#confirm-text').textContent = text;
-  $('#confirm-yes').textContent = yes;
-  d.returnValue = '';
-  d.showModal();
-  $('#confirm-no').focus();
-  return new Promise((resolve) => {
-    d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true });
-  });
-}
 
 const views = ['stylize', 'train', 'models'];
 

@@ -1,7 +1,7 @@
 // models.js: the Models view: every version of every model with its card,
 // thumbnail and state; serve a version (pin, or roll back to an older one)
 // and back to newest, each after a confirmation. Changes need the token.
-import { $, confirmed, retryingSrc, show } from './app.js';
+import { $, confirmed, retryingSrc, show } from './ui.js';
 import { call, describe, json } from './api.js';
 
 const SHOWN = 12;   // versions shown before "show all"

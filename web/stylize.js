@@ -3,7 +3,7 @@
 // painting's CSS opacity over the photo, which is the server's own blend
 // (stylize_blend: out = s * painted + (1 - s) * photo). Download asks the
 // server again at the chosen strength, from the same model version.
-import { $, retryingSrc, show, sleep } from './app.js';
+import { $, retryingSrc, show, sleep } from './ui.js';
 import { ApiError, describe, json, stylize } from './api.js';
 
 const state = {

@@ -2,7 +2,7 @@
 // generated from TrainConfig in /openapi.yaml), the job list, and a job's
 // live curves (from GET /train/{id}/history), checkpoint previews with a
 // step slider, "try it on my photo" against the served version, and pin.
-import { $, confirmed, show } from './app.js';
+import { $, confirmed, show } from './ui.js';
 import { ApiError, call, describe, json, stylize, token } from './api.js';
 import { draw, zoomable } from './plot.js';
 import { currentPhoto } from './stylize.js';
