@@ -202,8 +202,14 @@ test('by keyboard only: choose, pick a style, paint, change strength, download',
     throw new Error(`Tab never reached ${what}`);
   };
   await page.waitForSelector('#gallery input[value=starry_night]:checked');
+  // Playwright intercepts file choosers only once a listener asked it to,
+  // and asks the browser without waiting: listening from the Space on lost
+  // the race under load (the chooser opened unseen). Listen first; the
+  // Tabs' round trips follow the request.
+  const chooserShown = page.waitForEvent('filechooser');
   await tabTo(() => document.activeElement.id === 'photo', 'the photo input');
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+  await page.keyboard.press('Space');
+  const chooser = await chooserShown;
   await chooser.setFiles({ name: 'keys.png', mimeType: 'image/png', buffer: photo });
   await page.waitForFunction(() => /×/.test(document.getElementById('photo-info').textContent));
   await tabTo(() => document.activeElement.name === 'model', 'the style gallery');
