@@ -16,7 +16,6 @@
 #include "engine/train/swd.h"
 #include "engine/train/tnet.h"
 
-#define GABOR_ORIENT 8
 #define GABOR_K 11                 /* filter side */
 #define GABOR_SIGMA 2.5
 #define GABOR_LAMBDA 6.0
@@ -243,7 +242,7 @@ static void level_forward(GaborNet *g, int l, const float *p)
                 float e = c[(size_t)k * n + i], od = c[(size_t)(O + k) * n + i];
                 f[(size_t)k * n + i] = e > 0 ? e : 0;
                 f[(size_t)(O + k) * n + i] = e < 0 ? -e : 0;
-                f[(size_t)(2 * O + k) * n + i] = sqrtf(e * e + od * od + GABOR_EPS);
+                f[(size_t)(GABOR_ENERGY + k) * n + i] = sqrtf(e * e + od * od + GABOR_EPS);
             }
         for (int ch = 0; ch < 3; ch++)
             box3_forward(f + (size_t)(3 * O + ch) * n, g->opp + ((size_t)b * 3 + ch) * n,
@@ -307,6 +306,11 @@ static void gabor_forward(GaborNet *g, const float *img)
 const float *gabor_features(GaborNet *g, const float *img, int level)
 {
     gabor_forward(g, img);
+    return g->feat[level];
+}
+
+const float *gabor_features_at(const GaborNet *g, int level)
+{
     return g->feat[level];
 }
 

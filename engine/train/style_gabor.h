@@ -25,7 +25,9 @@
 #include <stdint.h>
 
 #define GABOR_MAX_LEVELS 6
+#define GABOR_ORIENT 8         /* orientations */
 #define GABOR_CHANNELS 27      /* per level: 8 relu(e), 8 relu(-e), 8 energies, 3 colours */
+#define GABOR_ENERGY 16        /* the first energy channel: sqrt(e^2 + o^2 + 1e-6) */
 #define GABOR_MIN_SIDE 6       /* the coarsest level's side: the filters pad by 5 */
 #define GABOR_DEFAULT_LEVELS 4
 
@@ -61,7 +63,11 @@ size_t gabor_bytes(const GaborNet *g);
 double gabor_loss(GaborNet *g, float *dimg, const float *img, float weight);
 
 /* The features of img at level l (b, GABOR_CHANNELS, h >> l, w >> l),
- * borrowed until the next call (for tests and tools). */
+ * borrowed until the next call (for tests and tools). Every level is
+ * computed: gabor_features_at() lends the others. */
 const float *gabor_features(GaborNet *g, const float *img, int level);
+/* Level l's features of the image the last gabor_features() call took,
+ * borrowed likewise. */
+const float *gabor_features_at(const GaborNet *g, int level);
 
 #endif
