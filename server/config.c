@@ -108,6 +108,9 @@ static const Opt opts[] = {
     {"gate-style-slack", OPT_INT, F(gate_style_slack), 0, 0, 100000, "30",
      "promotion gate: how much farther from the painting than the served version a "
      "candidate may be, percent"},
+    {"gate-strokes-slack", OPT_INT, F(gate_strokes_slack), 0, 0, 100000, "30",
+     "promotion gate: how much farther from the painting's strokes (tools/quality.py's "
+     "'strokes') than the served version a candidate may be, percent"},
     {"gate-photos", OPT_INT, F(gate_photos), 0, 1, 64, "6",
      "promotion gate: held-out photos a candidate is judged on"},
     {"gate-size", OPT_INT, F(gate_size), 0, 32, 2048, "256",

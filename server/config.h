@@ -50,6 +50,7 @@ typedef struct Config {
     int gate_min_edges;              /* promotion gate thresholds, percent */
     int gate_min_spread;
     int gate_style_slack;
+    int gate_strokes_slack;
     int gate_photos, gate_size;      /* held-out photos judged, and their long side */
 } Config;
 

@@ -16,6 +16,7 @@ struct Gate {
     int nphotos;
     int scenes;               /* the synthetic scenes stand in */
     Image *painting;
+    QualityPainting target;   /* the painting's palette (painting) and strokes */
     int threads;              /* of the plans that run a candidate */
 };
 
@@ -29,7 +30,8 @@ void gate_free(Gate *g)
 }
 
 Gate *gate_new(const GateConfig *cfg, int threads, const char *content_dir,
-               const char *painting, char *err, size_t errlen)
+               const char *painting, int train_size, float lo, float hi, char *err,
+               size_t errlen)
 {
     Gate *g = calloc(1, sizeof *g);
     char e[256];
@@ -61,7 +63,13 @@ Gate *gate_new(const GateConfig *cfg, int threads, const char *content_dir,
         gate_free(g);
         return NULL;
     }
-    /* Quantiles do not need every pixel of a large painting. */
+    if (quality_painting_init(&g->target, g->painting, train_size, lo, hi, threads, e,
+                              sizeof e)) {
+        snprintf(err, errlen, "the painting %s: %s", painting, e);
+        gate_free(g);
+        return NULL;
+    }
+    /* The palette's quantiles do not need every pixel of a large painting. */
     if (g->painting->w > 4 * cfg->size || g->painting->h > 4 * cfg->size) {
         int w, h;
         stylize_fit(g->painting->w, g->painting->h, 4 * cfg->size, &w, &h);
@@ -71,6 +79,7 @@ Gate *gate_new(const GateConfig *cfg, int threads, const char *content_dir,
             g->painting = small;
         }
     }
+    g->target.img = g->painting;
     return g;
 }
 
@@ -85,7 +94,7 @@ int gate_score(Gate *g, const char *path, QualityScores *out, char *err, size_t 
     int rc;
     if (!net)
         return -1;
-    rc = quality_evaluate(net, (const Image *const *)g->photos, g->nphotos, g->painting,
+    rc = quality_evaluate(net, (const Image *const *)g->photos, g->nphotos, &g->target,
                           g->cfg.size, g->threads, out, err, errlen);
     net_free(net);
     return rc;
@@ -117,24 +126,22 @@ int gate_judge(const GateConfig *cfg, const QualityScores *cand, const QualitySc
     if (served && served->style >= 0 && cand->style > served->style * (1 + cfg->style_slack))
         REASON("style distance %.2f is more than %.0f%% above the served version's %.2f",
                cand->style, 100 * cfg->style_slack, served->style);
+    if (served && served->strokes >= 0 && cand->strokes >= 0 &&
+        cand->strokes > served->strokes * (1 + cfg->strokes_slack))
+        REASON("stroke distance %.3f is more than %.0f%% above the served version's %.3f: "
+               "fewer of the painting's strokes", cand->strokes, 100 * cfg->strokes_slack,
+               served->strokes);
 #undef REASON
     return why[0] == '\0';
-}
-
-static json_t *scores_json(const QualityScores *q)
-{
-    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "finite", q->finite, "edges", q->edges,
-                     "fine", q->fine, "spread", q->spread, "photo_spread", q->photo_spread,
-                     "style", q->style);
 }
 
 json_t *gate_json(const Gate *g, const QualityScores *cand, const QualityScores *served,
                   int passed, const char *why)
 {
-    return json_pack("{s:b, s:s, s:o, s:o, s:s, s:i, s:{s:f, s:f, s:f}}", "passed", passed,
-                     "reasons", why, "scores", scores_json(cand),
-                     "served", served ? scores_json(served) : json_null(), "photos",
+    return json_pack("{s:b, s:s, s:o, s:o, s:s, s:i, s:{s:f, s:f, s:f, s:f}}", "passed",
+                     passed, "reasons", why, "scores", quality_json(cand),
+                     "served", served ? quality_json(served) : json_null(), "photos",
                      gate_photos_from(g), "count", g->nphotos, "thresholds", "min_edges",
                      g->cfg.min_edges, "min_spread", g->cfg.min_spread, "style_slack",
-                     g->cfg.style_slack);
+                     g->cfg.style_slack, "strokes_slack", g->cfg.strokes_slack);
 }

@@ -523,9 +523,9 @@ static void judge(RunCtx *rc, int v, const char *path)
     pthread_mutex_unlock(&q->lock);
     log_write(passed ? "info" : "warn", passed ? "candidate passed the gate"
                                                : "candidate refused by the gate",
-              "{s:s, s:s, s:i, s:f, s:f, s:f, s:s}", "job", j->id, "model", j->cfg.name,
+              "{s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:s}", "job", j->id, "model", j->cfg.name,
               "version", v, "edges", sc.edges, "spread", sc.spread, "style", sc.style,
-              "reasons", why);
+              "strokes", sc.strokes, "reasons", why);
     json_decref(verdict);
     int promote_now = j->cfg.train.promote == TRAIN_PROMOTE_EACH ||
                       (j->cfg.train.promote == TRAIN_PROMOTE_BEST &&
@@ -581,7 +581,9 @@ static Gate *gate_for(RunCtx *rc, const char *content, const char *painting, cha
 {
     RegistryInfo info;
     char path[PATH_MAX], e[256];
-    Gate *g = gate_new(&rc->q->cfg.gate, rc->q->cfg.threads, content, painting, err, errlen);
+    const TrainConfig *t = &rc->job->cfg.train;
+    Gate *g = gate_new(&rc->q->cfg.gate, rc->q->cfg.threads, content, painting, t->size,
+                       t->style_lo, t->style_hi, err, errlen);
     if (!g)
         return NULL;
     rc->gate = g;

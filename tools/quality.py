@@ -29,8 +29,9 @@ the eye's verdict on a sheet (tools/compare_sheet.py):
           padding); at each level and orientation the 32 quantiles of the
           quadrature energy sqrt(e^2 + o^2 + 1e-6) are compared with the
           painting's; the mean absolute difference, averaged over levels,
-          orientations and photos. The painting is first resized (as
-          `atelier` resizes: area average down, bilinear up; sides rounded
+          orientations and photos (those whose picture is at least 24 a
+          side). The painting is first resized (as `atelier` resizes: area
+          average down, bilinear up; sides rounded
           half up) so that a --train-size (256) crop covers the middle of
           --style-scale (0.15,0.4, the shipped recipe's) of its shorter
           side: its strokes at the size the trainer showed them. 0 = the
@@ -212,6 +213,12 @@ def strokes(pic, painting_sq):
     return float(np.abs(stroke_quantiles(pic) - painting_sq).mean())
 
 
+def mean_strokes(pics, painting_sq):
+    """strokes averaged over the pictures large enough for them (nan if none)."""
+    d = [strokes(p, painting_sq) for p in pics if min(p.size) // 4 * 4 >= 24]
+    return float(np.mean(d)) if d else float("nan")
+
+
 def mid(img):
     y = lum(img)
     h, w = y.shape[0] // 16 * 16, y.shape[1] // 16 * 16
@@ -253,7 +260,7 @@ def measure(srcs, pics, targets=None):
         "fine": float(np.mean([fine(p) for p in pics])),
         "spread": spread(pics),
         "style": float(np.mean([style(p, targets[0]) for p in pics])) if targets else nan,
-        "strokes": float(np.mean([strokes(p, targets[1]) for p in pics])) if targets else nan,
+        "strokes": mean_strokes(pics, targets[1]) if targets else nan,
         "mid": float(np.mean([mid(p) for p in pics])),
     }
 
@@ -334,8 +341,7 @@ def main(argv=None):
     targets = None
     if args.style:
         targets = painting_targets(args.style, args.style_scale, args.train_size)
-        print("photos' own stroke distance %.4f"
-              % np.mean([strokes(s, targets[1]) for s in srcs]))
+        print("photos' own stroke distance %.4f" % mean_strokes(srcs, targets[1]))
     print("photos' own mid %.3f" % np.mean([mid(s) for s in srcs]))
     print("%-22s %7s %7s %7s %7s %7s %7s"
           % ("model", "edges", "fine", "spread", "style", "strokes", "mid"))

@@ -217,6 +217,144 @@ double quality_style(const Image *pic, const Image *painting)
     return d / (QUALITY_NDIRS * QUALITY_NQUANT);
 }
 
+/* ---- strokes and mid ---------------------------------------------------- */
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The quantiles of each orientation's energy at each level of g's last
+ * image, h x w at level 0. e: scratch of h * w floats. */
+static void energy_quantiles(const GaborNet *g, int h, int w, float *e, QualityStrokes *out)
+{
+    for (int l = 0; l < QUALITY_STROKE_LEVELS; l++) {
+        size_t n = (size_t)(h >> l) * (size_t)(w >> l);
+        const float *f = gabor_features_at(g, l);
+        for (int k = 0; k < GABOR_ORIENT; k++) {
+            memcpy(e, f + (size_t)(GABOR_ENERGY + k) * n, n * sizeof *e);
+            qsort(e, n, sizeof *e, cmp_float);
+            for (int i = 0; i < QUALITY_NQUANT; i++)
+                out->q[l][k][i] = e[(size_t)((i + 0.5) * (double)n / QUALITY_NQUANT)];
+        }
+    }
+}
+
+int quality_stroke_stats(const Image *img, int threads, QualityStrokes *out, char *err,
+                         size_t errlen)
+{
+    int h = img->h / 4 * 4, w = img->w / 4 * 4, rc = -1;
+    if (h < QUALITY_STROKE_MIN || w < QUALITY_STROKE_MIN) {
+        snprintf(err, errlen, "%dx%d is too small for the stroke statistics (%d a side at least)",
+                 img->w, img->h, QUALITY_STROKE_MIN);
+        return -1;
+    }
+    size_t n = (size_t)h * w;
+    float *px = malloc(3 * n * sizeof *px), *e = malloc(n * sizeof *e);
+    GaborNet *g = NULL;
+    if (!px || !e) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    if (!(g = gabor_new(0, QUALITY_STROKE_LEVELS, NULL, err, errlen)) ||
+        gabor_plan(g, 1, h, w, threads, err, errlen))
+        goto done;
+    /* The top-left h x w, planar. */
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                px[(size_t)c * n + (size_t)y * w + x] = img->px[((size_t)y * img->w + x) * 3 + c];
+    gabor_features(g, px, 0);
+    energy_quantiles(g, h, w, e, out);
+    rc = 0;
+done:
+    gabor_free(g);
+    free(px);
+    free(e);
+    return rc;
+}
+
+double quality_strokes(const QualityStrokes *a, const QualityStrokes *b)
+{
+    const double *x = &a->q[0][0][0], *y = &b->q[0][0][0];
+    const size_t n = sizeof a->q / sizeof a->q[0][0][0];
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += fabs(x[i] - y[i]);
+    return d / (double)n;
+}
+
+Image *quality_training_scaled(const Image *painting, int size, float lo, float hi)
+{
+    int s = painting->w < painting->h ? painting->w : painting->h;
+    if (!(lo > 0) || !(hi >= lo) || size < 1 || s < 1)
+        return NULL;
+    double f = size / (0.5 * ((double)lo + hi) * s);
+    double w = floor(painting->w * f + 0.5), h = floor(painting->h * f + 0.5);
+    if (w > 1e6 || h > 1e6)   /* image_resize refuses what it cannot; this keeps the cast defined */
+        return NULL;
+    return image_resize(painting, w < 1 ? 1 : (int)w, h < 1 ? 1 : (int)h);
+}
+
+double quality_mid(const Image *pic)
+{
+    int h = pic->h / 16 * 16, w = pic->w / 16 * 16, bw = w / 4, cw = w / 16;
+    if (h < 16 || w < 16)
+        return 0;
+    double *y = lum(pic), *m4 = calloc((size_t)(h / 4) * bw, sizeof *m4);
+    double *m16 = calloc((size_t)(h / 16) * cw, sizeof *m16), *crop = malloc((size_t)h * w * sizeof *crop);
+    double r = -1;
+    if (y && m4 && m16 && crop) {
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++) {
+                double v = y[(size_t)i * pic->w + j];
+                crop[(size_t)i * w + j] = v;
+                m4[(size_t)(i / 4) * bw + j / 4] += v / 16;
+                m16[(size_t)(i / 16) * cw + j / 16] += v / 256;
+            }
+        /* Each 4x4 block stands for its 16 pixels alike: the variance over
+         * the blocks is the variance over the pixels. */
+        for (int i = 0; i < h / 4; i++)
+            for (int j = 0; j < bw; j++)
+                m4[(size_t)i * bw + j] -= m16[(size_t)(i / 4) * cw + j / 4];
+        double vy = variance(crop, (size_t)h * w);
+        r = variance(m4, (size_t)(h / 4) * bw) / (vy > 1e-9 ? vy : 1e-9);
+    }
+    free(y);
+    free(m4);
+    free(m16);
+    free(crop);
+    return r;
+}
+
+int quality_painting_init(QualityPainting *p, const Image *img, int size, float lo, float hi,
+                          int threads, char *err, size_t errlen)
+{
+    Image *scaled = quality_training_scaled(img, size, lo, hi);
+    int rc;
+    p->img = img;
+    if (!scaled) {
+        snprintf(err, errlen, "cannot scale the %dx%d painting for a crop of %d at %g..%g",
+                 img->w, img->h, size, lo, hi);
+        return -1;
+    }
+    rc = quality_stroke_stats(scaled, threads, &p->strokes, err, errlen);
+    image_free(scaled);
+    return rc;
+}
+
+/* ---- a whole model ------------------------------------------------------- */
+
+json_t *quality_json(const QualityScores *q)
+{
+    return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "photos",
+                     q->photos, "finite", q->finite, "edges", q->edges, "fine", q->fine,
+                     "spread", q->spread, "photo_spread", q->photo_spread, "style", q->style,
+                     "strokes", q->strokes, "photo_strokes", q->photo_strokes, "mid", q->mid,
+                     "photo_mid", q->photo_mid);
+}
+
 static size_t finite_in(const float *x, size_t n)
 {
     size_t ok = 0;
@@ -284,13 +422,40 @@ done:
     return rc;
 }
 
+/* Adds a photo's mid (of its picture, and of the photo as run) into out,
+ * divided by n, and with a painting its strokes into out->strokes and
+ * photo_strokes, counting them in *stroked; a picture too small for the
+ * stroke statistics adds none. 0, or -1 with a message. */
+static int add_structure(const Image *in, const Image *pic, const QualityPainting *painting,
+                         int n, int threads, QualityScores *out, int *stroked, char *err,
+                         size_t errlen)
+{
+    QualityStrokes a, b;
+    double m = quality_mid(pic), pm = quality_mid(in);
+    if (m < 0 || pm < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    out->mid += m / n;
+    out->photo_mid += pm / n;
+    if (!painting || pic->w / 4 * 4 < QUALITY_STROKE_MIN || pic->h / 4 * 4 < QUALITY_STROKE_MIN)
+        return 0;
+    if (quality_stroke_stats(pic, threads, &a, err, errlen) ||
+        quality_stroke_stats(in, threads, &b, err, errlen))
+        return -1;
+    out->strokes += quality_strokes(&a, &painting->strokes);
+    out->photo_strokes += quality_strokes(&b, &painting->strokes);
+    ++*stroked;
+    return 0;
+}
+
 int quality_evaluate(const Net *net, const Image *const *photos, int nphotos,
-                     const Image *painting, int max_size, int threads, QualityScores *out,
-                     char *err, size_t errlen)
+                     const QualityPainting *painting, int max_size, int threads,
+                     QualityScores *out, char *err, size_t errlen)
 {
     Image **ins = calloc((size_t)(nphotos > 0 ? nphotos : 1), sizeof *ins);
     Image **pics = calloc((size_t)(nphotos > 0 ? nphotos : 1), sizeof *pics);
-    int rc = -1;
+    int rc = -1, stroked = 0;
     memset(out, 0, sizeof *out);
     out->finite = quality_finite(net);
     out->style = painting ? 0 : -1;
@@ -308,14 +473,19 @@ int quality_evaluate(const Net *net, const Image *const *photos, int nphotos,
         out->edges += quality_edges(ins[k], pics[k]) / nphotos;
         out->fine += quality_fine(pics[k]) / nphotos;
         if (painting) {
-            double s = quality_style(pics[k], painting);
+            double s = quality_style(pics[k], painting->img);
             if (s < 0) {
                 snprintf(err, errlen, "out of memory");
                 goto done;
             }
             out->style += s / nphotos;
         }
+        if (add_structure(ins[k], pics[k], painting, nphotos, threads, out, &stroked, err,
+                          errlen))
+            goto done;
     }
+    out->strokes = stroked ? out->strokes / stroked : -1;
+    out->photo_strokes = stroked ? out->photo_strokes / stroked : -1;
     out->photos = nphotos;
     out->spread = quality_spread((const Image *const *)pics, nphotos);
     out->photo_spread = quality_spread((const Image *const *)ins, nphotos);

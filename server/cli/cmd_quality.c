@@ -19,13 +19,21 @@ static const char quality_usage[] =
     "finite outputs), edges (edge correlation with the photo), fine (share of\n"
     "the variance in the finest detail), spread (of the mean colour across the\n"
     "photos; photo_spread is the photos' own), style (palette distance to\n"
-    "--style; -1 without it). Definitions: engine/train/quality.h, the same as\n"
-    "tools/quality.py. A FOLDER stands for its held-out photos: sorted by name,\n"
+    "--style; -1 without it), strokes (distance to --style's stroke statistics\n"
+    "at training scale; -1 without it; photo_strokes is the photos' own), mid\n"
+    "(new structure at 8-32 pixels; photo_mid is the photos' own). Definitions:\n"
+    "engine/train/quality.h, the same as tools/quality.py. A FOLDER stands for\n"
+    "its held-out photos: sorted by name,\n"
     "every --holdout-th (the trainer's rule), at most --count. Without photos\n"
     "the six synthetic scenes the gate falls back on are used.\n"
     "\n"
     "  --models DIR     model repository (default: $ATELIER_MODELS, else models/)\n"
-    "  --style FILE     the painting to measure the style distance to\n"
+    "  --style FILE     the painting to measure the style and stroke distances to\n"
+    "  --style-scale LO,HI  the training crops' sides as fractions of the\n"
+    "                   painting's shorter side (default 0.15,0.4, the shipped\n"
+    "                   recipe's): the painting's strokes are measured as a crop\n"
+    "                   of the middle fraction, at --train-size, shows them\n"
+    "  --train-size N   the training crop's side (default 256)\n"
     "  --max-size N     run at this long side at most (default 512)\n"
     "  --holdout K      every K-th photo of a folder is held out (default 7)\n"
     "  --count N        at most N photos per folder (default 13)\n"
@@ -61,11 +69,18 @@ static int add_photos(const char *arg, int holdout, int count, int max_side, Ima
     return 0;
 }
 
-static json_t *scores_json(const QualityScores *q)
+/* "LO,HI" into s: 0 or -1. */
+static int parse_scale(const char *text, double *s)
 {
-    return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "photos", q->photos, "finite",
-                     q->finite, "edges", q->edges, "fine", q->fine, "spread", q->spread,
-                     "photo_spread", q->photo_spread, "style", q->style);
+    char *comma = strchr(text, ',');
+    char lo[64];
+    if (!comma || (size_t)(comma - text) >= sizeof lo)
+        return -1;
+    memcpy(lo, text, (size_t)(comma - text));
+    lo[comma - text] = '\0';
+    if (cli_parse_double(lo, 0.01, 1, &s[0]) || cli_parse_double(comma + 1, 0.01, 1, &s[1]))
+        return -1;
+    return s[0] <= s[1] ? 0 : -1;
 }
 
 int cmd_quality(int argc, char **argv)
@@ -74,9 +89,11 @@ int cmd_quality(int argc, char **argv)
         {"models", required_argument, 0, 'M'}, {"style", required_argument, 0, 's'},
         {"max-size", required_argument, 0, 'x'}, {"holdout", required_argument, 0, 'k'},
         {"count", required_argument, 0, 'c'}, {"threads", required_argument, 0, 't'},
+        {"style-scale", required_argument, 0, 'S'}, {"train-size", required_argument, 0, 'z'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *models = NULL, *style = NULL;
-    long max_size = 512, holdout = 7, count = 13, threads = cli_cores();
+    long max_size = 512, holdout = 7, count = 13, threads = cli_cores(), train_size = 256;
+    double scale[2] = {0.15, 0.4};
     int c, n = 0, rc = 1, code;
     char what[4200], err[512];
     optind = 1;
@@ -101,6 +118,15 @@ int cmd_quality(int argc, char **argv)
             if (cli_parse_int(optarg, 1, 256, &threads))
                 return fprintf(stderr, "atelier quality: --threads takes 1..256\n"), 2;
             break;
+        case 'S':
+            if (parse_scale(optarg, scale))
+                return fprintf(stderr, "atelier quality: --style-scale takes LO,HI with "
+                                       "0 < LO <= HI <= 1\n"), 2;
+            break;
+        case 'z':
+            if (cli_parse_int(optarg, 16, 8192, &train_size))
+                return fprintf(stderr, "atelier quality: --train-size takes 16..8192\n"), 2;
+            break;
         case 'h': fputs(quality_usage, stdout); return 0;
         default: fputs(quality_usage, stderr); return 2;
         }
@@ -110,6 +136,7 @@ int cmd_quality(int argc, char **argv)
         return 2;
     }
     Image *imgs[QUALITY_MAX_PHOTOS], *painting = NULL;
+    QualityPainting target;
     QualityScores q;
     Net *net = cli_load_model(cli_models_dir(models), argv[optind], what, sizeof what);
     if (!net)
@@ -130,16 +157,18 @@ int cmd_quality(int argc, char **argv)
                 holdout);
         goto out;
     }
-    if (style && !(painting = image_load_file(style, (int64_t)1 << 26, &code, err, sizeof err))) {
+    if (style && (!(painting = image_load_file(style, (int64_t)1 << 26, &code, err, sizeof err)) ||
+                  quality_painting_init(&target, painting, (int)train_size, (float)scale[0],
+                                        (float)scale[1], (int)threads, err, sizeof err))) {
         fprintf(stderr, "atelier quality: %s: %s\n", style, err);
         goto out;
     }
-    if (quality_evaluate(net, (const Image *const *)imgs, n, painting, (int)max_size, (int)threads,
-                         &q, err, sizeof err)) {
+    if (quality_evaluate(net, (const Image *const *)imgs, n, painting ? &target : NULL,
+                         (int)max_size, (int)threads, &q, err, sizeof err)) {
         fprintf(stderr, "atelier quality: %s: %s\n", what, err);
         goto out;
     }
-    json_t *o = scores_json(&q);
+    json_t *o = quality_json(&q);
     json_object_set_new(o, "model", json_string(what));
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(5));
     json_decref(o);

@@ -193,7 +193,8 @@ int cmd_serve(int argc, char **argv)
                          cfg.train_max_crashes, cfg.train_retention_s, cfg.max_pixels,
                          (int64_t)cfg.train_upload_mpixels * 1000000,
                          {cfg.gate_min_edges / 100.0, cfg.gate_min_spread / 100.0,
-                          cfg.gate_style_slack / 100.0, cfg.gate_photos, cfg.gate_size}};
+                          cfg.gate_style_slack / 100.0, cfg.gate_strokes_slack / 100.0,
+                          cfg.gate_photos, cfg.gate_size}};
         if (!(jobq = jobq_open(&jc, reg, err, sizeof err)))
             log_write("error", "training is unavailable", "{s:s}", "error", err);
         ctx.jobq = jobq;

@@ -327,11 +327,21 @@ static void test_quality(void **state)
     assert_true(json_real_value(json_object_get(j, "finite")) == 1.0);
     assert_true(json_real_value(json_object_get(j, "style")) > 0);
     assert_true(json_is_number(json_object_get(j, "edges")));
+    /* p6 runs at 64x23, too small for the strokes: p0 (40x32) alone. */
+    assert_true(json_real_value(json_object_get(j, "strokes")) > 0);
+    assert_true(json_real_value(json_object_get(j, "photo_strokes")) > 0);
+    assert_true(json_real_value(json_object_get(j, "mid")) > 0);
+    assert_true(json_real_value(json_object_get(j, "photo_mid")) > 0);
     json_decref(j);
+    free(out);
+    assert_int_equal(atelier(&out, "quality %s %s --style %s --style-scale 0.5,0.2", TORCH_MODEL,
+                             path, path), 2);
+    assert_non_null(strstr(out, "--style-scale takes LO,HI"));
     free(out);
     assert_int_equal(atelier(&out, "quality %s --max-size 64 --threads 1", TORCH_MODEL), 0);
     assert_non_null(strstr(out, "\"photos\":6"));
     assert_non_null(strstr(out, "\"style\":-1"));
+    assert_non_null(strstr(out, "\"strokes\":-1"));
     free(out);
     assert_int_equal(atelier(&out, "quality %s --style /nonexistent.png", TORCH_MODEL), 1);
     assert_non_null(strstr(out, "/nonexistent.png"));

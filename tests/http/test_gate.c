@@ -505,6 +505,20 @@ static void test_candidates_and_gate(void **state)
     assert_true(json_is_true(json_object_get(gate, "passed")));
     assert_true(json_real_value(json_object_get(json_object_get(gate, "scores"), "edges")) > 0.4);
     assert_non_null(json_object_get(json_object_get(gate, "served"), "style"));
+    /* The stroke distance and mid, of the candidate and of what was served,
+     * and the strokes' slack (its default). */
+    json_t *scores = json_object_get(gate, "scores"), *was = json_object_get(gate, "served");
+    printf("  v3: strokes %.4f (served %.4f, photos' %.4f), mid %.4f\n",
+           json_real_value(json_object_get(scores, "strokes")),
+           json_real_value(json_object_get(was, "strokes")),
+           json_real_value(json_object_get(scores, "photo_strokes")),
+           json_real_value(json_object_get(scores, "mid")));
+    assert_true(json_real_value(json_object_get(scores, "strokes")) > 0);
+    assert_true(json_real_value(json_object_get(was, "strokes")) > 0);
+    assert_true(json_real_value(json_object_get(scores, "photo_strokes")) > 0);
+    assert_true(json_real_value(json_object_get(scores, "mid")) > 0);
+    assert_true(json_real_value(json_object_get(json_object_get(gate, "thresholds"),
+                                                "strokes_slack")) == 0.3);
     json_t *v3 = json_array_get(json_object_get(m, "versions_detail"), 2);
     assert_string_equal(json_string_value(json_object_get(v3, "preview")),
                         "/models/a/versions/3/preview");

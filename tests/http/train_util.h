@@ -13,7 +13,7 @@
  * "promote": "each": every checkpoint is promoted as it is published). The
  * gate itself is tested in test_gate.c. */
 #define TRAIN_GATE_OPEN "--gate-min-edges", "0", "--gate-min-spread", "0", \
-                        "--gate-style-slack", "100000"
+                        "--gate-style-slack", "100000", "--gate-strokes-slack", "100000"
 
 extern const char *const train_auth[];
 

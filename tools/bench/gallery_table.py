@@ -41,7 +41,7 @@ sys.path.insert(0, TOOLS)
 
 from compare_sheet import REPO, held_out, stylize_grid  # noqa: E402
 from gallery import ML5, card_of, model_files, with_init  # noqa: E402
-from quality import measure, mid, painting_targets, resize, spread, strokes  # noqa: E402
+from quality import mean_strokes, measure, mid, painting_targets, resize, spread  # noqa: E402
 
 
 def bench(atelier, model, size, threads, runs):
@@ -117,7 +117,7 @@ def main(argv=None):
         targets = painting_targets(painting, scale, size) if painting and \
             os.path.exists(painting) else None
         q = measure(srcs, [r[1 + j] for r in rows], targets)
-        own = "%.3f" % statistics.mean(strokes(s, targets[1]) for s in srcs) if targets else "-"
+        own = "%.3f" % mean_strokes(srcs, targets[1]) if targets else "-"
         tm = timing[j]
         ms = ("%.0f | %.0f | %.2f (CPU %.2f)" % (tm[0], tm[2], tm[0] / tm[2], tm[1] / tm[3])
               if tm else "- | - | -")
