@@ -9,7 +9,7 @@
  * task, so one plan's threads are exactly its pool's.
  */
 #include <math.h>
-#include "engine/net_impl.h"
+#include "engine/net_par.h"
 #include "engine/norm_simd.h"
 
 #define ELEM_CHUNK ((size_t)1 << 16)

@@ -6,14 +6,48 @@
  * until the block's add). The forward pass only reads that plan.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "engine/net_impl.h"
+#include "engine/conv_algo.h"
 #include "engine/conv_direct.h"
+#include "engine/net_impl.h"
+#include "engine/net_par.h"
 #include "engine/winograd.h"
 #include "engine/util.h"
+
+/* A plan's inside: this file's alone (net.h's NetPlan is opaque to the
+ * rest of the engine and to the trainer). */
+typedef struct Step {
+    const Op *op;
+    ConvAlgo algo;
+    size_t u_off;          /* winograd: offset of its weights in NetPlan.wino */
+    ConvGeom g;            /* conv / convt geometry; c, h, w otherwise in g.cin, g.h, g.w */
+    size_t in_off, out_off, aux_off;  /* aux: saved residual input */
+    int copy_first;        /* in-place op on a value that must survive */
+} Step;
+
+struct NetPlan {
+    const Net *net;
+    int h, w;              /* input size */
+    int oh, ow;            /* raw network output size, >= h, w */
+    int nsteps;
+    Step *steps;
+    size_t in_off, out_off;
+    float *arena;
+    size_t arena_floats;
+    float *work;           /* threads slices of work_floats, work_stride apart */
+    size_t work_floats, work_stride;
+    float *wino;           /* Winograd-transformed weights of the steps using it */
+    size_t wino_floats;
+    ThreadPool *pool;
+    int threads;           /* its pool's, fixed at net_plan() (clamped) */
+    double *prof_ms;       /* per step, summed over forwards; NULL when off */
+    int prof_runs;
+    atomic_int busy;       /* in net_forward (checked: one thread at a time) */
+};
 
 /* ---- first-fit arena allocator (planning time only) -------------------- */
 

@@ -32,8 +32,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "engine/conv_algo.h"
 #include "engine/conv_direct.h"
 #include "engine/net_impl.h"
+#include "engine/net_par.h"
 #include "engine/norm_simd.h"
 #include "engine/winograd.h"
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "engine/layers.h"
 #include "engine/net_impl.h"
+#include "engine/net_par.h"
 #include "engine/rng.h"
 #include "engine/train/tnet.h"
 #include "engine/train/tpar.h"

@@ -12,6 +12,7 @@
 #include <cblas.h>
 #include "engine/conv_direct.h"
 #include "engine/net_impl.h"
+#include "engine/net_par.h"
 #include "engine/norm_simd.h"
 #include "engine/train/tpar.h"
 #include "engine/winograd.h"
