@@ -26,13 +26,21 @@ const TrainPreset *train_presets(int *n)
     return presets;
 }
 
+int train_preset_count(const TrainPreset *p)
+{
+    int k = 0;
+    while (k < TRAIN_PRESET_MAX_VALUES && p->values[k].key)
+        k++;
+    return k;
+}
+
 int train_preset_apply(TrainConfig *c, const char *name, TrainProfile p, char *err,
                        size_t errlen)
 {
     for (int i = 0; i < NPRESETS; i++) {
         if (strcmp(name, presets[i].name))
             continue;
-        for (int k = 0; presets[i].values[k].key; k++) {
+        for (int k = 0; k < train_preset_count(&presets[i]); k++) {
             const TrainOpt *o = train_opts_find(presets[i].values[k].key);
             /* The table test checks every value; a failure here is a bug. */
             if (!o || train_opts_set_text(c, o, presets[i].values[k].value, p, NULL, 0))
@@ -53,7 +61,7 @@ void train_presets_help(FILE *f)
     fputs("Presets (--preset NAME; the settings given beside it override its values):\n", f);
     for (int i = 0; i < NPRESETS; i++) {
         fprintf(f, "  %s: %s\n   ", presets[i].name, presets[i].about);
-        for (int k = 0; presets[i].values[k].key; k++) {
+        for (int k = 0; k < train_preset_count(&presets[i]); k++) {
             char flag[64];
             snprintf(flag, sizeof flag, "%s", presets[i].values[k].key);
             for (char *q = flag; *q; q++)

@@ -25,6 +25,9 @@ typedef struct TrainPreset {
 
 /* The presets: *n of them. */
 const TrainPreset *train_presets(int *n);
+/* How many values p has: up to its NULL key, at most TRAIN_PRESET_MAX_VALUES
+ * (a preset that fills every slot has no NULL key). */
+int train_preset_count(const TrainPreset *p);
 
 /* Applies preset name's values to c (train_opts_defaults'd or not). 0, or
  * -1 with "must be one of: <the names>" in err. */

@@ -27,7 +27,7 @@ static void values_are_job_settings(void **state)
         TrainConfig c;
         char err[256];
         train_opts_defaults(&c);
-        for (int k = 0; p[i].values[k].key; k++) {
+        for (int k = 0; k < train_preset_count(&p[i]); k++) {
             const TrainOpt *o = train_opts_find(p[i].values[k].key);
             if (!o || !(o->where & TOPT_JOB))
                 fail_msg("preset %s: '%s' is not a setting a job may give", p[i].name,
@@ -83,7 +83,7 @@ static void shipped_recipes(void **state)
         const char *cmd = json_string_value(json_object_get(json_object_get(card, "training"),
                                                             "command"));
         assert_non_null(cmd);
-        for (int k = 0; p[i].values[k].key; k++) {
+        for (int k = 0; k < train_preset_count(&p[i]); k++) {
             char want[128];
             int len = snprintf(want, sizeof want, "--%s %s", p[i].values[k].key,
                                p[i].values[k].value);
@@ -100,12 +100,59 @@ static void shipped_recipes(void **state)
     assert_true(checked >= 1);
 }
 
+/* Every setting a style recipe of issue 18 turns (the session-5 gallery
+ * runs' flags, and the loosened content and DiffAugment of the trials) is
+ * one a preset may carry, and all of them fit in one preset. */
+static void recipe_settings_fit_a_preset(void **state)
+{
+    (void)state;
+    static const char *const recipe[] = {
+        "blocks", "size", "style_loss", "style_scale", "style_depth", "style_levels",
+        "w_content", "content_pool", "content_filter", "w_structure", "structure_depth",
+        "w_adv", "w_gabor", "gabor_levels", "d_augment",
+    };
+    int n = (int)(sizeof recipe / sizeof recipe[0]);
+    for (int i = 0; i < n; i++) {
+        const TrainOpt *o = train_opts_find(recipe[i]);
+        if (!o || !(o->where & TOPT_JOB))
+            fail_msg("'%s' is not a setting a preset may carry", recipe[i]);
+    }
+    assert_true(n <= TRAIN_PRESET_MAX_VALUES);
+}
+
+/* openapi.yaml's TrainConfig.preset enum names exactly the presets, in
+ * order (a new preset must be documented where POST /train is). */
+static void openapi_lists_the_presets(void **state)
+{
+    (void)state;
+    FILE *f = fopen("openapi.yaml", "r");
+    char line[512], want[512] = "", got[512] = "";
+    int in_preset = 0, n;
+    size_t used = 0;
+    const TrainPreset *p = train_presets(&n);
+    assert_non_null(f);
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(want + used, sizeof want - used, "%s%s", i ? ", " : "",
+                                 p[i].name);
+    while (fgets(line, sizeof line, f)) {
+        if (!strcmp(line, "        preset:\n"))
+            in_preset = 1;
+        else if (in_preset && sscanf(line, "          enum: [%511[^]]]", got) == 1)
+            break;
+    }
+    fclose(f);
+    printf("  openapi.yaml: [%s]\n", got);
+    assert_string_equal(got, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(values_are_job_settings),
         cmocka_unit_test(apply_and_refuse),
         cmocka_unit_test(shipped_recipes),
+        cmocka_unit_test(recipe_settings_fit_a_preset),
+        cmocka_unit_test(openapi_lists_the_presets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
