@@ -40,7 +40,10 @@ static const char *const layout[REPO_NFILES] = {
     [REPO_STATE] = ".train/state.safetensors",
 };
 
-int repo_parse_version(const char *file)
+/* N when file is "v<N>" followed by row's name (N in 1..REPO_MAX_VERSION,
+ * written without a leading zero), else 0: the one reader of a version's
+ * file names, whichever of its files. */
+static int version_of(const char *file, RepoFile row)
 {
     if (file[0] != 'v' || file[1] < '1' || file[1] > '9')
         return 0;
@@ -51,15 +54,17 @@ int repo_parse_version(const char *file)
         if (v > REPO_MAX_VERSION)
             return 0;
     }
-    return strcmp(p, layout[REPO_VERSION]) ? 0 : (int)v;
+    return strcmp(p, layout[row]) ? 0 : (int)v;
+}
+
+int repo_parse_version(const char *file)
+{
+    return version_of(file, REPO_VERSION);
 }
 
 int repo_is_served_file(const char *file)
 {
-    char version_card[32];
-    int v = file[0] == 'v' ? atoi(file + 1) : 0;
-    snprintf(version_card, sizeof version_card, "v%d%s", v, layout[REPO_VERSION_CARD]);
-    return repo_parse_version(file) || (v > 0 && !strcmp(file, version_card)) ||
+    return version_of(file, REPO_VERSION) || version_of(file, REPO_VERSION_CARD) ||
            !strcmp(file, layout[REPO_CURRENT]) || !strcmp(file, layout[REPO_CARD]);
 }
 
@@ -453,10 +458,7 @@ int repo_set_version_state(const char *repo, const char *name, int version, int 
 /* 1 when file is part of a model folder's layout (repo.h's table). */
 static int in_layout(const char *file)
 {
-    char preview[32];
-    int v = file[0] == 'v' ? atoi(file + 1) : 0;
-    snprintf(preview, sizeof preview, "v%d%s", v, layout[REPO_PREVIEW]);
-    return file[0] == '.' || repo_is_served_file(file) || (v > 0 && !strcmp(file, preview));
+    return file[0] == '.' || repo_is_served_file(file) || version_of(file, REPO_PREVIEW);
 }
 
 static int has_suffix(const char *s, const char *suffix)

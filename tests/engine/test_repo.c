@@ -53,6 +53,10 @@ static void version_names(void **state)
     assert_false(repo_is_served_file("v07.card.json"));
     assert_false(repo_is_served_file("v7.preview.jpg"));
     assert_false(repo_is_served_file(".card.json.tmpAbC123"));
+    /* A version's card follows the version's rule: 1..REPO_MAX_VERSION. */
+    assert_true(repo_is_served_file("v1000000.card.json"));
+    assert_false(repo_is_served_file("v1000001.card.json"));
+    assert_false(repo_is_served_file("v4294967303.card.json"));
 }
 
 static void paths(void **state)
@@ -170,6 +174,25 @@ static void sweep(void **state)
     stfix_rm_tree(dir);
 }
 
+/* A version's files are named by the one version rule; others are strays. */
+static void version_strays(void **state)
+{
+    char *dir = stfix_tmpdir(), p[1024];
+    RepoStray s[8];
+    snprintf(p, sizeof p, "%s/wave", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    touch(dir, "wave/v3.safetensors");
+    touch(dir, "wave/v3.card.json");
+    touch(dir, "wave/v3.preview.jpg");
+    touch(dir, "wave/v03.preview.jpg");
+    touch(dir, "wave/v1000001.card.json");
+    assert_int_equal(repo_strays(dir, s, 8), 2);
+    int a = !strcmp(s[0].path, "wave/v03.preview.jpg"), b = !strcmp(s[1].path, "wave/v03.preview.jpg");
+    assert_true(a || b);
+    assert_string_equal(s[a ? 1 : 0].path, "wave/v1000001.card.json");
+    stfix_rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +201,7 @@ int main(void)
         cmocka_unit_test(next_version_and_pin),
         cmocka_unit_test(pin_file),
         cmocka_unit_test(sweep),
+        cmocka_unit_test(version_strays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
