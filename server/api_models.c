@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "engine/repo.h"
+#include "engine/util.h"
 #include "server/redact.h"
 
 static json_t *model_json(const RegistryInfo *info, int is_default, int detailed)
@@ -137,19 +138,25 @@ int api_version_preview(RoutesCtx *ctx, Request *req, Response *resp)
 {
     char name[REPO_NAME_MAX + 1], path[4200];
     const char *p = req->path + strlen("/models/");
-    size_t n = strcspn(p, "/");
-    int v = 0;
+    size_t n = strcspn(p, "/"), k;
+    long long v = 0;
+    char num[16];
     uint8_t *data = NULL;
     size_t len = 0;
     long size;
     FILE *f = NULL;
-    if (n <= REPO_NAME_MAX) {
+    if (n <= REPO_NAME_MAX) {         /* the route: /models/{name}/versions/{version}/preview */
         memcpy(name, p, n);
         name[n] = '\0';
-        sscanf(p + n, "/versions/%d/preview", &v);
+        p += n + strlen("/versions/");
+        if ((k = strcspn(p, "/")) < sizeof num) {
+            memcpy(num, p, k);
+            num[k] = '\0';
+            util_parse_int(num, 1, REPO_MAX_VERSION, &v);   /* else 0: no such file */
+        }
     }
     if (n > REPO_NAME_MAX || !repo_valid_name(name) ||
-        repo_path(registry_dir(ctx->reg), name, REPO_PREVIEW, v, path, sizeof path) ||
+        repo_path(registry_dir(ctx->reg), name, REPO_PREVIEW, (int)v, path, sizeof path) ||
         !(f = fopen(path, "rbe"))) {
         routes_problem(resp, req, PROBLEM_NOT_FOUND, NULL, "no preview at %.200s", req->path);
         return ROUTES_DONE;

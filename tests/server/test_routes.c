@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/net.h"
+#include "engine/util.h"
 #include "server/log.h"
 #include "server/reply.h"
 #include "server/infer.h"
@@ -363,6 +364,22 @@ static void test_int_params(void **state)
     }
 }
 
+/* /models/{name}/versions/{version}/preview reads {version} as the query's
+ * integers are read: 2^32 + 1 is no version (a truncating read made it v1). */
+static void test_version_preview(void **state)
+{
+    Fix *f = *state;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tiny/v1.preview.jpg", f->dir);
+    assert_int_equal(util_write_atomic(p, "\xff\xd8\xff", 3, NULL, 0), 0);
+    expect(f, "GET /models/tiny/versions/1/preview", NULL, 200, NULL);
+    expect(f, "GET /models/tiny/versions/4294967297/preview", NULL, 404, NULL);
+    expect(f, "GET /models/tiny/versions/99999999999999999999/preview", NULL, 404, NULL);
+    expect(f, "GET /models/tiny/versions/1x/preview", NULL, 404, NULL);
+    expect(f, "GET /models/tiny/versions/2/preview", NULL, 404, NULL);
+    unlink(p);
+}
+
 static void test_media_types_and_limits(void **state)
 {
     Fix *f = *state;
@@ -545,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_management),
         cmocka_unit_test(test_params),
         cmocka_unit_test(test_int_params),
+        cmocka_unit_test(test_version_preview),
         cmocka_unit_test(test_media_types_and_limits),
         cmocka_unit_test(test_stylize),
         cmocka_unit_test(test_plan_cache),
