@@ -630,6 +630,7 @@ static void test_cors(void **state)
     const char *args[] = {"--cors-origin", "https://other.example, https://studio.example",
                           NULL};
     assert_int_equal(harness_start(&h, args), 0);
+    assert_int_equal(harness_wait_ready(&h, 60), 0);     /* the POSTs below need tiny loaded */
     assert_int_equal(harness_request(&h, "OPTIONS", "/stylize", NULL, NULL, 0, pre, &r), 204);
     assert_string_equal(reply_header(&r, "Access-Control-Allow-Origin", v, sizeof v),
                         "https://studio.example");
