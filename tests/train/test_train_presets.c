@@ -3,7 +3,7 @@
  * recipe), applying one sets them and leaves the rest at their defaults, an
  * unknown name is refused with the list, and a preset named after a shipped
  * model is that model's recipe: each of its values is in the command its
- * card records. */
+ * card records (card.json, else the card inside the version it serves). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +15,8 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "engine/net.h"
+#include "engine/repo.h"
 #include "engine/train/train_presets.h"
 
 static void values_are_job_settings(void **state)
@@ -68,6 +70,25 @@ static void apply_and_refuse(void **state)
     assert_memory_equal(&c, &d, sizeof c);   /* a refused name changes nothing */
 }
 
+/* The card models/NAME serves: its card.json, else the one inside the
+ * version it serves (engine/repo.h); NULL when models/ has no such model.
+ * What it was read from in path. */
+static json_t *served_card(const char *name, char *path, size_t len)
+{
+    char err[256];
+    snprintf(path, len, "models/%s/card.json", name);
+    json_t *card = json_load_file(path, 0, NULL);
+    int v = card ? 0 : repo_current_version("models", name);
+    if (card || v <= 0 || repo_version_path("models", name, v, path, len))
+        return card;
+    Net *net = net_load(path, err, sizeof err);
+    if (!net)
+        fail_msg("%s: %s", path, err);
+    card = json_loads(net_card_json(net), 0, NULL);
+    net_free(net);
+    return card;
+}
+
 /* A preset named after a model in models/ is the recipe its card records. */
 static void shipped_recipes(void **state)
 {
@@ -76,8 +97,7 @@ static void shipped_recipes(void **state)
     const TrainPreset *p = train_presets(&n);
     for (int i = 0; i < n; i++) {
         char path[256];
-        snprintf(path, sizeof path, "models/%s/card.json", p[i].name);
-        json_t *card = json_load_file(path, 0, NULL);
+        json_t *card = served_card(p[i].name, path, sizeof path);
         if (!card)
             continue;
         const char *cmd = json_string_value(json_object_get(json_object_get(card, "training"),
