@@ -51,7 +51,7 @@ static void apply_and_refuse(void **state)
     char err[256];
     train_opts_defaults(&c);
     train_opts_defaults(&d);
-    assert_int_equal(train_preset_apply(&c, "starry_night", TRAIN_PROFILE_CLI, err, sizeof err), 0);
+    assert_int_equal(train_preset_apply(&c, "palette", TRAIN_PROFILE_CLI, err, sizeof err), 0);
     assert_int_equal(c.blocks, 4);
     assert_int_equal(c.style_kind, STYLE_SWD);
     assert_int_equal(c.style_depth, 6);
@@ -63,10 +63,21 @@ static void apply_and_refuse(void **state)
     assert_int_equal(c.size, d.size);
     assert_int_equal(c.steps, d.steps);
     assert_true(c.w_gabor == d.w_gabor);
+    /* The gallery's recipe: v22's terms, the Gabor bank, the Gaussian content at 8. */
+    train_opts_defaults(&c);
+    assert_int_equal(train_preset_apply(&c, "starry_night", TRAIN_PROFILE_CLI, err, sizeof err), 0);
+    assert_true(c.w_gabor == 1 && c.w_structure == 5 && c.w_content == 40);
+    assert_int_equal(c.content_pool, 8);
+    assert_int_equal(c.content_gauss, 1);
+    assert_true(c.style_lo == 0.15f && c.style_hi == 0.4f);
+    train_opts_defaults(&c);
+    assert_int_equal(train_preset_apply(&c, "the_scream", TRAIN_PROFILE_CLI, err, sizeof err), 0);
+    assert_true(c.style_lo == 0.2f && c.style_hi == 0.5f && c.w_gabor == 1);
     train_opts_defaults(&c);
     assert_int_equal(train_preset_apply(&c, "nope", TRAIN_PROFILE_CLI, err, sizeof err), -1);
     printf("  %s\n", err);
-    assert_non_null(strstr(err, "must be one of: starry_night"));
+    assert_non_null(strstr(err, "must be one of: starry_night, the_scream, composition_vii, "
+                               "woman_with_a_hat, the_kiss, palette"));
     assert_memory_equal(&c, &d, sizeof c);   /* a refused name changes nothing */
 }
 

@@ -48,7 +48,8 @@ test('train: token, a field error, a job with live curves and previews, try and 
   for (let i = 0; i < 8; i++) photos.push({ name: `p${i}.png`, mimeType: 'image/png', buffer: await picture(page, 64 + 8 * i, 48) });
   // The recipes: a quick look, the server's named presets, its defaults.
   assert.deepEqual(await page.$$eval('#job-preset option', (os) => os.map((o) => o.value)),
-    ['quick', 'preset:starry_night', 'defaults']);
+    ['quick', 'preset:starry_night', 'preset:the_scream', 'preset:composition_vii',
+      'preset:woman_with_a_hat', 'preset:the_kiss', 'preset:palette', 'defaults']);
   await page.fill('#job-name', 'studio');
   await page.setInputFiles('#job-style', { name: 'painting.jpg', mimeType: 'image/jpeg', buffer: painting });
   await page.setInputFiles('#job-content', photos);
