@@ -51,13 +51,22 @@ def model_files(arg):
 
 
 def card_of(path):
-    """The version's card: its own vN.card.json beside it, else the one in
-    its metadata; {} when neither parses."""
+    """The version's card: its own vN.card.json beside it, else the folder's
+    card.json when that card names this version (a shipped model's card,
+    engine/repo.h), else the one in its metadata; {} when none parses."""
     own = path[:-len(".safetensors")] + ".card.json"
     try:
         with open(own) as f:
             return json.load(f)
     except (OSError, ValueError):
+        pass
+    try:
+        with open(os.path.join(os.path.dirname(path), "card.json")) as f:
+            card = json.load(f)
+        version = (card.get("training") or {}).get("version")
+        if "v%s.safetensors" % version == os.path.basename(path):
+            return card
+    except (OSError, ValueError, AttributeError):
         pass
     try:
         return json.loads(load_safetensors(path)[1].get("atelier.card", "{}"))

@@ -52,7 +52,7 @@ test('a photo in (our sample), the painting out at its size, with the answering 
   assert.equal(await page.isVisible('label[for=camera]'), false);
   const size = await page.$eval('#result-image', (i) => [i.naturalWidth, i.naturalHeight]);
   assert.deepEqual(size, [320, 224]);
-  assert.match(await page.textContent('#result-meta'), /starry_night version 22/);
+  assert.match(await page.textContent('#result-meta'), /starry_night version 23/);
   assert.match(await page.textContent('#curl-line'), /stylize\?.*model=starry_night/);
   // The gallery's thumbnail: the same sample photo painted by the served version.
   const thumb = await page.$eval('#gallery img', (i) => i.complete && [i.naturalWidth, i.naturalHeight]);
@@ -139,16 +139,16 @@ test('download: the file at the chosen strength, named by model, version and str
   await page.fill('#strength', '40');
   await page.selectOption('#format', 'png');
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  assert.equal(dl.suggestedFilename(), 'harbour-starry_night-v22-strength40.png');
+  assert.equal(dl.suggestedFilename(), 'harbour-starry_night-v23-strength40.png');
   const bytes = readFileSync(await dl.path());
   assert.deepEqual(imageSize(bytes), { w: 180, h: 120 });
-  const res = await fetch(`${server.url}/stylize?model=starry_night&strength=0.40&format=png&version=22&max_size=1024`, {
+  const res = await fetch(`${server.url}/stylize?model=starry_night&strength=0.40&format=png&version=23&max_size=1024`, {
     method: 'POST', body: photo, headers: { 'Content-Type': 'image/png' },
   });
   assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes), 'the download is not the server\'s strength-0.4 PNG');
   await page.selectOption('#format', 'jpeg');
   const [dl2] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  assert.equal(dl2.suggestedFilename(), 'harbour-starry_night-v22-strength40.jpg');
+  assert.equal(dl2.suggestedFilename(), 'harbour-starry_night-v23-strength40.jpg');
   assert.deepEqual(imageSize(readFileSync(await dl2.path())), { w: 180, h: 120 });
   assert.deepEqual(await problems(page), []);
   await page.close();
@@ -223,7 +223,7 @@ test('by keyboard only: choose, pick a style, paint, change strength, download',
   assert.equal(await page.$eval('#result-image', (i) => getComputedStyle(i).opacity), '0.75');
   await tabTo(() => document.activeElement.id === 'download', 'the Download button');
   const [dl] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
-  assert.equal(dl.suggestedFilename(), 'keys-starry_night-v22-strength75.jpg');
+  assert.equal(dl.suggestedFilename(), 'keys-starry_night-v23-strength75.jpg');
   assert.deepEqual(await problems(page), []);
   await page.close();
 });
