@@ -25,7 +25,8 @@ long train_submit(const Harness *h, const char *config, int nstyles, int nconten
 json_t *train_get(const Harness *h, const char *id);
 
 /* Polls the job until its state is one of the final ones or `state`;
- * returns the job (caller decrefs), or NULL after seconds. */
+ * returns the job (caller decrefs), or NULL after seconds (five times that
+ * in a sanitizer build: a safety net, not a timing). */
 json_t *train_wait(const Harness *h, const char *id, const char *state, double seconds);
 
 /* The reply's body as JSON (caller decrefs); fails the test, printing the
